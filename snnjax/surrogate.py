@@ -1,0 +1,268 @@
+"""Spike functions: a Heaviside forward pass with a custom backward pass.
+
+A *spike function* maps a membrane potential ``u`` and a threshold ``v_th`` to spikes
+
+.. math::  s = H(u - v_\\mathrm{th}), \\qquad H(x) = 1 \\text{ if } x \\ge 0 \\text{ else } 0,
+
+and replaces the derivative of :math:`H` (zero almost everywhere) in the backward pass. Every spike
+function here is a small frozen dataclass registered as a JAX pytree whose fields are its
+hyper-parameters, so it can be passed through ``jax.jit``, swept with ``jax.vmap`` or learned with
+``jax.grad`` like any other array argument::
+
+    spike_fn = surrogate.sigmoid(alpha=4.0)
+    s = spike_fn(u, v_th)                       # 0/1, dtype of u
+    g = spike_fn.derivative(u - v_th)           # the g'(x) used in the backward pass
+
+Smooth surrogates (``sigmoid``, ``atan``, ``boxcar``, ``triangle``) define the backward pass as the
+vector-Jacobian product of a smooth *primitive* :math:`F(u - v_\\mathrm{th}; \\theta)`: the gradient
+to ``u`` is :math:`g'(x) = F'(x)`, the gradient to ``v_th`` is :math:`-g'(x)` (adaptive thresholds
+learn through it), and the gradient to a hyper-parameter :math:`\\theta` is
+:math:`\\partial F / \\partial \\theta`. ``bpsa`` is the biologically plausible spatial adjustment of
+the bpsa-bpta paper (Eq. 9): :math:`\\partial s/\\partial u = 1/u` where the neuron fired, 0 elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, Protocol
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+ArrayLike = Any
+
+
+class SpikeFunction(Protocol):
+    """``spike_fn(u, v_th) -> s``: Heaviside forward, custom backward."""
+
+    def __call__(self, u: Array, v_th: ArrayLike) -> Array: ...
+
+
+def heaviside(x: Array) -> Array:
+    """:math:`H(x)` with :math:`H(0) = 1`, in the dtype of ``x``."""
+    return (x >= 0).astype(x.dtype)
+
+
+def _smooth_spike(primitive: Callable[..., Array]) -> Callable[..., Array]:
+    """Builds ``spike(u, v_th, *params)``: ``H(u - v_th)`` forward, ``vjp`` of ``primitive`` backward."""
+
+    @jax.custom_vjp
+    def spike(u, v_th, *params):
+        return heaviside(u - v_th)
+
+    def fwd(u, v_th, *params):
+        return spike(u, v_th, *params), (u, v_th, params)
+
+    def bwd(res, g):
+        u, v_th, params = res
+        _, vjp = jax.vjp(lambda u_, v_, *p: primitive(u_ - v_, *p), u, v_th, *params)
+        return vjp(g)
+
+    spike.defvjp(fwd, bwd)
+    return spike
+
+
+def _sigmoid_primitive(x, alpha):
+    return jax.nn.sigmoid(alpha * x)
+
+
+def _atan_primitive(x, alpha):
+    return jnp.arctan((math.pi / 2) * alpha * x) / math.pi + 0.5
+
+
+def _boxcar_primitive(x, width):
+    # Piecewise, so that autodiff gives exactly 1/width inside |x| < width/2 and 0 outside.
+    inside = jnp.abs(x) < width / 2
+    return jnp.where(inside, x / width + 0.5, jnp.where(x >= 0, jnp.ones_like(x), jnp.zeros_like(x)))
+
+
+def _triangle_primitive(x, width):
+    # The integral of max(0, 1 - |x|/w)/w, written branch by branch.
+    left = 0.5 * jnp.square(1 + x / width)
+    right = 1 - 0.5 * jnp.square(1 - x / width)
+    ramp = jnp.where(x < 0, left, right)
+    outside = jnp.where(x >= 0, jnp.ones_like(x), jnp.zeros_like(x))
+    return jnp.where(jnp.abs(x) < width, ramp, outside)
+
+
+_sigmoid_spike = _smooth_spike(_sigmoid_primitive)
+_atan_spike = _smooth_spike(_atan_primitive)
+_boxcar_spike = _smooth_spike(_boxcar_primitive)
+_triangle_spike = _smooth_spike(_triangle_primitive)
+
+
+def _pytree_dataclass(cls):
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    return jax.tree_util.register_dataclass(
+        cls, data_fields=[f.name for f in dataclasses.fields(cls)], meta_fields=[]
+    )
+
+
+@_pytree_dataclass
+class Sigmoid:
+    """Sigmoid surrogate (SpikingJelly's ``surrogate.Sigmoid``).
+
+    .. math::  F(x) = \\sigma(\\alpha x), \\qquad g'(x) = \\alpha\\,\\sigma(\\alpha x)\\,(1 - \\sigma(\\alpha x)).
+    """
+
+    alpha: ArrayLike = 4.0
+
+    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+        return _sigmoid_spike(u, v_th, self.alpha)
+
+    def primitive(self, x: Array) -> Array:
+        return _sigmoid_primitive(x, self.alpha)
+
+    def derivative(self, x: Array) -> Array:
+        sg = jax.nn.sigmoid(self.alpha * x)
+        return self.alpha * sg * (1 - sg)
+
+
+@_pytree_dataclass
+class ATan:
+    """Arctangent surrogate (SpikingJelly's ``surrogate.ATan``; the llc-lif released code, alpha=2).
+
+    .. math::  F(x) = \\tfrac{1}{\\pi}\\arctan(\\tfrac{\\pi}{2}\\alpha x) + \\tfrac12, \\qquad
+               g'(x) = \\frac{\\alpha/2}{1 + (\\tfrac{\\pi}{2}\\alpha x)^2}.
+    """
+
+    alpha: ArrayLike = 2.0
+
+    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+        return _atan_spike(u, v_th, self.alpha)
+
+    def primitive(self, x: Array) -> Array:
+        return _atan_primitive(x, self.alpha)
+
+    def derivative(self, x: Array) -> Array:
+        return (self.alpha / 2) / (1 + jnp.square((math.pi / 2) * self.alpha * x))
+
+
+@_pytree_dataclass
+class Boxcar:
+    """Rectangular surrogate (the CE-LIF paper's, width a = 0.2 there).
+
+    .. math::  g'(x) = \\frac{1}{a} \\text{ for } |x| < a/2, \\quad 0 \\text{ elsewhere.}
+    """
+
+    width: ArrayLike = 1.0
+
+    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+        return _boxcar_spike(u, v_th, self.width)
+
+    def primitive(self, x: Array) -> Array:
+        return _boxcar_primitive(x, self.width)
+
+    def derivative(self, x: Array) -> Array:
+        return jnp.where(jnp.abs(x) < self.width / 2, 1 / self.width, 0.0).astype(x.dtype)
+
+
+@_pytree_dataclass
+class Triangle:
+    """Triangular surrogate of half-width w (unit area).
+
+    .. math::  g'(x) = \\frac{1}{w}\\max\\left(0, 1 - \\frac{|x|}{w}\\right).
+    """
+
+    width: ArrayLike = 1.0
+
+    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+        return _triangle_spike(u, v_th, self.width)
+
+    def primitive(self, x: Array) -> Array:
+        return _triangle_primitive(x, self.width)
+
+    def derivative(self, x: Array) -> Array:
+        return jnp.maximum(0.0, 1 - jnp.abs(x) / self.width) / self.width
+
+
+def _safe_reciprocal(u: Array, eps: ArrayLike) -> Array:
+    magnitude = jnp.maximum(jnp.abs(u), eps)
+    return jnp.where(u < 0, -1.0, 1.0).astype(u.dtype) / magnitude
+
+
+@jax.custom_vjp
+def _bpsa_spike(u, v_th, eps):
+    return heaviside(u - v_th)
+
+
+def _bpsa_fwd(u, v_th, eps):
+    s = heaviside(u - v_th)
+    return s, (u, s, v_th, eps)
+
+
+def _bpsa_bwd(res, g):
+    u, s, v_th, eps = res
+    du = g * s * _safe_reciprocal(u, eps)
+    zero_v_th = jnp.zeros(jnp.shape(v_th), jnp.result_type(v_th))
+    return du.astype(u.dtype), zero_v_th, jnp.zeros(jnp.shape(eps), jnp.result_type(eps))
+
+
+_bpsa_spike.defvjp(_bpsa_fwd, _bpsa_bwd)
+
+
+@_pytree_dataclass
+class BPSA:
+    """Biologically plausible spatial adjustment (bpsa-bpta paper, Eq. 9).
+
+    .. math::  \\frac{\\partial o}{\\partial u} = \\begin{cases} 1/u & o = 1 \\\\ 0 & \\text{otherwise} \\end{cases}
+
+    ``u`` is the membrane potential that crossed the threshold; ``|u|`` is floored at ``eps`` so a
+    threshold at 0 cannot divide by zero. The threshold gets no gradient (as in the authors' code,
+    ``s = H(u - θ)·u / stop_gradient(u)``). The forward value is the plain 0/1 spike.
+    """
+
+    eps: ArrayLike = 1e-6
+
+    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+        return _bpsa_spike(u, v_th, self.eps)
+
+    def derivative_u(self, u: Array, v_th: ArrayLike) -> Array:
+        return heaviside(u - v_th) * _safe_reciprocal(u, self.eps)
+
+
+def sigmoid(alpha: ArrayLike = 4.0) -> Sigmoid:
+    """Sigmoid surrogate spike function, ``g'(x) = α σ(αx)(1 − σ(αx))``."""
+    return Sigmoid(alpha)
+
+
+def atan(alpha: ArrayLike = 2.0) -> ATan:
+    """Arctangent surrogate spike function, ``g'(x) = (α/2) / (1 + (π α x / 2)²)``."""
+    return ATan(alpha)
+
+
+def boxcar(width: ArrayLike = 1.0) -> Boxcar:
+    """Rectangular surrogate spike function, ``g'(x) = 1/width`` on ``|x| < width/2``."""
+    return Boxcar(width)
+
+
+def triangle(width: ArrayLike = 1.0) -> Triangle:
+    """Triangular surrogate spike function, ``g'(x) = max(0, 1 − |x|/width) / width``."""
+    return Triangle(width)
+
+
+def bpsa(eps: ArrayLike = 1e-6) -> BPSA:
+    """BPSA spike function: gradient ``1/u`` where the neuron fired, 0 elsewhere (bpsa paper, Eq. 9)."""
+    return BPSA(eps)
+
+
+SURROGATES: dict[str, Callable[..., SpikeFunction]] = {
+    "sigmoid": sigmoid,
+    "atan": atan,
+    "boxcar": boxcar,
+    "triangle": triangle,
+    "bpsa": bpsa,
+}
+
+
+def get(name: str, **params: ArrayLike) -> SpikeFunction:
+    """Looks a spike function up by name, e.g. ``get("boxcar", width=0.2)``."""
+    try:
+        factory = SURROGATES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown surrogate {name!r}; choose one of {sorted(SURROGATES)}"
+        ) from None
+    return factory(**params)
