@@ -1,0 +1,34 @@
+"""Flax modules that wrap the neurons into networks (time-major ``[T, B, ...]`` throughout)."""
+
+from snnjax.layers import encoders
+from snnjax.layers.dropout import TimeConsistentDropout
+from snnjax.layers.llc_batch_norm import LLCBatchNorm, batch_moments, fold_into_weights, llc_batch_norm
+from snnjax.layers.local_classifier import LocalClassifier, block_boundary
+from snnjax.layers.ossa import OSSA
+from snnjax.layers.spiking import NEURON_KINDS, NeuronConfig, SpikingNeuron, leak_parameter
+from snnjax.layers.synapse import SeqConv, SeqDense, torch_uniform
+from snnjax.layers.time import apply_merged, merge_time, split_time
+from snnjax.layers.voting import vote
+
+__all__ = [
+    "LLCBatchNorm",
+    "LocalClassifier",
+    "NEURON_KINDS",
+    "NeuronConfig",
+    "OSSA",
+    "SeqConv",
+    "SeqDense",
+    "SpikingNeuron",
+    "TimeConsistentDropout",
+    "apply_merged",
+    "batch_moments",
+    "block_boundary",
+    "encoders",
+    "fold_into_weights",
+    "leak_parameter",
+    "llc_batch_norm",
+    "merge_time",
+    "split_time",
+    "torch_uniform",
+    "vote",
+]

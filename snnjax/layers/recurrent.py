@@ -1,0 +1,49 @@
+"""A recurrent spiking layer: input current plus recurrent current from the layer's own last spikes.
+
+.. math::  x_t = W_\\mathrm{in} s^\\mathrm{in}_t + b_\\mathrm{in} + W_\\mathrm{rec} s_{t-1} + b_\\mathrm{rec}
+
+The input part runs layer-wise over the merged ``T·B`` batch; the recurrent part needs the previous
+step's spikes, so it runs inside the scan with the neuron's single-step function (CE-LIF paper's
+recurrent variants).
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from snnjax.layers.spiking import NeuronConfig, leak_parameter, step_function
+from snnjax.layers.synapse import SeqDense, torch_uniform
+
+Array = jax.Array
+
+
+class RecurrentSpikingLayer(nn.Module):
+    """``[T, B, N_in] -> [T, B, features]`` spikes, with all-to-all recurrent weights."""
+
+    features: int
+    neuron: NeuronConfig = NeuronConfig()
+    analog_input: bool = False
+
+    @nn.compact
+    def __call__(self, x_seq: Array, *, te: Array | None = None) -> Array:
+        current = SeqDense(self.features, analog_input=self.analog_input, name="input")(x_seq)
+        w_rec = self.param("w_rec", torch_uniform(self.features), (self.features, self.features))
+        b_rec = self.param("b_rec", torch_uniform(self.features), (self.features,))
+        a = leak_parameter(self, self.neuron, self.features) if self.neuron.kind == "llc_lif" else None
+        init_state, step = step_function(self.neuron, a)
+        batch_shape = current.shape[1:]
+        te_seq = te if te is not None else jnp.zeros((current.shape[0], 0), current.dtype)
+
+        def body(carry, inputs):
+            state, s_prev = carry
+            x_t, te_t = inputs
+            recurrent = s_prev @ w_rec.astype(s_prev.dtype) + b_rec.astype(s_prev.dtype)
+            state, s = step(state, x_t + recurrent, te_t if te is not None else None)
+            return (state, s), s
+
+        carry0 = (init_state(batch_shape, current.dtype), jnp.zeros(batch_shape, current.dtype))
+        _, s_seq = jax.lax.scan(body, carry0, (current, te_seq), unroll=self.neuron.unroll)
+        self.sow("spikes", "rate", jnp.mean(s_seq.astype(jnp.float32)))
+        return s_seq

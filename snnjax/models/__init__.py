@@ -1,0 +1,119 @@
+"""Models built from ``config.model``: spec-string conv/dense SNNs and sequence SNNs.
+
+``build_model(config.model, num_outputs)`` returns a Flax module called as
+``model.apply(variables, x, train=..., rngs=...)`` on batch-major data, returning a
+:class:`ModelOutput` (docs/design.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import ml_collections
+
+from snnjax.layers.spiking import NeuronConfig
+from snnjax.models.conv_net import ConvOptions, ConvSNN
+from snnjax.models.output import READOUTS, ModelOutput, read_out
+from snnjax.models.sequence_net import SequenceSNN
+from snnjax.models.spec import Layer, parse_spec
+
+
+def default_neuron_config() -> ml_collections.ConfigDict:
+    """``config.model.neuron`` with every key of :class:`NeuronConfig` and its default."""
+    return ml_collections.ConfigDict(
+        {k: v for k, v in NeuronConfig().__dict__.items()}, type_safe=False
+    )
+
+
+def default_model_config() -> ml_collections.ConfigDict:
+    """``config.model`` with every key and its default."""
+    c = ml_collections.ConfigDict()
+    c.arch = "conv"  # conv | sequence
+    c.spec = "128c3-p2-128c3-p2-2048-100-10"
+    c.hidden = (64, 152, 152)
+    c.recurrent_layers = ()
+    c.te_init_mean = 0.01
+    c.te_init_std = 0.01
+    c.time_steps = 8
+    c.encoder = "direct"
+    c.readout = "mean"
+    c.permutation_seed = 0
+    c.neuron = default_neuron_config()
+    c.norm = "bn"
+    c.llc_bn_alpha = 3.2
+    c.llc_bn_leak = "shared"
+    c.relu_before_neuron = False
+    c.pool = "max"
+    c.dropout = 0.5
+    c.ossa = False
+    c.ossa_form = "text"
+    c.ossa_onset = "shared"
+    c.ossa_attn_dropout = 0.0
+    c.local_heads = "none"
+    c.local_detach = False
+    c.local_dropout = 0.5
+    c.votes_per_class = 10
+    return c
+
+
+def _build_conv(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Module:
+    option_names = ConvOptions.__dataclass_fields__
+    opts = ConvOptions(**{k: cfg[k] for k in option_names if k in cfg})
+    return ConvSNN(
+        layers=parse_spec(cfg.spec, num_outputs, default_pool=cfg.pool),
+        num_classes=num_outputs,
+        neuron=NeuronConfig.from_mapping(cfg.neuron),
+        opts=opts,
+    )
+
+
+def _build_sequence(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Module:
+    if cfg.readout not in READOUTS:
+        raise ValueError(f"model.readout must be one of {READOUTS}, got {cfg.readout!r}")
+    hidden = tuple(int(h) for h in cfg.hidden)
+    bad = [i for i in cfg.recurrent_layers if not 0 <= i < len(hidden)]
+    if bad:
+        raise ValueError(f"model.recurrent_layers {bad} are not hidden layer indices 0..{len(hidden) - 1}")
+    return SequenceSNN(
+        hidden=hidden,
+        num_outputs=num_outputs,
+        neuron=NeuronConfig.from_mapping(cfg.neuron),
+        encoder=cfg.encoder,
+        time_steps=cfg.time_steps,
+        recurrent_layers=tuple(cfg.recurrent_layers),
+        te_init_mean=cfg.te_init_mean,
+        te_init_std=cfg.te_init_std,
+        readout=cfg.readout,
+        permutation_seed=cfg.permutation_seed,
+    )
+
+
+MODELS: dict[str, Callable[[ml_collections.ConfigDict, int], nn.Module]] = {
+    "conv": _build_conv,
+    "sequence": _build_sequence,
+}
+
+
+def build_model(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Module:
+    """The model named by ``cfg.arch``, with ``num_outputs`` classes (1 for regression)."""
+    try:
+        builder = MODELS[cfg.arch]
+    except KeyError:
+        raise ValueError(f"unknown model.arch {cfg.arch!r}; choose one of {sorted(MODELS)}") from None
+    return builder(cfg, num_outputs)
+
+
+__all__ = [
+    "ConvOptions",
+    "ConvSNN",
+    "Layer",
+    "MODELS",
+    "ModelOutput",
+    "SequenceSNN",
+    "build_model",
+    "default_model_config",
+    "default_neuron_config",
+    "parse_spec",
+    "read_out",
+]

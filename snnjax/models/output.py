@@ -1,0 +1,39 @@
+"""What every snnjax model returns."""
+
+from __future__ import annotations
+
+import jax
+from flax import struct
+
+READOUTS = ("mean", "last", "per_step")
+
+
+@struct.dataclass
+class ModelOutput:
+    """A model's outputs, time-major.
+
+    Attributes:
+        out: ``[T, B, K]`` the output layer's time series (spikes after voting, or an analog readout).
+        local_outs: one ``[T, B, K]`` per local (auxiliary) classifier; empty when local losses are off.
+        readout: how ``out`` becomes a prediction: ``"mean"`` over time (firing rate or time-averaged
+            readout), ``"last"`` time step, or ``"per_step"`` (one prediction per step, e.g. copy memory).
+    """
+
+    out: jax.Array
+    local_outs: tuple[jax.Array, ...] = ()
+    readout: str = struct.field(pytree_node=False, default="mean")
+
+    def prediction(self) -> jax.Array:
+        """``[B, K]`` (``mean``/``last``) or ``[T, B, K]`` (``per_step``) read out from ``out``."""
+        return read_out(self.out, self.readout)
+
+
+def read_out(out: jax.Array, readout: str) -> jax.Array:
+    """Applies a readout to a ``[T, B, K]`` time series."""
+    if readout == "mean":
+        return out.mean(axis=0)
+    if readout == "last":
+        return out[-1]
+    if readout == "per_step":
+        return out
+    raise ValueError(f"readout must be one of {READOUTS}, got {readout!r}")

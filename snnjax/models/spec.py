@@ -1,0 +1,92 @@
+"""Network spec strings, as the papers write them: ``128c3-p2-128c3-p2-2048-100-10``.
+
+Tokens, separated by ``-`` (case-insensitive):
+
+=============  ==========================================================================
+``128c3``      conv block: 3×3 convolution to 128 channels → norm → [ReLU] → spiking neurons
+``p2``/``mp2`` 2×2 max pooling (``p`` follows ``model.pool``: max by default)
+``ap4``        4×4 average pooling
+``dp``         time-consistent dropout (rate ``model.dropout``)
+``2048``       dense block: linear layer to 2048 → spiking neurons
+``v10``        voting to 10 classes (average of consecutive groups)
+=============  ==========================================================================
+
+A trailing ``M-N`` where N is the number of classes and M a multiple of N (``100-10``) is the papers'
+voting notation: a spiking dense layer of M neurons averaged in groups of M/N.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+
+@dataclasses.dataclass(frozen=True)
+class Layer:
+    """One parsed token: ``kind`` in {conv, pool, dropout, dense, vote} and its numbers."""
+
+    kind: str
+    size: int = 0  # channels (conv), width (dense), window (pool), classes (vote)
+    kernel: int = 0  # conv kernel size
+    pool: str = ""  # "max" or "avg"
+
+
+_CONV = re.compile(r"^(\d+)c(\d+)$")
+_POOL = re.compile(r"^(p|mp|ap)(\d+)$")
+_VOTE = re.compile(r"^v(\d+)$")
+
+
+def parse_spec(spec: str, num_classes: int, default_pool: str = "max") -> tuple[Layer, ...]:
+    """Parses a spec string into layers; raises ``ValueError`` naming a bad token."""
+    tokens = [t.strip().lower() for t in spec.split("-") if t.strip()]
+    if not tokens:
+        raise ValueError("empty network spec")
+    layers: list[Layer] = []
+    for i, tok in enumerate(tokens):
+        if m := _CONV.match(tok):
+            layers.append(Layer("conv", size=int(m.group(1)), kernel=int(m.group(2))))
+        elif m := _POOL.match(tok):
+            kind = {"p": default_pool, "mp": "max", "ap": "avg"}[m.group(1)]
+            layers.append(Layer("pool", size=int(m.group(2)), pool=kind))
+        elif tok == "dp":
+            layers.append(Layer("dropout"))
+        elif m := _VOTE.match(tok):
+            layers.append(Layer("vote", size=int(m.group(1))))
+        elif tok.isdigit():
+            layers.append(Layer("dense", size=int(tok)))
+        else:
+            raise ValueError(
+                f"bad token {tok!r} (position {i}) in spec {spec!r}: expected e.g. 128c3, p2, mp2, ap4, dp, 2048, v10"
+            )
+    last = layers[-1]
+    previous = [l for l in layers[:-1] if l.kind != "dropout"]
+    if (
+        last.kind == "dense"
+        and last.size == num_classes
+        and previous
+        and previous[-1].kind == "dense"
+        and previous[-1].size > num_classes
+        and previous[-1].size % num_classes == 0
+    ):
+        layers[-1] = Layer("vote", size=num_classes)
+    _check(layers, spec, num_classes)
+    return tuple(layers)
+
+
+def _check(layers: list[Layer], spec: str, num_classes: int) -> None:
+    seen_dense = False
+    for layer in layers:
+        if layer.kind == "dense":
+            seen_dense = True
+        if layer.kind in ("conv", "pool") and seen_dense:
+            raise ValueError(f"spec {spec!r}: conv/pool layers must come before dense layers")
+    out = layers[-1]
+    if out.kind == "vote" and out.size != num_classes:
+        raise ValueError(f"spec {spec!r} votes into {out.size} classes but the data has {num_classes}")
+    if out.kind == "dense" and out.size != num_classes:
+        raise ValueError(
+            f"spec {spec!r} ends in {out.size} outputs but the data has {num_classes} classes; "
+            f"end it with {num_classes} or with a voting layer (e.g. -{10 * num_classes}-{num_classes})"
+        )
+    if out.kind not in ("dense", "vote"):
+        raise ValueError(f"spec {spec!r} must end with a dense or voting layer")
