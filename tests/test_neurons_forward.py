@@ -1,7 +1,6 @@
 """Forward dynamics of every neuron against the plain NumPy loops in numpy_neurons.py."""
 
 import chex
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

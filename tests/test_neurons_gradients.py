@@ -3,7 +3,6 @@
 The expectations are written out from the papers' equations; none is computed with snnjax.
 """
 
-import functools
 
 import jax
 import jax.numpy as jnp

@@ -5,6 +5,7 @@ from snnjax.layers.dropout import TimeConsistentDropout
 from snnjax.layers.llc_batch_norm import LLCBatchNorm, batch_moments, fold_into_weights, llc_batch_norm
 from snnjax.layers.local_classifier import LocalClassifier, block_boundary
 from snnjax.layers.ossa import OSSA
+from snnjax.layers.pooling import pool
 from snnjax.layers.spiking import NEURON_KINDS, NeuronConfig, SpikingNeuron, leak_parameter
 from snnjax.layers.synapse import SeqConv, SeqDense, torch_uniform
 from snnjax.layers.time import apply_merged, merge_time, split_time
@@ -28,6 +29,7 @@ __all__ = [
     "leak_parameter",
     "llc_batch_norm",
     "merge_time",
+    "pool",
     "split_time",
     "torch_uniform",
     "vote",

@@ -27,5 +27,6 @@ class TimeConsistentDropout(nn.Module):
         if not train or self.rate == 0.0:
             return x
         keep = 1.0 - self.rate
-        mask = jax.random.bernoulli(self.make_rng("dropout"), keep, x.shape[1:])
-        return jnp.where(mask[None], x / jnp.asarray(keep, x.dtype), jnp.zeros_like(x))
+        mask = jax.random.bernoulli(self.make_rng("dropout"), keep, (1,) + x.shape[1:])
+        mask = jnp.broadcast_to(mask, x.shape)  # the same units at every step
+        return jnp.where(mask, x / jnp.asarray(keep, x.dtype), jnp.zeros_like(x))

@@ -28,8 +28,8 @@ def direct(x: Array, time_steps: int) -> Array:
 
 def rate(x: Array, time_steps: int, key: Array) -> Array:
     """Bernoulli rate coding: ``s_t ~ Bernoulli(clip(x, 0, 1))`` independently per step."""
-    p = jnp.clip(x.astype(jnp.float32), 0.0, 1.0)
-    return jax.random.bernoulli(key, p, (time_steps,) + x.shape).astype(x.dtype)
+    p = jnp.broadcast_to(jnp.clip(x.astype(jnp.float32), 0.0, 1.0), (time_steps,) + x.shape)
+    return jax.random.bernoulli(key, p).astype(x.dtype)
 
 
 def pixel(x: Array) -> Array:

@@ -25,15 +25,22 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from snnjax.layers.time import channels_last
+
 Array = jax.Array
+
+
+def _stat_dtype(x: Array):
+    """Statistics in at least float32 (bfloat16 activations), float64 when the input is."""
+    return jnp.float64 if x.dtype == jnp.float64 else jnp.float32
 
 
 def batch_moments(x: Array) -> tuple[Array, Array]:
     """Per-channel mean and (biased) variance over every axis but the last."""
     axes = tuple(range(x.ndim - 1))
-    x32 = x.astype(jnp.float32)
-    mean = x32.mean(axis=axes)
-    var = jnp.square(x32 - mean).mean(axis=axes)
+    xs = x.astype(_stat_dtype(x))
+    mean = xs.mean(axis=axes)
+    var = jnp.square(xs - channels_last(mean, x.ndim)).mean(axis=axes)
     return mean, var
 
 
@@ -49,8 +56,11 @@ def llc_batch_norm(
     eps: float = 1e-5,
 ) -> Array:
     """Applies LLC-BN with given statistics: ``λ·α·k·(x − mean)/sqrt(var + eps) + β`` (channels last)."""
-    factor = scale * alpha * jnp.asarray(leak, jnp.float32) * jax.lax.rsqrt(var + eps)
-    y = (x.astype(jnp.float32) - mean) * factor + bias
+    dtype = _stat_dtype(x)
+    mean, var, scale, bias = (jnp.asarray(v).astype(dtype) for v in (mean, var, scale, bias))
+    factor = scale * alpha * jnp.asarray(leak).astype(dtype) * jax.lax.rsqrt(var + eps)
+    n = x.ndim
+    y = (x.astype(dtype) - channels_last(mean, n)) * channels_last(factor, n) + channels_last(bias, n)
     return y.astype(x.dtype)
 
 
@@ -77,9 +87,9 @@ def fold_into_weights(
         ``(W', B')`` with :math:`W' = \\lambda\\alpha k W/\\sqrt{\\sigma^2+\\epsilon}` and
         :math:`B' = \\lambda\\alpha k (B - \\mu)/\\sqrt{\\sigma^2+\\epsilon} + \\beta`.
     """
-    factor = scale * alpha * jnp.asarray(leak, jnp.float32) * jax.lax.rsqrt(var + eps)
+    factor = scale * alpha * jnp.asarray(leak).astype(scale.dtype) * jax.lax.rsqrt(var + eps)
     b = jnp.zeros_like(mean) if bias is None else bias
-    return kernel * factor, (b - mean) * factor + shift
+    return kernel * channels_last(factor, kernel.ndim), (b - mean) * factor + shift
 
 
 class LLCBatchNorm(nn.Module):
@@ -111,9 +121,10 @@ class LLCBatchNorm(nn.Module):
             mean, var = batch_moments(x)
             if not self.is_initializing():
                 n = x.size // c
-                unbiased = var * n / max(n - 1, 1)  # PyTorch keeps the unbiased variance
-                ra_mean.value = self.momentum * ra_mean.value + (1 - self.momentum) * mean
-                ra_var.value = self.momentum * ra_var.value + (1 - self.momentum) * unbiased
+                unbiased = var * (n / max(n - 1, 1))  # PyTorch keeps the unbiased variance
+                m = self.momentum
+                ra_mean.value = (m * ra_mean.value + (1 - m) * mean.astype(ra_mean.value.dtype))
+                ra_var.value = (m * ra_var.value + (1 - m) * unbiased.astype(ra_var.value.dtype))
         else:
             mean, var = ra_mean.value, ra_var.value
         return llc_batch_norm(x, mean, var, leak=leak, scale=scale, bias=bias, alpha=self.alpha, eps=self.eps)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 from snnjax.layers.dropout import TimeConsistentDropout
 from snnjax.layers.spiking import NeuronConfig, SpikingNeuron

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from snnjax.layers.spiking import NeuronConfig, leak_parameter, step_function
 from snnjax.layers.synapse import SeqDense, torch_uniform
+from snnjax.layers.time import channels_last
 
 Array = jax.Array
 
@@ -39,7 +40,7 @@ class RecurrentSpikingLayer(nn.Module):
         def body(carry, inputs):
             state, s_prev = carry
             x_t, te_t = inputs
-            recurrent = s_prev @ w_rec.astype(s_prev.dtype) + b_rec.astype(s_prev.dtype)
+            recurrent = s_prev @ w_rec.astype(s_prev.dtype) + channels_last(b_rec.astype(s_prev.dtype), s_prev.ndim)
             state, s = step(state, x_t + recurrent, te_t if te is not None else None)
             return (state, s), s
 

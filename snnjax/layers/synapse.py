@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from snnjax.layers.time import merge_time, split_time
+from snnjax.layers.time import channels_last, merge_time, split_time
 
 Array = jax.Array
 
@@ -72,7 +72,7 @@ class SeqDense(nn.Module):
         y = flat.astype(dtype) @ kernel.astype(dtype)
         if self.use_bias:
             bias = self.param("bias", torch_uniform(fan_in), (self.features,))
-            y = y + bias.astype(dtype)
+            y = y + channels_last(bias.astype(dtype), y.ndim)
         _sow_synops(self, x if self.time_major else x[None], fan_in * self.features, self.analog_input)
         return split_time(y, x.shape[0]) if self.time_major else y
 
@@ -109,7 +109,7 @@ class SeqConv(nn.Module):
         )
         if self.use_bias:
             bias = self.param("bias", torch_uniform(fan_in), (self.features,))
-            y = y + bias.astype(dtype)
+            y = y + channels_last(bias.astype(dtype), y.ndim)
         macs = y.shape[1] * y.shape[2] * fan_in * self.features
         _sow_synops(self, x if self.time_major else x[None], macs, self.analog_input)
         return split_time(y, x.shape[0]) if self.time_major else y

@@ -20,3 +20,11 @@ def split_time(x: Array, time_steps: int) -> Array:
 def apply_merged(fn, x: Array) -> Array:
     """Runs ``fn`` (a conv, a pool, a norm...) once on the merged ``[T·B, ...]`` batch."""
     return split_time(fn(merge_time(x)), x.shape[0])
+
+
+def channels_last(v: Array, ndim: int) -> Array:
+    """A per-channel vector ``[C]`` shaped ``[1, ..., 1, C]`` to broadcast against rank ``ndim``.
+
+    Explicit, so the library also runs under ``jax_numpy_rank_promotion="raise"``.
+    """
+    return v.reshape((1,) * (ndim - 1) + (v.shape[-1],))

@@ -7,13 +7,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import flax.linen as nn
 import ml_collections
 
 from snnjax.layers.spiking import NeuronConfig
 from snnjax.models.conv_net import ConvOptions, ConvSNN
+from snnjax.models.fold import fold_norms
 from snnjax.models.output import READOUTS, ModelOutput, read_out
 from snnjax.models.sequence_net import SequenceSNN
 from snnjax.models.spec import Layer, parse_spec
@@ -114,6 +115,7 @@ __all__ = [
     "build_model",
     "default_model_config",
     "default_neuron_config",
+    "fold_norms",
     "parse_spec",
     "read_out",
 ]

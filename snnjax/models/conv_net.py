@@ -31,9 +31,9 @@ from snnjax.layers.dropout import TimeConsistentDropout
 from snnjax.layers.llc_batch_norm import LLCBatchNorm
 from snnjax.layers.local_classifier import LocalClassifier, block_boundary
 from snnjax.layers.ossa import OSSA
+from snnjax.layers.pooling import pool
 from snnjax.layers.spiking import NeuronConfig, SpikingNeuron, leak_parameter
 from snnjax.layers.synapse import SeqConv, SeqDense
-from snnjax.layers.time import apply_merged
 from snnjax.layers.voting import vote
 from snnjax.models.output import ModelOutput
 from snnjax.models.spec import Layer
@@ -118,12 +118,6 @@ class ConvBlock(nn.Module):
         return s, y
 
 
-def _pool(x: Array, layer: Layer) -> Array:
-    window = (layer.size, layer.size)
-    pool = nn.max_pool if layer.pool == "max" else nn.avg_pool
-    return apply_merged(lambda z: pool(z, window, strides=window), x)
-
-
 class ConvSNN(nn.Module):
     """A spiking network from a parsed spec (``snnjax.models.spec.parse_spec``).
 
@@ -198,7 +192,7 @@ class ConvSNN(nn.Module):
                     h = block_boundary(h, opts.local_detach)
                 n_conv += 1
             elif layer.kind == "pool":
-                h = _pool(h, layer)
+                h = pool(h, layer.pool, layer.size)
             elif layer.kind == "dropout":
                 h = TimeConsistentDropout(opts.dropout)(h, train=train)
         return h

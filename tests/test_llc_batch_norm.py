@@ -1,0 +1,101 @@
+"""LLC-BN (llc-lif paper §3.3): statistics, running averages, folding into weights."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from snnjax import layers, models
+
+
+def test_train_mode_normalises_to_std_alpha_times_leak(key):
+    x = 3.0 + 2.0 * jax.random.normal(key, (4, 8, 5, 5, 6))  # [T, B, H, W, C]
+    bn = layers.LLCBatchNorm(alpha=3.2)
+    v = bn.init(key, x, train=True, leak=jnp.float32(0.25))
+    y = bn.apply(v, x, train=True, leak=jnp.float32(0.25), mutable=["batch_stats"])[0]
+    y = np.asarray(y).reshape(-1, 6)  # statistics per channel over (T, N, H, W)
+    np.testing.assert_allclose(y.mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(y.std(0), 3.2 * 0.25, rtol=1e-3)
+
+
+def test_own_leak_parameter_is_the_released_code_form(key):
+    x = jax.random.normal(key, (16, 3))
+    bn = layers.LLCBatchNorm(alpha=3.2, own_leak=True)
+    v = bn.init(key, x, train=True)
+    assert float(v["params"]["w"]) == 0.0  # sigmoid(0) = 0.5
+    y = bn.apply(v, x, train=True, mutable=["batch_stats"])[0]
+    np.testing.assert_allclose(np.asarray(y).std(0), 3.2 * 0.5, rtol=1e-3)
+
+
+def test_running_statistics_follow_pytorch(key):
+    x = 1.0 + jax.random.normal(key, (10, 4))
+    bn = layers.LLCBatchNorm(alpha=1.0, own_leak=False)
+    v = bn.init(key, x, train=True)
+    _, state = bn.apply(v, x, train=True, mutable=["batch_stats"])
+    xs = np.asarray(x)
+    np.testing.assert_allclose(np.asarray(state["batch_stats"]["mean"]), 0.1 * xs.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(state["batch_stats"]["var"]), 0.9 + 0.1 * xs.var(0, ddof=1), rtol=1e-5)
+    # eval mode uses the running statistics, not the batch's
+    y = bn.apply({**v, **state}, x, train=False)
+    expected = (xs - 0.1 * xs.mean(0)) / np.sqrt(0.9 + 0.1 * xs.var(0, ddof=1) + 1e-5)
+    np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_fold_into_weights_equals_conv_then_norm(key):
+    k1, k2, k3 = jax.random.split(key, 3)
+    x = jax.random.normal(k1, (2, 6, 6, 3))
+    kernel = jax.random.normal(k2, (3, 3, 3, 4))
+    mean, var = jax.random.normal(k3, (4,)), jnp.array([0.5, 1.0, 2.0, 3.0])
+    scale, shift, leak = jnp.array([1.0, 0.5, 2.0, -1.0]), jnp.array([0.1, 0.2, 0.3, 0.4]), jnp.float32(0.3)
+    conv = lambda x, w: jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    unfolded = layers.llc_batch_norm(conv(x, kernel), mean, var, leak=leak, scale=scale, bias=shift, alpha=3.2)
+    w2, b2 = layers.fold_into_weights(kernel, None, mean=mean, var=var, leak=leak, scale=scale, shift=shift, alpha=3.2)
+    np.testing.assert_allclose(np.asarray(conv(x, w2) + b2[None, None, None]), np.asarray(unfolded), rtol=1e-5, atol=1e-5)
+    # the paper's formulas, written out: W' = λαk W / sqrt(σ² + ε), B' = λαk (0 − μ)/sqrt(σ² + ε) + β
+    f = np.asarray(scale) * 3.2 * 0.3 / np.sqrt(np.asarray(var) + 1e-5)
+    np.testing.assert_allclose(np.asarray(w2), np.asarray(kernel) * f, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(b2), -np.asarray(mean) * f + np.asarray(shift), rtol=1e-6)
+
+
+def _trained_variables(model, x, steps=3):
+    """Runs a few train-mode passes so running statistics move away from their initial values."""
+    variables = model.init({"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x, train=False)
+    params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(3), p.shape, p.dtype), variables["params"])
+    variables = {"params": params, "batch_stats": variables["batch_stats"]}
+    for i in range(steps):
+        _, state = model.apply(variables, x * (1 + 0.1 * i), train=True, rngs={"dropout": jax.random.PRNGKey(i)}, mutable=["batch_stats", "spikes", "synops"])
+        variables = {"params": params, "batch_stats": state["batch_stats"]}
+    return variables
+
+
+@pytest.mark.parametrize("norm,leak", [("llc_bn", "shared"), ("llc_bn", "own"), ("bn", "shared")])
+def test_folded_network_equals_unfolded_in_eval(norm, leak):
+    cfg = models.default_model_config()
+    cfg.spec = "8c3-p2-8c3-p2-40-10"
+    cfg.time_steps = 4
+    cfg.norm = norm
+    cfg.llc_bn_leak = leak
+    cfg.neuron.kind = "llc_lif"
+    cfg.neuron.v_th = 0.5
+    with jax.enable_x64(True):
+        x = jax.random.uniform(jax.random.PRNGKey(0), (6, 12, 12, 1), jnp.float64)
+        model = models.build_model(cfg, 10)
+        variables = jax.tree.map(lambda a: a.astype(jnp.float64), _trained_variables(model, x.astype(jnp.float32)))
+        out = model.apply(variables, x, train=False)
+        folded_cfg, folded = models.fold_norms(cfg, variables)
+        assert folded_cfg.norm == "none"
+        assert "norm" not in folded["params"]["conv1"]
+        folded_model = models.build_model(folded_cfg, 10)
+        out_folded = folded_model.apply(folded, x, train=False)
+        assert 0 < float(out.out.mean()) < 1  # spikes happen: the comparison is not vacuous
+        np.testing.assert_allclose(np.asarray(out_folded.out), np.asarray(out.out), atol=1e-5)
+        # the membrane currents agree too: compare the first block's pre-activation
+        pre = model.apply(variables, x, train=False, capture_intermediates=lambda m, _: m.name == "conv", mutable=["intermediates"])[1]
+        pre_f = folded_model.apply(folded, x, train=False, capture_intermediates=lambda m, _: m.name == "conv", mutable=["intermediates"])[1]
+        raw = pre["intermediates"]["conv1"]["conv"]["__call__"][0]
+        norm_params = variables["params"]["conv1"]["norm"]
+        stats = variables["batch_stats"]["conv1"]["norm"]
+        leak_value = {"shared": jax.nn.sigmoid(variables["params"]["conv1"]["a"]), "own": jax.nn.sigmoid(norm_params.get("w", 0.0))}[leak] if norm == "llc_bn" else 1.0
+        alpha = 3.2 if norm == "llc_bn" else 1.0
+        expected = layers.llc_batch_norm(raw, stats["mean"], stats["var"], leak=leak_value, scale=norm_params["scale"], bias=norm_params["bias"], alpha=alpha)
+        np.testing.assert_allclose(np.asarray(pre_f["intermediates"]["conv1"]["conv"]["__call__"][0]), np.asarray(expected), rtol=1e-9, atol=1e-9)
