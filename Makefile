@@ -1,0 +1,22 @@
+# Two commands that set everything up themselves on a fresh machine (Python >= 3.10 needed):
+#   make smoke   train the smoke config on the shipped MNIST subset (no download)
+#   make test    run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+.PHONY: install smoke test
+install: $(STAMP)
+
+smoke: $(STAMP)
+	$(BIN)/python train.py --config configs/smoke.py --workdir runs/smoke
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2
