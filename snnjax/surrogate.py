@@ -248,6 +248,46 @@ def bpsa(eps: ArrayLike = 1e-6) -> BPSA:
     return BPSA(eps)
 
 
+_CUSTOM_SPIKES: dict[Callable[..., Array], Callable[..., Array]] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Custom:
+    """A spike function whose backward pass is the VJP of a smooth primitive you supply.
+
+    ``primitive(x, *params)`` is a smooth step (0 far below 0, 1 far above); the forward pass is still
+    ``H(u - v_th)``. Build it with :func:`from_primitive`. ``params`` are pytree leaves (learnable,
+    vmappable); the primitive itself is static.
+    """
+
+    primitive: Callable[..., Array]
+    params: tuple = ()
+
+    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+        spike = _CUSTOM_SPIKES.get(self.primitive)
+        if spike is None:
+            spike = _CUSTOM_SPIKES.setdefault(self.primitive, _smooth_spike(self.primitive))
+        return spike(u, v_th, *self.params)
+
+    def derivative(self, x: Array) -> Array:
+        """g'(x) = dF/dx, by autodiff of the primitive."""
+        grad = jax.grad(lambda z: self.primitive(z, *self.params))
+        return jnp.vectorize(grad)(x)
+
+
+jax.tree_util.register_dataclass(Custom, data_fields=["params"], meta_fields=["primitive"])
+
+
+def from_primitive(primitive: Callable[..., Array], *params: ArrayLike) -> Custom:
+    """A spike function with your own surrogate: Heaviside forward, ``d primitive(x, *params)/dx`` backward.
+
+    Example::
+
+        fast_sigmoid = surrogate.from_primitive(lambda x, k: 0.5 + 0.5 * x * k / (1 + jnp.abs(x * k)), 10.0)
+    """
+    return Custom(primitive, tuple(params))
+
+
 SURROGATES: dict[str, Callable[..., SpikeFunction]] = {
     "sigmoid": sigmoid,
     "atan": atan,

@@ -149,5 +149,10 @@ def test_pooling_by_hand():
     np.testing.assert_array_equal(np.asarray(layers.pool(x, "max", 2))[0, 0, :, :, 0], [[5, 7], [13, 15]])
     np.testing.assert_array_equal(np.asarray(layers.pool(x, "avg", 2))[0, 0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]])
     chex.assert_shape(layers.pool(jnp.zeros((2, 3, 5, 5, 4)), "max", 2), (2, 3, 2, 2, 4))  # floor
+    # differentiable: max routes the gradient to the arg-max, avg spreads it evenly
+    g_max = jax.grad(lambda x: layers.pool(x, "max", 2).sum())(x)[0, 0, :, :, 0]
+    np.testing.assert_array_equal(np.asarray(g_max), [[0, 0, 0, 0], [0, 1, 0, 1], [0, 0, 0, 0], [0, 1, 0, 1]])
+    g_avg = jax.jit(jax.grad(lambda x: layers.pool(x, "avg", 2).sum()))(x)
+    np.testing.assert_allclose(np.asarray(g_avg), 0.25)
     with pytest.raises(ValueError, match="pool kind"):
         layers.pool(x, "median", 2)

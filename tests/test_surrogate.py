@@ -120,3 +120,17 @@ def test_registry_by_name():
     assert isinstance(surrogate.get("boxcar", width=0.2), surrogate.Boxcar)
     with pytest.raises(ValueError, match="unknown surrogate 'relu'.*boxcar"):
         surrogate.get("relu")
+
+
+def test_custom_surrogate_from_a_primitive():
+    fast_sigmoid = lambda x, k: 0.5 + 0.5 * x * k / (1 + jnp.abs(x * k))
+    spike_fn = surrogate.from_primitive(fast_sigmoid, 10.0)
+    u = jnp.array([0.2, 0.5, 0.9], jnp.float32)
+    np.testing.assert_array_equal(np.asarray(spike_fn(u, 0.5)), [0, 1, 1])
+    du = jax.grad(lambda u: jnp.sum(spike_fn(u, 0.5)))(u)
+    x = np.array([-0.3, 0.0, 0.4])
+    np.testing.assert_allclose(np.asarray(du), 0.5 * 10 / (1 + np.abs(10 * x)) ** 2, rtol=1e-5)  # written by hand
+    np.testing.assert_allclose(np.asarray(spike_fn.derivative(jnp.asarray(x, jnp.float32))), 0.5 * 10 / (1 + np.abs(10 * x)) ** 2, rtol=1e-5)
+    # its parameter is a pytree leaf: jit and grad reach it
+    dk = jax.jit(jax.grad(lambda k: jnp.sum(surrogate.from_primitive(fast_sigmoid, k)(u, 0.5))))(jnp.float32(10.0))
+    assert np.isfinite(float(dk)) and float(dk) != 0.0

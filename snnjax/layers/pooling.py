@@ -19,9 +19,10 @@ def pool(x: Array, kind: str, k: int) -> Array:
     window = (1, k, k, 1)
 
     def one(z: Array) -> Array:
+        # Python-scalar init values let JAX recognise the max/add monoids (differentiable reductions).
         if kind == "max":
-            return jax.lax.reduce_window(z, jnp.array(-jnp.inf, z.dtype), jax.lax.max, window, window, "VALID")
-        summed = jax.lax.reduce_window(z, jnp.zeros((), z.dtype), jax.lax.add, window, window, "VALID")
+            return jax.lax.reduce_window(z, -jnp.inf, jax.lax.max, window, window, "VALID")
+        summed = jax.lax.reduce_window(z, 0.0, jax.lax.add, window, window, "VALID")
         return summed / jnp.asarray(k * k, z.dtype)
 
     return apply_merged(one, x)

@@ -1,0 +1,38 @@
+"""Timing a jitted step on the accelerator: warm-up, then wall time over n steps after a sync."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import jax
+
+
+def peak_memory_mib(device: jax.Device | None = None) -> float | None:
+    """Peak device memory in MiB since the process started (None where the backend has no stats)."""
+    device = device or jax.devices()[0]
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if not stats or "peak_bytes_in_use" not in stats:
+        return None
+    return round(stats["peak_bytes_in_use"] / 2**20, 1)
+
+
+def time_steps(step: Callable[[Any], Any], carry: Any, warmup: int, steps: int) -> tuple[float, Any]:
+    """Seconds per call of ``carry = step(carry)``, measured after ``warmup`` calls.
+
+    The carry threads through every call, so calls cannot overlap or be skipped; one
+    ``block_until_ready`` at each end keeps asynchronous dispatch out of the measurement.
+    """
+    for _ in range(warmup):
+        carry = step(carry)
+    jax.block_until_ready(carry)
+    start = time.perf_counter()
+    for _ in range(steps):
+        carry = step(carry)
+    jax.block_until_ready(carry)
+    return (time.perf_counter() - start) / steps, carry
+
+
+def device_record() -> dict[str, Any]:
+    d = jax.devices()[0]
+    return {"device": getattr(d, "device_kind", d.platform), "num_devices": jax.device_count(), "jax": jax.__version__}
