@@ -26,6 +26,8 @@ from snnjax.neurons import dynamics
 Array = jax.Array
 ArrayLike = Any
 
+LIF_IMPLS = ("scan", "pallas")
+
 
 class LIFState(NamedTuple):
     """State of a LIF / LLC-LIF layer.
@@ -89,6 +91,7 @@ def lif(
     bpta_alpha: ArrayLike = 0.0,
     decay_input: bool = False,
     unroll: int = 1,
+    impl: str = "scan",
 ) -> tuple[Array, LIFState]:
     """LIF neurons over a sequence: ``x_seq [T, *shape] -> (s_seq [T, *shape], state)``.
 
@@ -96,9 +99,34 @@ def lif(
     :math:`u[t+1] = k\\,u[t]\\,(1 - o[t]) + I[t+1]`, :math:`o = H(u - v_\\mathrm{th})`; see
     :func:`lif_step` for the arguments. ``state`` continues from a carried state (default: rest, in
     ``x_seq``'s dtype); ``unroll`` is passed to ``jax.lax.scan``.
+
+    ``impl`` chooses the implementation: ``"scan"`` (the reference, a ``jax.lax.scan`` of
+    :func:`lif_step`) or ``"pallas"`` (:func:`snnjax.kernels.lif_pallas`: one fused Pallas kernel
+    forward and one backward, equal to the scan within float32 rounding; Triton on GPU, Pallas
+    interpret mode on CPU; membrane in float32, spike functions Sigmoid, ATan, Boxcar, Triangle and
+    BPSA only; ``unroll`` is ignored).
     """
     dynamics.check_sequence(x_seq)
     dynamics.check_reset(reset)
+    if impl not in LIF_IMPLS:
+        raise ValueError(f"impl must be one of {LIF_IMPLS}, got {impl!r}")
+    if impl == "pallas":
+        # Imported on use: Pallas is only needed here.
+        from snnjax.kernels import lif_pallas
+
+        s_seq, v = lif_pallas(
+            x_seq,
+            decay=decay,
+            v_th=v_th,
+            spike_fn=spike_fn,
+            v0=None if state is None else state.v,
+            reset=reset,
+            detach_reset=detach_reset,
+            bpta_alpha=bpta_alpha,
+            decay_input=decay_input,
+            interpret=jax.default_backend() == "cpu",
+        )
+        return s_seq, LIFState(v)
     if state is None:
         state = lif_init_state(x_seq.shape[1:], x_seq.dtype)
     step = functools.partial(
@@ -164,6 +192,7 @@ def llc_lif(
     bpta_alpha: ArrayLike = 0.0,
     decay_input: bool = False,
     unroll: int = 1,
+    impl: str = "scan",
 ) -> tuple[Array, LIFState]:
     """LLC-LIF over a sequence (llc-lif paper §3.1): LIF with a learnable leak.
 
@@ -172,7 +201,7 @@ def llc_lif(
 
     ``a`` is one scalar per layer in the paper; an array broadcasting against ``x_seq[0]`` gives one
     leak per channel. ``decay_input=True`` is the released code's form (SpikingJelly PLIF,
-    ``h = v + (x - v)·sigmoid(a)``). Other arguments as in :func:`lif`.
+    ``h = v + (x - v)·sigmoid(a)``). Other arguments (``impl`` included) as in :func:`lif`.
     """
     return lif(
         x_seq,
@@ -185,4 +214,5 @@ def llc_lif(
         bpta_alpha=bpta_alpha,
         decay_input=decay_input,
         unroll=unroll,
+        impl=impl,
     )
