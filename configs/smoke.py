@@ -1,0 +1,51 @@
+"""Smoke test of the whole training tool: a small spiking conv net on the bundled MNIST subset.
+
+    python train.py --config configs/smoke.py --workdir runs/smoke
+
+What it is for: checking an installation or a change end to end (data, model, surrogate gradients,
+BatchNorm, data-parallel step, evaluation, checkpoints, metrics, summary with firing rates and the
+energy estimate) in about a minute on a 2-core CPU, with no GPU and no download. It is not a paper
+result. It trains "16c3-p2-32c3-p2-100-10" (two conv blocks conv → BN → LIF, a spiking dense layer
+of 100 neurons voting for 10 classes) with T = 4 steps of direct coding, the rate MSE loss and Adam,
+on ``mnist_small`` (5,000 training / 1,000 test images shipped with snnjax), in 3 epochs, and
+reaches about 96% test accuracy.
+
+Shrink it further from the command line, e.g. ``--config.train.num_epochs=0.2``.
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from snnjax.config import base_config
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    del arg
+    config = base_config()
+    config.data.name = "mnist_small"
+
+    config.model.arch = "conv"
+    config.model.spec = "16c3-p2-32c3-p2-100-10"
+    config.model.time_steps = 4
+    config.model.encoder = "direct"
+    config.model.norm = "bn"
+    config.model.neuron.kind = "lif"
+    config.model.neuron.decay = 0.5
+    config.model.neuron.decay_input = True  # v <- k v + (1 - k) x: trains much faster here than v <- k v + x
+    config.model.neuron.surrogate = "sigmoid"
+
+    config.loss.name = "mse_rate"
+
+    config.optim.name = "adam"
+    config.optim.learning_rate = 5e-3
+    config.optim.schedule = "cosine"
+    config.optim.schedule_per_epoch = False
+
+    config.train.batch_size = 64
+    config.train.eval_batch_size = 500
+    config.train.num_epochs = 3.0
+    config.train.checkpoint_every_steps = 100
+    config.train.log_every_steps = 10
+    config.lock()
+    return config

@@ -1,0 +1,223 @@
+"""A report for a run directory: PNG plots and one HTML page that shows them.
+
+    python -m snnjax.report runs/<name>            # writes runs/<name>/report/{*.png, index.html}
+
+Plots: loss and accuracy (or MSE) curves; per-layer firing rates (last evaluation, and over
+training); the learned leaks k_τ(a) = sigmoid(a) per layer over training (LLC-LIF); a spike raster
+of one test sample through every spiking layer; and for CE-LIF the cosine similarity between the
+learned temporal encodings of different time steps (ce-lif paper, Fig. 7). Matplotlib, headless.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnjax.run_dir import Run, load_run
+
+
+def read_metrics(workdir: Path) -> list[dict[str, Any]]:
+    """The rows of ``metrics.jsonl`` (each has ``step`` and some scalars)."""
+    path = workdir / "metrics.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: is {workdir} a run directory written by train.py?")
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for row in rows:  # NaN/inf are written as strings
+        for k, v in row.items():
+            if isinstance(v, str) and v in ("nan", "inf", "-inf"):
+                row[k] = float(v)
+    return rows
+
+
+def series(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(steps, values)`` of every row holding ``key``."""
+    pts = [(r["step"], r[key]) for r in rows if key in r and isinstance(r[key], (int, float))]
+    if not pts:
+        return np.zeros(0), np.zeros(0)
+    steps, values = zip(*pts)
+    return np.asarray(steps), np.asarray(values, np.float64)
+
+
+def keys_with_prefix(rows: list[dict[str, Any]], prefix: str) -> list[str]:
+    return sorted({k for r in rows for k in r if k.startswith(prefix)})
+
+
+def cosine_similarity_matrix(te: np.ndarray) -> np.ndarray:
+    """``[T, N] -> [T, T]``: cosine similarity between the TE vectors of every pair of time steps."""
+    norms = np.linalg.norm(te, axis=1, keepdims=True)
+    unit = te / np.maximum(norms, 1e-12)
+    return unit @ unit.T
+
+
+def spike_trains(run: Run, index: int = 0) -> dict[str, np.ndarray]:
+    """``{layer path: [T, neurons]}``: the spikes of every spiking layer for test example ``index``."""
+    import jax
+    import jax.numpy as jnp
+
+    x, _ = run.dataset.test.get(np.asarray([index]))
+    is_neuron = lambda module, _: type(module).__name__ in ("SpikingNeuron", "RecurrentSpikingLayer")
+    rngs = {"encoder": jax.random.PRNGKey(0)}
+    _, state = run.model.apply(run.variables, jnp.asarray(x), train=False, rngs=rngs,
+                               capture_intermediates=is_neuron, mutable=["intermediates", "spikes", "synops"])
+    trains = {}
+    for path, value in jax.tree_util.tree_flatten_with_path(state["intermediates"])[0]:
+        names = [getattr(p, "key", getattr(p, "idx", "")) for p in path]
+        layer = "/".join(str(n) for n in names if n not in ("__call__", 0))
+        s = np.asarray(value, np.float32)
+        trains[layer] = s.reshape(s.shape[0], s.shape[1], -1)[:, 0]
+    return trains
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(rows, out: Path) -> Path | None:
+    plt = _figure()
+    metric = "accuracy" if series(rows, "test/accuracy")[0].size else "mse"
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for key in ("train/loss", "test/loss", "validation/loss"):
+        s, v = series(rows, key)
+        if s.size:
+            axes[0].plot(s, v, label=key, marker="o" if "train" not in key else None)
+    axes[0].set(xlabel="step", ylabel="loss", yscale="log", title="loss")
+    for key in (f"train/{metric}", f"test/{metric}", f"validation/{metric}"):
+        s, v = series(rows, key)
+        if s.size:
+            axes[1].plot(s, 100 * v if metric == "accuracy" else v, label=key, marker="o" if "train" not in key else None)
+    axes[1].set(xlabel="step", ylabel=f"{metric}{' (%)' if metric == 'accuracy' else ''}", title=metric)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _save(fig, out / "curves.png", plt)
+
+
+def plot_firing_rates(rows, summary: dict | None, out: Path) -> Path | None:
+    keys = keys_with_prefix(rows, "firing_rate/")
+    rates = (summary or {}).get("firing_rates") or {k[len("firing_rate/"):]: series(rows, k)[1][-1] for k in keys}
+    if not rates:
+        return None
+    plt = _figure()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    names = list(rates)
+    axes[0].barh(range(len(names)), [rates[n] for n in names])
+    axes[0].set(yticks=range(len(names)), yticklabels=names, xlabel="mean firing rate (spikes / neuron / step)",
+                title="firing rate per layer (last evaluation)")
+    for k in keys:
+        s, v = series(rows, k)
+        axes[1].plot(s, v, marker="o", label=k[len("firing_rate/"):])
+    axes[1].set(xlabel="step", ylabel="firing rate", title="firing rate over training")
+    axes[1].legend(fontsize=7)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    return _save(fig, out / "firing_rates.png", plt)
+
+
+def plot_leaks(rows, out: Path) -> Path | None:
+    keys = keys_with_prefix(rows, "leak/")
+    if not keys:
+        return None
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for k in keys:
+        s, v = series(rows, k)
+        ax.plot(s, v, marker="o", label=k[len("leak/"):])
+    ax.set(xlabel="step", ylabel="k_τ(a) = sigmoid(a)", title="learned leak per layer (LLC-LIF)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return _save(fig, out / "leaks.png", plt)
+
+
+def plot_raster(trains: dict[str, np.ndarray], out: Path, max_neurons: int = 200) -> Path | None:
+    if not trains:
+        return None
+    plt = _figure()
+    fig, axes = plt.subplots(len(trains), 1, figsize=(8, 1.8 * len(trains) + 0.5), squeeze=False)
+    for ax, (name, s) in zip(axes[:, 0], trains.items()):
+        # the most active neurons, in their original order (most of a conv map is silent background)
+        chosen = np.sort(np.argsort(-s.sum(axis=0), kind="stable")[:max_neurons])
+        t, n = np.nonzero(s[:, chosen])
+        ax.scatter(t, n, s=4, marker="|", color="k")
+        ax.set(xlim=(-0.5, s.shape[0] - 0.5), ylim=(-0.5, len(chosen) - 0.5), ylabel="neuron (ranked)",
+               title=f"{name}: {s.shape[1]} neurons ({len(chosen)} most active shown), rate {s.mean():.3f}")
+    axes[-1, 0].set_xlabel("time step")
+    return _save(fig, out / "raster.png", plt)
+
+
+def plot_te_similarity(params: dict, out: Path) -> Path | None:
+    if "te" not in params:
+        return None
+    sim = cosine_similarity_matrix(np.asarray(params["te"], np.float64))
+    plt = _figure()
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    image = ax.imshow(sim, cmap="viridis", vmin=-1, vmax=1, origin="lower")
+    fig.colorbar(image, ax=ax, label="cosine similarity")
+    ax.set(xlabel="time step", ylabel="time step", title="learned temporal encodings (ce-lif Fig. 7)")
+    return _save(fig, out / "te_similarity.png", plt)
+
+
+def _save(fig, path: Path, plt) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_html(out: Path, title: str, images: list[Path], summary: dict | None) -> Path:
+    rows = ""
+    if summary:
+        shown = {k: v for k, v in summary.items() if isinstance(v, (int, float, str)) and k != "config"}
+        rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>" for k, v in shown.items())
+    body = "".join(f'<figure><img src="{p.name}" alt="{p.stem}"><figcaption>{p.stem}</figcaption></figure>' for p in images)
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}img{max-width:100%}"
+            "td{padding:2px 8px}</style></head>"
+            f"<body><h1>{html.escape(title)}</h1><table>{rows}</table>{body}</body></html>\n")
+    path = out / "index.html"
+    path.write_text(page)
+    return path
+
+
+def make_report(workdir: str | Path, out: str | Path | None = None) -> list[Path]:
+    """Writes the report's PNGs and ``index.html`` into ``out`` (default ``workdir/report``)."""
+    workdir = Path(workdir)
+    out = Path(out) if out else workdir / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    rows = read_metrics(workdir)
+    summary_path = workdir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    images = [plot_curves(rows, out), plot_firing_rates(rows, summary, out), plot_leaks(rows, out)]
+    if (workdir / "checkpoints").exists():
+        run = load_run(workdir)
+        images += [plot_raster(spike_trains(run), out), plot_te_similarity(run.variables["params"], out)]
+    images = [p for p in images if p is not None]
+    return images + [write_html(out, f"snnjax run {workdir.name}", images, summary)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", help="a run directory written by train.py")
+    parser.add_argument("--out", help="output folder (default: <workdir>/report)")
+    args = parser.parse_args(argv)
+    try:
+        paths = make_report(args.workdir, args.out)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Reading a training run directory back: its config, dataset, model and trained variables.
+
+A run directory (``train.py --workdir W``) holds ``config.json``, ``checkpoints/`` (orbax),
+``metrics.jsonl``, ``tb/`` and, when finished, ``summary.json``. The report, the NIR export and
+``examples/evaluate_checkpoint.py`` all start from :func:`load_run`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import ml_collections
+
+from snnjax import checkpointing
+from snnjax import data as data_lib
+from snnjax.config import base_config
+from snnjax.models import build_model
+
+
+@dataclasses.dataclass
+class Run:
+    """A loaded run: ``variables`` are ``{"params": ..., "batch_stats": ...}`` of the checkpoint ``step``."""
+
+    workdir: Path
+    config: ml_collections.ConfigDict
+    model: nn.Module
+    variables: dict[str, Any]
+    step: int
+    dataset: data_lib.Dataset | None
+
+
+def load_config(workdir: str | Path) -> ml_collections.ConfigDict:
+    """The run's ``config.json`` as a complete config (keys added since the run get their defaults)."""
+    path = Path(workdir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: is {workdir} a run directory written by train.py?")
+    saved = json.loads(path.read_text())
+    config = base_config()
+    _update(config, saved)
+    return config
+
+
+def _update(config: ml_collections.ConfigDict, values: dict) -> None:
+    for key, value in values.items():
+        if key not in config:
+            continue  # a key this version no longer has
+        if isinstance(config[key], ml_collections.ConfigDict) and isinstance(value, dict):
+            _update(config[key], value)
+        else:
+            with config.unlocked():
+                config[key] = tuple(value) if isinstance(value, list) else value
+
+
+def load_run(workdir: str | Path, step: int | None = None, with_data: bool = True) -> Run:
+    """Loads a run's config, dataset (unless ``with_data=False``), model and checkpointed variables.
+
+    Raises ``FileNotFoundError`` naming what is missing (no config, no checkpoint).
+    """
+    workdir = Path(workdir)
+    config = load_config(workdir)
+    dataset = data_lib.load(config.data) if with_data else None
+    ckpt = checkpointing.Checkpointer(workdir / "checkpoints")
+    try:
+        step = ckpt.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}: the run saved none yet")
+        state, _ = ckpt.restore(step)
+    finally:
+        ckpt.close()
+    variables = {"params": state["params"]}
+    if state.get("batch_stats"):
+        variables["batch_stats"] = state["batch_stats"]
+    num_outputs = dataset.num_classes if dataset is not None else _num_outputs(config, variables["params"])
+    return Run(workdir, config, build_model(config.model, num_outputs), variables, int(step), dataset)
+
+
+def _num_outputs(config: ml_collections.ConfigDict, params: dict) -> int:
+    """The model's output width, read off its spec (conv: the last token) or readout weights."""
+    if config.model.arch == "sequence":
+        return int(params["readout"]["kernel"].shape[-1])
+    return int(re.sub(r"\D", "", config.model.spec.split("-")[-1]))

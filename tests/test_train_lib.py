@@ -1,0 +1,235 @@
+"""Tests of the training loop (snnjax.train_lib) on shrunken configs."""
+
+import dataclasses
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from snnjax import checkpointing
+from snnjax import data as data_lib
+from snnjax import train_lib as tl
+from snnjax.config import base_config
+from snnjax.data.dataset import ArraySplit
+from snnjax.models import build_model
+from snnjax.models.output import ModelOutput
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def smoke_config() -> ml_collections.ConfigDict:
+    spec = importlib.util.spec_from_file_location("smoke", REPO / "configs" / "smoke.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()
+
+
+def tiny(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """The smoke config shrunk to a few cheap steps (batch divisible by conftest's 4 devices)."""
+    config.model.spec = "4c3-p2-8c3-p2-20-10"
+    config.model.time_steps = 2
+    config.train.batch_size = 32
+    config.train.eval_batch_size = 256  # 1000 test images: 3 full batches and one padded
+    config.train.num_epochs = 0.02  # 3 of 156 steps
+    config.train.log_every_steps = 2
+    config.train.checkpoint_every_steps = 2
+    return config
+
+
+# --------------------------------------------------------------------------- the whole loop
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("smoke")
+    config = tiny(smoke_config())
+    config.model.neuron.kind = "llc_lif"  # learnable leaks, logged as leak/<layer>
+    summary = tl.train_and_evaluate(config, workdir, progress=False)
+    return workdir, config, summary
+
+
+def test_train_and_evaluate_writes_files_and_summary(smoke_run):
+    workdir, config, summary = smoke_run
+    for key in ("final_test_accuracy", "best_test_accuracy", "num_params", "wall_time_s", "samples_per_s",
+                "firing_rates", "energy", "device", "jax_version", "config"):
+        assert key in summary, key
+    assert summary == json.loads((workdir / "summary.json").read_text())
+    assert summary["steps"] == 3
+    assert 0.0 <= summary["final_test_accuracy"] <= 1.0
+    assert summary["best_test_accuracy"] >= summary["final_test_accuracy"]
+    assert summary["device"]["count"] == jax.device_count()
+    assert summary["jax_version"] == jax.__version__
+    assert summary["config"]["model"]["spec"] == config.model.spec
+    # the number of parameters is the model's
+    variables = jax.eval_shape(lambda x: build_model(config.model, 10).init(jax.random.PRNGKey(0), x, train=False),
+                               jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32))
+    assert summary["num_params"] == sum(math.prod(x.shape) for x in jax.tree.leaves(variables["params"]))
+    # one firing rate per spiking layer, named by module path
+    assert set(summary["firing_rates"]) == {"conv0/neuron", "conv1/neuron", "fc0_neuron"}
+    assert all(0.0 <= r <= 1.0 for r in summary["firing_rates"].values())
+    # energy: every synaptic layer, the paper's constants recorded
+    energy = summary["energy"]
+    assert {l["name"] for l in energy["layers"]} == {"conv0/conv", "conv1/conv", "fc0"}
+    assert energy["e_mac"] == pytest.approx(4.6e-12) and energy["e_ac"] == pytest.approx(0.1e-12)
+    assert energy["time_steps"] == config.model.time_steps
+    assert energy["e_snn"] > 0 and energy["e_ann"] > 0
+    assert json.loads((workdir / "config.json").read_text())["model"]["spec"] == config.model.spec
+    assert any(p.name.startswith("events.out.tfevents") for p in (workdir / "tb").iterdir())
+
+
+def test_metrics_jsonl_holds_train_eval_firing_rates_and_leaks(smoke_run):
+    workdir, _, _ = smoke_run
+    records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if "train/loss" in r]
+    evals = [r for r in records if "test/accuracy" in r]
+    assert train and all("train/accuracy" in r and "train/learning_rate" in r for r in train)
+    assert len(evals) == 1 and evals[0]["step"] == 3
+    assert {k for k in evals[0] if k.startswith("firing_rate/")} == {
+        "firing_rate/conv0/neuron", "firing_rate/conv1/neuron", "firing_rate/fc0_neuron"}
+    (leak_record,) = [r for r in records if any(k.startswith("leak/") for k in r)]
+    leaks = {k: v for k, v in leak_record.items() if k.startswith("leak/")}
+    assert set(leaks) == {"leak/conv0", "leak/conv1", "leak/fc0_neuron"}
+    assert all(0.0 < v < 1.0 for v in leaks.values())
+
+
+def test_checkpoints_mid_epoch_and_at_the_end(smoke_run):
+    workdir, _, _ = smoke_run
+    with checkpointing.Checkpointer(workdir / "checkpoints") as ckpt:
+        assert ckpt.all_steps() == [2, 3]  # checkpoint_every_steps=2, and the end
+        _, meta = ckpt.restore()
+    assert meta["step"] == 3 and "best_test_accuracy" in meta["best"]
+
+
+def test_resuming_with_a_different_config_is_refused(smoke_run):
+    workdir, config, _ = smoke_run
+    changed = ml_collections.ConfigDict(config.to_dict())
+    changed.optim.learning_rate = 0.5
+    with pytest.raises(tl.validate.ConfigError, match="optim.learning_rate"):
+        tl.train_and_evaluate(changed, workdir, progress=False)
+    lengthened = ml_collections.ConfigDict(config.to_dict())
+    lengthened.train.eval_every_epochs = 2  # cadence keys may change
+    assert tl.check_resumed_config(json.loads((workdir / "config.json").read_text()), lengthened, False) == []
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def test_truncate_metrics_drops_records_after_the_checkpoint(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "train/loss": 1.0}) + "\n" for s in (2, 4, 6, 8)))
+    tl.truncate_metrics(path, 5)
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [2, 4]
+
+
+def test_epoch_permutation_is_a_pure_function_of_seed_and_epoch():
+    a = tl.epoch_permutation(0, 3, 100)
+    np.testing.assert_array_equal(a, tl.epoch_permutation(0, 3, 100))
+    np.testing.assert_array_equal(np.sort(a), np.arange(100))
+    assert not np.array_equal(a, tl.epoch_permutation(0, 4, 100))
+    assert not np.array_equal(a, tl.epoch_permutation(1, 3, 100))
+    batches = [tl.train_batch_indices(a, i, 32) for i in range(100 // 32)]
+    assert all(len(b) == 32 for b in batches)
+    assert len(np.unique(np.concatenate(batches))) == 96  # distinct examples; the last 4 dropped
+
+
+def test_run_length_epochs_steps_and_fractions():
+    cfg = base_config().train
+    cfg.batch_size, cfg.num_epochs = 32, 2.5
+    length = tl.run_length(cfg, 100)  # 3 steps per epoch, the incomplete batch dropped
+    assert (length.steps_per_epoch, length.total_steps, length.num_epochs) == (3, 8, 3)
+    assert [length.steps_in_epoch(e) for e in range(3)] == [3, 3, 2]
+    cfg.num_steps = 10  # a step budget overrides num_epochs
+    assert tl.run_length(cfg, 100).total_steps == 10
+
+
+class _Oracle(nn.Module):
+    """Predicts class ``round(x[0])``: out[t, b] = one_hot(x[b, 0]) at every step."""
+
+    @nn.compact
+    def __call__(self, x, *, train):
+        del train
+        out = jax.nn.one_hot(x[:, 0].astype(jnp.int32), 3, dtype=jnp.float32)
+        return ModelOutput(out=jnp.stack([out, out]), readout="mean")
+
+
+def test_eval_is_exact_over_a_set_that_is_not_a_multiple_of_the_batch():
+    """10 examples in batches of 4: the padded last batch must count 2 examples, not 4."""
+    pred = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0], np.float32)
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 2, 0, 1], np.int32)  # the last 3 wrong
+    split = ArraySplit(pred[:, None], labels)
+    mesh = tl.make_mesh(jax.devices()[:4] if jax.device_count() >= 4 else jax.devices()[:1])
+    loss_cfg = base_config().loss  # mse_rate
+    state = tl.TrainState(step=jnp.zeros((), jnp.int32), params={}, batch_stats={}, opt_state=())
+    step = tl.jit_eval_step(tl.make_eval_step(_Oracle(), loss_cfg, "classification", jax.random.PRNGKey(0)), mesh)
+    result = tl.evaluate(step, state, split, 4, mesh)
+    assert result.metrics["accuracy"] == pytest.approx(0.7)  # not 0.75 (padding counted) nor 0.667 (batch means)
+    one_hot = np.eye(3)[pred.astype(int)]
+    expected_loss = np.mean(np.mean((one_hot - np.eye(3)[labels]) ** 2, axis=1))
+    assert result.metrics["loss"] == pytest.approx(expected_loss, rel=1e-6)
+
+
+def test_eval_batches_pad_by_wrapping_and_mask():
+    batches = list(tl.eval_batches(10, 4))
+    assert [len(i) for i, _ in batches] == [4, 4, 4]
+    np.testing.assert_array_equal(batches[-1][0], [8, 9, 0, 1])
+    np.testing.assert_array_equal(batches[-1][1], [True, True, False, False])
+
+
+def test_energy_report_uses_the_paper_constants():
+    synops = {"conv0/conv": {"macs": 100.0, "input_rate": 0.3, "analog_input": True, "steps": 1},
+              "fc0": {"macs": 50.0, "input_rate": 0.1, "analog_input": False, "steps": 4}}
+    report = tl.energy_report(synops)
+    assert report["time_steps"] == 4
+    assert report["e_ann"] == pytest.approx(150 * 4.6e-12)
+    assert report["e_snn"] == pytest.approx(100 * 4 * 4.6e-12 + 50 * 0.1 * 4 * 0.1e-12)
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    """NaN inputs from epoch 1 on: the run stops at its first step with a clear message, and the
+    checkpoint of the end of epoch 0 stays the latest, with finite parameters."""
+    real_load = data_lib.load
+
+    @dataclasses.dataclass(frozen=True)
+    class NaNFromEpoch1:
+        base: object
+
+        @property
+        def num_examples(self):
+            return self.base.num_examples
+
+        def get(self, indices, epoch=0):
+            x, y = self.base.get(indices, epoch)
+            return (x * np.float32(np.nan) if epoch >= 1 else x), y
+
+    def load(cfg):
+        dataset = real_load(cfg)
+        return dataclasses.replace(dataset, train=NaNFromEpoch1(dataset.train))
+
+    monkeypatch.setattr(tl.data_lib, "load", load)
+    config = tiny(smoke_config())
+    config.data.name = "random"
+    config.data.shape = (8, 8, 1)
+    config.data.num_train, config.data.num_test = 64, 8
+    config.train.eval_batch_size = 8
+    config.train.num_epochs = 2.0  # 2 steps per epoch
+    config.train.checkpoint_every_steps = 0
+    with pytest.raises(tl.NonFiniteLossError) as error:
+        tl.train_and_evaluate(config, tmp_path, progress=False)
+    message = str(error.value)
+    assert "step 3" in message and "learning_rate" in message and "grad_clip_norm" in message
+    assert "last good checkpoint is step 2" in message
+    with checkpointing.Checkpointer(tmp_path / "checkpoints") as ckpt:
+        assert ckpt.latest_step() == 2
+        state, _ = ckpt.restore()
+    assert checkpointing.is_finite_tree(state)
+    assert not (tmp_path / "summary.json").exists()
