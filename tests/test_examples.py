@@ -28,3 +28,17 @@ def test_check_surrogate_gradient():
 def test_train_with_library_api_learns():
     result = _run("train_with_library_api", 1, 1280)
     assert result["test_accuracy"] > 0.5  # chance is 0.1
+
+
+def test_evaluate_checkpoint_matches_the_run_summary(tmp_path):
+    from configs import smoke
+    from snnjax import train_lib
+
+    config = smoke.get_config()
+    with config.unlocked():
+        config.train.num_steps = 15
+        config.data.name = "mnist_small"
+    summary = train_lib.train_and_evaluate(config, tmp_path, progress=False)
+    result = _run("evaluate_checkpoint", tmp_path)
+    assert result["step"] == 15
+    assert abs(result["test_accuracy"] - summary["final_test_accuracy"]) < 1e-6

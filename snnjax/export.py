@@ -1,0 +1,58 @@
+"""Exporting a trained run: ``python -m snnjax.export <workdir> --format nir [--out model.nir]``.
+
+Loads the run's config and latest checkpoint, folds every (LLC-)BN into its convolution (llc-lif
+paper §3.3: the deployed network is purely spiking), and writes the network as a NIR graph
+(:func:`snnjax.nir_io.export_nir`), readable by snnTorch, Norse, SpikingJelly, Lava, Rockpool and
+neuromorphic hardware tool chains. What NIR cannot express (max pooling, ALIF/CE-LIF neurons, soft
+reset, OSSA) is named in the error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+FORMATS = ("nir",)
+
+
+def export_run(workdir: str | Path, fmt: str = "nir", out: str | Path | None = None, step: int | None = None) -> Path:
+    """Writes the run's network in ``fmt`` and returns the file's path (default ``workdir/model.nir``)."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {FORMATS}")
+    import nir
+
+    from snnjax import nir_io
+    from snnjax.run_dir import load_run
+
+    from snnjax.summary import dataset_shape
+
+    run = load_run(workdir, step=step, with_data=False)
+    input_shape, _, _ = dataset_shape(run.config.data)  # known shapes when the data is not here
+    graph = nir_io.export_nir(run.config.model, run.variables, input_shape)
+    path = Path(out) if out else Path(workdir) / "model.nir"
+    nir.write(str(path), graph)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workdir", help="a run directory written by train.py")
+    parser.add_argument("--format", default="nir", choices=FORMATS)
+    parser.add_argument("--out", help="output file (default: <workdir>/model.nir)")
+    parser.add_argument("--step", type=int, help="checkpoint step (default: the latest)")
+    args = parser.parse_args(argv)
+    try:
+        path = export_run(args.workdir, args.format, args.out, args.step)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ImportError as error:
+        print(f"error: {error}; install NIR support with: pip install 'snnjax[nir]'", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
