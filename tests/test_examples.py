@@ -37,7 +37,7 @@ def test_evaluate_checkpoint_matches_the_run_summary(tmp_path):
     config = smoke.get_config()
     with config.unlocked():
         config.train.num_steps = 15
-        config.data.name = "mnist_small"
+        config.model.spec = "4c3-p2-8c3-p2-100-10"  # small: this test is about loading the checkpoint
     summary = train_lib.train_and_evaluate(config, tmp_path, progress=False)
     result = _run("evaluate_checkpoint", tmp_path)
     assert result["step"] == 15

@@ -39,6 +39,7 @@ def conv_run(tmp_path_factory):
     config = smoke.get_config()
     with config.unlocked():
         config.model.neuron.kind = "llc_lif"  # so there are leaks to plot
+        config.model.spec = "4c3-p2-8c3-p2-100-10"  # small: this test is about the report
         config.train.num_epochs = 2 * 12 * 64 / 5000  # two short "epochs" of about 12 steps
         config.train.num_steps = 24
         config.train.batch_size = 64

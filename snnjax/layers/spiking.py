@@ -40,6 +40,8 @@ class NeuronConfig:
         rho: threshold decay (``alif``, ``ce_lif``).
         beta: adaptation strength (``alif``).
         unroll: ``lax.scan`` unroll factor.
+        impl: ``scan`` (``lax.scan``, every neuron) or ``pallas`` (the fused kernel of
+            :mod:`snnjax.kernels`; LIF and LLC-LIF only).
     """
 
     kind: str = "lif"
@@ -56,12 +58,17 @@ class NeuronConfig:
     rho: float = 0.99
     beta: float = 1.8
     unroll: int = 1
+    impl: str = "scan"
 
     def __post_init__(self):
         if self.kind not in NEURON_KINDS:
             raise ValueError(f"unknown neuron kind {self.kind!r}; choose one of {NEURON_KINDS}")
         if self.reset not in ("hard", "soft"):
             raise ValueError(f"neuron.reset must be 'hard' or 'soft', got {self.reset!r}")
+        if self.impl not in ("scan", "pallas"):
+            raise ValueError(f"neuron.impl must be 'scan' or 'pallas', got {self.impl!r}")
+        if self.impl == "pallas" and self.kind not in ("lif", "llc_lif"):
+            raise ValueError(f"neuron.impl='pallas' supports lif and llc_lif; use impl='scan' for {self.kind}")
         if self.surrogate not in surrogate.SURROGATES:
             raise ValueError(
                 f"unknown surrogate {self.surrogate!r}; choose one of {sorted(surrogate.SURROGATES)}"
@@ -108,11 +115,11 @@ class SpikingNeuron(nn.Module):
             unroll=cfg.unroll,
         )
         if cfg.kind == "lif":
-            s, _ = neurons.lif(x_seq, decay=cfg.decay, **common)
+            s, _ = neurons.lif(x_seq, decay=cfg.decay, impl=cfg.impl, **common)
         elif cfg.kind == "llc_lif":
             if a is None:
                 a = leak_parameter(self, cfg, x_seq.shape[-1])
-            s, _ = neurons.llc_lif(x_seq, a, **common)
+            s, _ = neurons.llc_lif(x_seq, a, impl=cfg.impl, **common)
         elif cfg.kind == "alif":
             s, _ = neurons.alif(x_seq, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, **common)
         else:

@@ -1,0 +1,113 @@
+"""snnjax speed benchmark: one JSON line per workload, batch size and mode (train / eval).
+
+    python -m bench.run                 # full workloads (a GPU is expected)
+    python -m bench.run --quick         # tiny batches and a 49-step sequence: under a minute on a CPU
+    python -m bench.run --peer          # also time the same nets in SpikingJelly and print our/their ratios
+    python -m bench.run --only seq_plif --impl pallas
+
+A train step is the real one ``train.py`` runs (``snnjax.train_lib.make_train_step``: forward, loss,
+backward, optimiser, NaN guard), jitted with the state donated; eval is a jitted eval-mode forward.
+Each line holds samples/s, ms/step, peak device memory (where the backend reports it), the device
+and the JAX version. Compare runs as ratios taken in one process on one device, never across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bench import peer_spikingjelly
+from bench.timing import device_record, peak_memory_mib, time_steps
+from bench.workloads import Workload, workloads
+from snnjax import models, optim, train_lib
+
+
+def _batch(workload: Workload, batch: int) -> tuple[jax.Array, jax.Array]:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.0, 1.0, (batch, *workload.input_shape)).astype(np.float32)
+    y = rng.integers(0, workload.num_classes, batch).astype(np.int32)
+    return jnp.asarray(x), jnp.asarray(y)
+
+
+def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup: int, impl: str) -> dict[str, Any]:
+    config = workload.config.copy_and_resolve_references()
+    config.model.neuron.impl = impl
+    model = models.build_model(config.model, workload.num_classes)
+    mesh = train_lib.make_mesh()
+    tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=1000, num_epochs=1)
+    state = train_lib.create_train_state(model, tx, workload.input_shape, jax.random.PRNGKey(0), mesh)
+    x, y = train_lib.shard_batch(tuple(np.asarray(a) for a in _batch(workload, batch)), mesh)
+    if mode == "train":
+        step_fn = train_lib.jit_train_step(
+            train_lib.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1)), mesh)
+        seconds, _ = time_steps(lambda s: step_fn(s, x, y)[0], state, warmup, steps)
+    else:
+        variables = {"params": state.params, "batch_stats": state.batch_stats}
+        forward = jax.jit(lambda v, x: model.apply(v, x, train=False, rngs={"encoder": jax.random.PRNGKey(0)}).out)
+        seconds, _ = time_steps(lambda out: forward(variables, x + 0 * out.sum()), forward(variables, x), warmup, steps)
+    return {"framework": "snnjax", "workload": workload.name, "mode": mode, "batch": batch,
+            "T": _time_steps(workload), "ms_per_step": round(1000 * seconds, 3),
+            "samples_per_s": round(batch / seconds, 1), "peak_mem_MiB": peak_memory_mib(), **device_record()}
+
+
+def _time_steps(workload: Workload) -> int:
+    if workload.config.model.arch == "sequence":
+        return int(np.prod(workload.input_shape[:2]))
+    return int(workload.config.model.time_steps)
+
+
+def peer_record(workload: Workload, batch: int, mode: str, steps: int) -> dict[str, Any] | None:
+    """The same workload in SpikingJelly (the seed nets and the PLIF sequence net have a peer)."""
+    train = mode == "train"
+    if workload.name == "seed_bn_lif":
+        result = peer_spikingjelly.seed(batch, steps, plif=False, train=train)
+    elif workload.name == "seed_llc_lif":
+        result = peer_spikingjelly.seed(batch, steps, plif=True, train=train)
+    elif workload.name in ("seq_plif", "seq_ce_lif"):
+        result = peer_spikingjelly.seq(batch, steps, train=train)
+    else:
+        return None
+    return {"framework": "spikingjelly", "workload": workload.name, "mode": mode, "batch": batch, **result}
+
+
+def records(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
+    peer = args.peer and peer_spikingjelly.available()
+    if args.peer and not peer:
+        yield {"note": "peer mode needs torch with CUDA and spikingjelly importable; running snnjax only"}
+    for workload in workloads(quick=args.quick):
+        if args.only and workload.name not in args.only:
+            continue
+        for batch in workload.batch_sizes:
+            for mode in ("train", "eval"):
+                steps = args.steps or (2 if args.quick else 20)
+                ours = snnjax_record(workload, batch, mode, steps, warmup=1 if args.quick else 3, impl=args.impl)
+                yield ours
+                if peer:
+                    theirs = peer_record(workload, batch, mode, steps)
+                    if theirs is not None:
+                        yield theirs
+                        yield {"ratio": f"snnjax/spikingjelly {workload.name} {mode} batch {batch}",
+                               "samples_per_s_ratio": round(ours["samples_per_s"] / theirs["samples_per_s"], 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes for a CPU check (under a minute)")
+    parser.add_argument("--peer", action="store_true", help="also time SpikingJelly on the same nets")
+    parser.add_argument("--only", nargs="*", help="workload names to run")
+    parser.add_argument("--steps", type=int, default=0, help="timed steps per record")
+    parser.add_argument("--impl", default="scan", choices=("scan", "pallas"), help="neuron implementation")
+    args = parser.parse_args(argv)
+    for record in records(args):
+        print(json.dumps(record), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
