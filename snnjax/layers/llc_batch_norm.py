@@ -44,6 +44,11 @@ def batch_moments(x: Array) -> tuple[Array, Array]:
     return mean, var
 
 
+def channel_gain(scale: Array, alpha: float, leak: Array | float, var: Array, eps: float) -> Array:
+    """The per-channel gain of an inference-mode LLC-BN: :math:`\lambda\alpha k_\tau(a)/\sqrt{\sigma^2+\epsilon}`."""
+    return scale * alpha * jnp.asarray(leak).astype(scale.dtype) * jax.lax.rsqrt(var + eps)
+
+
 def llc_batch_norm(
     x: Array,
     mean: Array,
@@ -58,7 +63,7 @@ def llc_batch_norm(
     """Applies LLC-BN with given statistics: ``λ·α·k·(x − mean)/sqrt(var + eps) + β`` (channels last)."""
     dtype = _stat_dtype(x)
     mean, var, scale, bias = (jnp.asarray(v).astype(dtype) for v in (mean, var, scale, bias))
-    factor = scale * alpha * jnp.asarray(leak).astype(dtype) * jax.lax.rsqrt(var + eps)
+    factor = channel_gain(scale, alpha, leak, var, eps)
     n = x.ndim
     y = (x.astype(dtype) - channels_last(mean, n)) * channels_last(factor, n) + channels_last(bias, n)
     return y.astype(x.dtype)
@@ -87,7 +92,7 @@ def fold_into_weights(
         ``(W', B')`` with :math:`W' = \\lambda\\alpha k W/\\sqrt{\\sigma^2+\\epsilon}` and
         :math:`B' = \\lambda\\alpha k (B - \\mu)/\\sqrt{\\sigma^2+\\epsilon} + \\beta`.
     """
-    factor = scale * alpha * jnp.asarray(leak).astype(scale.dtype) * jax.lax.rsqrt(var + eps)
+    factor = channel_gain(scale, alpha, leak, var, eps)
     b = jnp.zeros_like(mean) if bias is None else bias
     return kernel * channels_last(factor, kernel.ndim), (b - mean) * factor + shift
 

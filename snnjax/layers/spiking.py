@@ -89,6 +89,17 @@ class NeuronConfig:
         param = "width" if self.surrogate in ("boxcar", "triangle") else "eps" if self.surrogate == "bpsa" else "alpha"
         return surrogate.get(self.surrogate, **{param: self.surrogate_param})
 
+    def step_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments every neuron function takes, from this config."""
+        return dict(
+            v_th=self.v_th,
+            spike_fn=self.spike_fn(),
+            reset=self.reset,
+            detach_reset=self.detach_reset,
+            bpta_alpha=self.bpta_alpha,
+            decay_input=self.decay_input,
+        )
+
     def replace(self, **changes: Any) -> "NeuronConfig":
         return dataclasses.replace(self, **changes)
 
@@ -105,15 +116,7 @@ class SpikingNeuron(nn.Module):
     @nn.compact
     def __call__(self, x_seq: Array, *, a: Array | None = None, te: Array | None = None) -> Array:
         cfg = self.config
-        common = dict(
-            v_th=cfg.v_th,
-            spike_fn=cfg.spike_fn(),
-            reset=cfg.reset,
-            detach_reset=cfg.detach_reset,
-            bpta_alpha=cfg.bpta_alpha,
-            decay_input=cfg.decay_input,
-            unroll=cfg.unroll,
-        )
+        common = dict(cfg.step_kwargs(), unroll=cfg.unroll)
         if cfg.kind == "lif":
             s, _ = neurons.lif(x_seq, decay=cfg.decay, impl=cfg.impl, **common)
         elif cfg.kind == "llc_lif":
@@ -142,14 +145,7 @@ def step_function(cfg: NeuronConfig, a: Array | None = None):
     Returns ``(init_state, step)`` with ``init_state(shape, dtype) -> state`` and
     ``step(state, x_t, te_t) -> (state, s_t)`` (``te_t`` is used by CE-LIF only).
     """
-    common = dict(
-        v_th=cfg.v_th,
-        spike_fn=cfg.spike_fn(),
-        reset=cfg.reset,
-        detach_reset=cfg.detach_reset,
-        bpta_alpha=cfg.bpta_alpha,
-        decay_input=cfg.decay_input,
-    )
+    common = cfg.step_kwargs()
     if cfg.kind == "lif":
         return neurons.lif_init_state, lambda st, x, te=None: neurons.lif_step(st, x, decay=cfg.decay, **common)
     if cfg.kind == "llc_lif":
