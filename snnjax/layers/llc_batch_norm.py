@@ -45,7 +45,7 @@ def batch_moments(x: Array) -> tuple[Array, Array]:
 
 
 def channel_gain(scale: Array, alpha: float, leak: Array | float, var: Array, eps: float) -> Array:
-    """The per-channel gain of an inference-mode LLC-BN: :math:`\lambda\alpha k_\tau(a)/\sqrt{\sigma^2+\epsilon}`."""
+    """The per-channel gain of an inference-mode LLC-BN: ``λ·α·k_τ(a) / sqrt(σ² + ε)``."""
     return scale * alpha * jnp.asarray(leak).astype(scale.dtype) * jax.lax.rsqrt(var + eps)
 
 

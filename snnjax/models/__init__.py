@@ -34,6 +34,7 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.spec = "128c3-p2-128c3-p2-2048-100-10"
     c.hidden = (64, 152, 152)
     c.recurrent_layers = ()
+    c.recurrent_init_scale = 1.0
     c.te_init_mean = 0.01
     c.te_init_std = 0.01
     c.time_steps = 8
@@ -83,6 +84,7 @@ def _build_sequence(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Modu
         encoder=cfg.encoder,
         time_steps=cfg.time_steps,
         recurrent_layers=tuple(cfg.recurrent_layers),
+        recurrent_init_scale=float(cfg.recurrent_init_scale),
         te_init_mean=cfg.te_init_mean,
         te_init_std=cfg.te_init_std,
         readout=cfg.readout,

@@ -39,6 +39,7 @@ class SequenceSNN(nn.Module):
         encoder: ``pixel``, ``permuted_pixel``, ``sequence``, ``direct`` or ``rate``.
         time_steps: T for ``direct``/``rate`` (sequence encoders take T from the data).
         recurrent_layers: indices of hidden layers with recurrent weights.
+        recurrent_init_scale: scale of the recurrent weights' PyTorch-style init.
         te_init_mean, te_init_std: CE-LIF temporal-encoding init, Normal(mean, std).
         readout: how the loss reads the output (``mean``, ``last``, ``per_step``).
         permutation_seed: PS-MNIST's fixed permutation.
@@ -50,6 +51,7 @@ class SequenceSNN(nn.Module):
     encoder: str = "pixel"
     time_steps: int = 1
     recurrent_layers: tuple[int, ...] = ()
+    recurrent_init_scale: float = 1.0
     te_init_mean: float = 0.01
     te_init_std: float = 0.01
     readout: str = "mean"
@@ -66,7 +68,9 @@ class SequenceSNN(nn.Module):
         for i, width in enumerate(self.hidden):
             te = None if te_all is None else te_all[:, :width].astype(h.dtype)
             if i in self.recurrent_layers:
-                h = RecurrentSpikingLayer(width, self.neuron, analog_input=i == 0, name=f"layer{i}")(h, te=te)
+                layer = RecurrentSpikingLayer(width, self.neuron, analog_input=i == 0,
+                                              init_scale=self.recurrent_init_scale, name=f"layer{i}")
+                h = layer(h, te=te)
             else:
                 current = SeqDense(width, analog_input=i == 0, name=f"fc{i}")(h)
                 h = SpikingNeuron(self.neuron, name=f"neuron{i}")(current, te=te)
