@@ -131,3 +131,8 @@ def test_with_detach_no_gradient_crosses_a_block():
     g_local1 = _grads(model, v, lambda o: losses.mse_rate(o.local_outs[1], y))
     assert _norm(g_local1["conv1"]) > 0
     assert _norm(g_local1["conv0"]) == 0  # stopped at the boundary after block 0
+
+
+def test_per_conv_heads_with_a_separate_onset_block_are_rejected_when_built():
+    with pytest.raises(ValueError, match="local_heads='per_conv' is not defined with model.ossa_onset='separate'"):
+        models.build_model(_conv_cfg(ossa=True, ossa_onset="separate", local_heads="per_conv"), 10)

@@ -77,6 +77,9 @@ class ConvOptions:
             raise ValueError(f"model.ossa_onset must be 'shared' or 'separate', got {self.ossa_onset!r}")
         if self.encoder not in encoders.ENCODERS:
             raise ValueError(f"model.encoder must be one of {encoders.ENCODERS}, got {self.encoder!r}")
+        if self.ossa and self.ossa_onset == "separate" and self.local_heads == "per_conv":
+            raise ValueError("model.local_heads='per_conv' is not defined with model.ossa_onset='separate'; "
+                             "use local_heads='code' (the released code's two heads)")
         if self.time_steps < 1:
             raise ValueError(f"model.time_steps must be >= 1, got {self.time_steps}")
 
@@ -157,8 +160,6 @@ class ConvSNN(nn.Module):
                 onset = self._trunk(rest, h[:1], train, "onset_", with_ossa=True, local_outs=None)
                 later = self._trunk(rest, h[1:], train, "", with_ossa=False, local_outs=None) if opts.time_steps > 1 else None
                 h = onset if later is None else jnp.concatenate([onset, later], axis=0)
-                if opts.local_heads == "per_conv":
-                    raise ValueError("local_heads='per_conv' is not defined with ossa_onset='separate'; use 'code'")
             else:
                 h = self._trunk(rest, h, train, "", with_ossa=opts.ossa, local_outs=local_outs)
         elif trunk:
