@@ -114,6 +114,17 @@ def _check_keys(config: ml_collections.ConfigDict, problems: list[str]) -> None:
             problems.append(f"unknown config key 'model.neuron.{key}'; known: {sorted(fields)}")
 
 
+def _check_global_batch(problems: list[str], name: str, size: int, num_devices: int) -> None:
+    """A global batch must be positive and split evenly over the devices."""
+    if size < 1:
+        problems.append(f"{name}={size} must be >= 1")
+    elif size % num_devices:
+        problems.append(
+            f"{name}={size} must be divisible by the {num_devices} devices the global batch is split "
+            f"over; use a multiple of {num_devices}, e.g. {max(num_devices, size // num_devices * num_devices)}"
+        )
+
+
 def check_config(config: ml_collections.ConfigDict, num_devices: int = 1) -> None:
     """Checks what can be checked without data: names, ranges, batch sizes against devices.
 
@@ -154,21 +165,8 @@ def check_config(config: ml_collections.ConfigDict, num_devices: int = 1) -> Non
     _choice(problems, "loss.name", lo.name, sorted(losses.LOSSES))
     _choice(problems, "loss.reduction", lo.reduction, ("mean", "sum"))
 
-    if int(t.batch_size) < 1:
-        problems.append(f"train.batch_size={t.batch_size} must be >= 1")
-    elif int(t.batch_size) % num_devices:
-        problems.append(
-            f"train.batch_size={t.batch_size} (the global batch) must be divisible by the {num_devices} "
-            f"devices it is split over; use a multiple of {num_devices}, e.g. "
-            f"{max(num_devices, int(t.batch_size) // num_devices * num_devices)}"
-        )
-    if int(t.eval_batch_size) < 1:
-        problems.append(f"train.eval_batch_size={t.eval_batch_size} must be >= 1")
-    elif int(t.eval_batch_size) % num_devices:
-        problems.append(
-            f"train.eval_batch_size={t.eval_batch_size} must be divisible by the {num_devices} devices; "
-            f"use a multiple of {num_devices}"
-        )
+    for key in ("batch_size", "eval_batch_size"):
+        _check_global_batch(problems, f"train.{key}", int(t[key]), num_devices)
     if int(t.num_steps) < 0:
         problems.append(f"train.num_steps={t.num_steps} must be >= 0 (0 = train for num_epochs)")
     if int(t.num_steps) == 0 and not float(t.num_epochs) > 0.0:
