@@ -1,0 +1,192 @@
+"""What each paper's reproduction runs: one :class:`Experiment` per row of its results table.
+
+An experiment is a config of ``configs/`` with a few overrides (the training length, the validation
+split, the checkpoint cadence) and what the paper reports for it. Free hyper-parameters are chosen
+on a validation split carved from the END of the training set (``data.val_fraction``); the test
+figure is reported at the best validation evaluation and at the end, never chosen on the test set.
+
+Plans:
+- ``ce_lif``: the CE-LIF paper (Chen, Wu, Tang, Ren, Tan, "Adaptive threshold ... CE-LIF"):
+  Table 1 (Seq-/PS-MNIST), Fig. 4 (CE-LIF vs LIF vs ALIF convergence), Fig. 5 (adding problem and
+  copy memory against their trivial baselines). All fit a 2-core CPU (83k–154k parameters).
+- ``llc_lif_cpu`` and ``bpsa_cpu``: the conv-net papers' smoke configs and one short real run each
+  on Fashion-MNIST. Their paper runs (200–300 epochs of ~24M / ~52M-parameter nets) need a GPU;
+  these are short CPU runs, reported as such, not paper figures.
+- ``smoke``: one tiny run, for the tests and for trying the command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+# The validation split of every plan (the last 10 % of the training set).
+VAL_FRACTION = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One run of a plan.
+
+    Attributes:
+        name: the run directory's name under ``--runs_dir`` (and under ``--out``).
+        config: ``configs/<file>.py[:arg]``, as ``train.py --config`` takes it.
+        overrides: ``{"train.num_epochs": 10, ...}``, passed as ``--config.<key>=<value>``.
+        metric: the table's figure: ``"accuracy"`` (higher is better) or ``"mse"`` / ``"loss"``
+            (lower is better), read from the ``validation/`` and ``test/`` evaluations.
+        label: the row's (and the legend's) name.
+        paper: what the paper reports for this row, in words.
+        paper_value: the paper's number in the metric's unit (accuracy as a fraction), or None.
+        baseline: the trivial predictor's value of ``metric`` (adding: 1/6; copy: 10 ln 8 / (T+20)).
+        figure: the learning-curve figure this run is drawn in, or None.
+        needs_data: whether the run reads IDX files (then ``data.data_dir`` is set from ``--data_dir``).
+    """
+
+    name: str
+    config: str
+    overrides: Mapping[str, Any]
+    metric: str
+    label: str
+    paper: str
+    paper_value: float | None = None
+    baseline: float | None = None
+    figure: str | None = None
+    needs_data: bool = False
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.metric == "accuracy"
+
+
+def _copy_baseline(blank: int) -> float:
+    """Cross-entropy of the best memoryless predictor of copy memory: 10 ln 8 / (T + 20)."""
+    return 10 * math.log(8) / (blank + 20)
+
+
+def _seq_mnist(name: str, config: str, label: str, paper: str, paper_value: float | None,
+               epochs: int = 10) -> Experiment:
+    return Experiment(
+        name=name, config=config, metric="accuracy", label=label, paper=paper, paper_value=paper_value,
+        figure="fig4_seq_mnist", needs_data=True,
+        overrides={"data.val_fraction": VAL_FRACTION, "train.num_epochs": epochs,
+                   "train.checkpoint_every_steps": 105},
+    )
+
+
+def _generated(name: str, config: str, label: str, metric: str, paper: str, baseline: float, figure: str,
+               steps: int | None = None) -> Experiment:
+    overrides: dict[str, Any] = {"data.val_fraction": VAL_FRACTION, "train.checkpoint_every_steps": 250}
+    if steps is not None:
+        overrides["train.num_steps"] = steps
+    return Experiment(name=name, config=config, metric=metric, label=label, paper=paper, baseline=baseline,
+                      figure=figure, overrides=overrides)
+
+
+CE_LIF = (
+    _seq_mnist("seq_mnist_ce_lif_152", "configs/ce_lif_seq_mnist.py:152", "CE-LIF [64,152,152]",
+               "Table 1: 98.84 %", 0.9884),
+    _generated("copy_memory_ce_lif_100", "configs/ce_lif_copy_memory.py:100", "CE-LIF copy memory, T = 100",
+               "loss", "Fig. 5(e–h): below the baseline within 5,000 iterations", _copy_baseline(100),
+               "fig5_copy_memory"),
+    _generated("adding_ce_lif_100", "configs/ce_lif_adding.py:100", "CE-LIF adding, T = 100", "mse",
+               "Fig. 5(a–d): MSE far below 0.167", 1 / 6, "fig5_adding", steps=5000),
+    _seq_mnist("seq_mnist_ce_lif_88", "configs/ce_lif_seq_mnist.py:88", "CE-LIF [64,88,88]",
+               "Table 1: 98.19 %", 0.9819),
+    dataclasses.replace(
+        _seq_mnist("ps_mnist_ce_lif_152", "configs/ce_lif_ps_mnist.py:152", "CE-LIF [64,152,152], PS-MNIST",
+                   "Table 1: 98.14 %", 0.9814),
+        figure=None),
+    _seq_mnist("seq_mnist_lif", "configs/ce_lif_seq_mnist_baseline.py:lif", "LIF [64,256,256]",
+               "Table 1 (LIF*, 85.1k): 63.45 %; Fig. 4: converges far slower than CE-LIF", 0.6345),
+    _seq_mnist("seq_mnist_alif", "configs/ce_lif_seq_mnist_baseline.py:alif", "ALIF [64,256,256]",
+               "Fig. 4: converges slower than CE-LIF (no feedforward ALIF row in Table 1)", None),
+    _generated("copy_memory_ce_lif_200", "configs/ce_lif_copy_memory.py:200", "CE-LIF copy memory, T = 200",
+               "loss", "Fig. 5(e–h): below the baseline within 5,000 iterations", _copy_baseline(200),
+               "fig5_copy_memory"),
+    _generated("adding_ce_lif_200", "configs/ce_lif_adding.py:200", "CE-LIF adding, T = 200", "mse",
+               "Fig. 5(a–d): MSE far below 0.167", 1 / 6, "fig5_adding", steps=5000),
+)
+
+# ~1 s per step of batch 16 for the llc-lif net on this 2-core CPU: 1,800 steps ≈ 30 minutes.
+CPU_SHORT_STEPS = 1800
+
+
+def _short(name: str, config: str, label: str, paper: str, steps: int | None, needs_data: bool = True,
+           figure: str | None = None) -> Experiment:
+    overrides: dict[str, Any] = {"data.val_fraction": VAL_FRACTION} if needs_data else {}
+    if steps is not None:
+        overrides.update({"train.num_steps": steps, "train.checkpoint_every_steps": 100})
+    return Experiment(name=name, config=config, metric="accuracy", label=label, paper=paper,
+                      overrides=overrides, needs_data=needs_data, figure=figure)
+
+
+LLC_LIF_CPU = (
+    _short("smoke_llc_lif", "configs/smoke_llc_lif.py", "smoke_llc_lif (shipped MNIST subset)",
+           "not a paper figure: end-to-end check", None, needs_data=False),
+    _short("llc_lif_fashion_mnist_short", "configs/llc_lif_fashion_mnist.py", "LLC-LIF Fashion-MNIST, short CPU run",
+           "Table: 94.90 % after 200 epochs (GPU); this run is a fraction of one epoch", CPU_SHORT_STEPS),
+)
+
+BPSA_CPU = (
+    _short("smoke_bpsa", "configs/smoke_bpsa.py", "smoke_bpsa (shipped MNIST subset)",
+           "not a paper figure: end-to-end check", None, needs_data=False),
+    _short("bpsa_fashion_mnist_baseline_short", "configs/bpsa_fashion_mnist.py:baseline",
+           "baseline (surrogate) Fashion-MNIST, short CPU run", "Table 8 ordering: baseline < BPSA + BPTA",
+           CPU_SHORT_STEPS, figure="bpsa_fashion_mnist_short"),
+    _short("bpsa_fashion_mnist_bpsa_bpta_short", "configs/bpsa_fashion_mnist.py:bpsa_bpta",
+           "BPSA + BPTA Fashion-MNIST, short CPU run", "Table 8 ordering: baseline < BPSA + BPTA",
+           CPU_SHORT_STEPS, figure="bpsa_fashion_mnist_short"),
+)
+
+SMOKE = (
+    _generated("smoke_ce_lif", "configs/smoke_ce_lif.py", "smoke CE-LIF adding, T = 20", "mse",
+               "not a paper figure", 1 / 6, "smoke_adding", steps=200),
+)
+
+PLANS: dict[str, tuple[Experiment, ...]] = {
+    "ce_lif": CE_LIF, "llc_lif_cpu": LLC_LIF_CPU, "bpsa_cpu": BPSA_CPU, "smoke": SMOKE,
+}
+
+
+def get_plan(name: str) -> tuple[Experiment, ...]:
+    """The experiments of plan ``name``; a ``KeyError`` lists the known plans."""
+    if name not in PLANS:
+        raise KeyError(f"unknown plan {name!r}; known plans: {', '.join(PLANS)}")
+    return PLANS[name]
+
+
+def select(plan: Sequence[Experiment], only: Sequence[str]) -> tuple[Experiment, ...]:
+    """The experiments named in ``only`` (all when empty); unknown names are an error."""
+    if not only:
+        return tuple(plan)
+    names = {e.name for e in plan}
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise KeyError(f"unknown experiment(s) {', '.join(unknown)}; this plan has: {', '.join(sorted(names))}")
+    return tuple(e for e in plan if e.name in only)
+
+
+def _format(value: Any) -> str:
+    """A value as ``--config.<key>=`` takes it (ml_collections parses it by the key's type)."""
+    return str(value)
+
+
+def overrides_for(experiment: Experiment, data_dir: str | Path | None) -> dict[str, Any]:
+    """The experiment's overrides, plus ``data.data_dir`` when it reads files."""
+    overrides = dict(experiment.overrides)
+    if experiment.needs_data and data_dir is not None:
+        overrides["data.data_dir"] = str(Path(data_dir).expanduser().resolve())
+    return overrides
+
+
+def command(experiment: Experiment, runs_dir: str | Path, data_dir: str | Path | None = None,
+            python: str = sys.executable) -> list[str]:
+    """The ``train.py`` command line that runs (or resumes) ``experiment`` in ``runs_dir/<name>``."""
+    workdir = Path(runs_dir).expanduser() / experiment.name
+    args = [python, "train.py", "--config", experiment.config, "--workdir", str(workdir)]
+    args += [f"--config.{key}={_format(value)}" for key, value in overrides_for(experiment, data_dir).items()]
+    return args

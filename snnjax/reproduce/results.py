@@ -1,0 +1,129 @@
+"""A run directory read back into the numbers of a results table, finished or still running.
+
+Everything comes from the files ``train.py`` writes: the evaluations in ``metrics.jsonl`` (rows
+with an ``epoch`` key hold ``test/*`` and ``validation/*``), ``summary.json`` once the run has
+finished, the newest checkpoint's ``meta/metadata`` (wall time so far) while it runs, and
+``provenance.jsonl`` (written by :mod:`snnjax.reproduce` at each launch: commit, command, machine).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from snnjax.reproduce.plans import Experiment
+
+PROVENANCE = "provenance.jsonl"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What a table row and a figure need from one run directory.
+
+    Attributes:
+        status: ``"finished"``, ``"running"`` (evaluated at least once, no summary yet), ``"started"``
+            (no evaluation yet) or ``"missing"`` (no run directory).
+        step: the last evaluated step (0 when none).
+        epoch: the last evaluated epoch (1-based, as ``metrics.jsonl`` counts).
+        final_test: the test ``metric`` at the last evaluation.
+        best_validation: the best validation ``metric`` over the evaluations.
+        best_step: the step of that best validation evaluation.
+        test_at_best_validation: the test ``metric`` at that evaluation (the table's headline).
+        wall_time_s: training wall time so far (summary, else the newest checkpoint).
+        seed: ``train.seed`` of the run.
+        commits: the commits the run was launched from, one per sitting (oldest first).
+        machine: the machine of the first sitting, in words.
+        evals: ``{key: (steps, values)}`` of every evaluated scalar (``test/accuracy``...).
+        train: ``{key: (steps, values)}`` of every logged training scalar (``train/loss``...).
+    """
+
+    status: str
+    step: int = 0
+    epoch: int = 0
+    final_test: float | None = None
+    best_validation: float | None = None
+    best_step: int | None = None
+    test_at_best_validation: float | None = None
+    wall_time_s: float | None = None
+    seed: int | None = None
+    commits: tuple[str, ...] = ()
+    machine: str | None = None
+    evals: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+    train: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file; NaN/inf written as strings become floats; a torn last line is dropped."""
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        rows.append({k: float(v) if isinstance(v, str) and v in ("nan", "inf", "-inf") else v for k, v in row.items()})
+    return rows
+
+
+def _series(rows: list[dict[str, Any]], prefix: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{key: (steps, values)}`` of every numeric key starting with ``prefix``; the last row per step wins."""
+    by_key: dict[str, dict[int, float]] = {}
+    for row in rows:
+        for key, value in row.items():
+            if key.startswith(prefix) and isinstance(value, (int, float)) and not isinstance(value, bool):
+                by_key.setdefault(key, {})[int(row["step"])] = float(value)
+    return {k: (np.asarray(sorted(v)), np.asarray([v[s] for s in sorted(v)], np.float64)) for k, v in by_key.items()}
+
+
+def _wall_time(workdir: Path, summary: dict | None) -> float | None:
+    if summary is not None:
+        return summary.get("wall_time_s")
+    checkpoints = workdir / "checkpoints"
+    steps = sorted((int(p.name) for p in checkpoints.glob("[0-9]*") if p.name.isdigit()), reverse=True)
+    for step in steps:
+        try:
+            return json.loads((checkpoints / str(step) / "meta" / "metadata").read_text())["wall_time_s"]
+        except (OSError, ValueError, KeyError):
+            continue  # a checkpoint being written, or unreadable: try the one before
+    return None
+
+
+def read_result(experiment: Experiment, runs_dir: str | Path) -> RunResult:
+    """Reads ``runs_dir/<experiment.name>`` into a :class:`RunResult` (``status="missing"`` if absent)."""
+    workdir = Path(runs_dir).expanduser() / experiment.name
+    if not (workdir / "config.json").exists():
+        return RunResult(status="missing")
+    config = json.loads((workdir / "config.json").read_text())
+    rows = read_jsonl(workdir / "metrics.jsonl")
+    summary_path = workdir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    provenance = read_jsonl(workdir / PROVENANCE)
+    evals = _series([r for r in rows if "epoch" in r], "")
+    evals.pop("epoch", None)
+    train = _series([r for r in rows if "epoch" not in r], "train/")
+    common = dict(seed=config.get("train", {}).get("seed"), wall_time_s=_wall_time(workdir, summary),
+                  commits=tuple(dict.fromkeys(p["commit"] for p in provenance if "commit" in p)),
+                  machine=provenance[0].get("machine") if provenance else None, evals=evals, train=train)
+    test_key, val_key = f"test/{experiment.metric}", f"validation/{experiment.metric}"
+    if test_key not in evals:
+        return RunResult(status="started", **common)
+    steps, test = evals[test_key]
+    epochs = _series([r for r in rows if "epoch" in r], "epoch")["epoch"][1]
+    result = dict(status="finished" if summary is not None else "running", step=int(steps[-1]),
+                  epoch=int(epochs[-1]), final_test=float(test[-1]))
+    if val_key in evals:
+        val_steps, val = evals[val_key]
+        finite = np.where(np.isfinite(val), val, -math.inf if experiment.higher_is_better else math.inf)
+        i = int(np.argmax(finite) if experiment.higher_is_better else np.argmin(finite))  # first best wins ties
+        best_step = int(val_steps[i])
+        test_at = dict(zip(steps.tolist(), test.tolist())).get(best_step)
+        result.update(best_validation=float(val[i]), best_step=best_step, test_at_best_validation=test_at)
+    return RunResult(**result, **common)

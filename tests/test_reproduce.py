@@ -1,0 +1,151 @@
+"""``snnjax.reproduce``: the plans' commands are valid configs, a run directory reads back into the
+right numbers, and the command runs a tiny plan end to end into a table, artifacts and a figure."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from snnjax import validate
+from snnjax.reproduce import plans, results, table
+
+REPO = Path(__file__).resolve().parent.parent
+ALL = [e for plan in plans.PLANS.values() for e in plan]
+
+
+def _config_with_overrides(experiment: plans.Experiment):
+    path, _, arg = experiment.config.partition(":")
+    module = importlib.import_module(Path(path).with_suffix("").as_posix().replace("/", "."))
+    config = module.get_config(arg or None)
+    for key, value in plans.overrides_for(experiment, "/data").items():
+        section, name = key.split(".")
+        assert name in config[section], f"{experiment.name}: unknown override {key}"
+        with config.unlocked():
+            config[section][name] = value
+    return config
+
+
+@pytest.mark.parametrize("experiment", ALL, ids=lambda e: e.name)
+def test_every_planned_run_is_a_valid_config(experiment):
+    config = _config_with_overrides(experiment)
+    validate.check_config(config, 1)
+    assert config.data.val_fraction == (plans.VAL_FRACTION if "data.val_fraction" in experiment.overrides else 0.0)
+    if experiment.needs_data:
+        assert config.data.data_dir == "/data"
+
+
+def test_run_names_are_unique_and_every_figure_has_one_metric():
+    names = [e.name for e in ALL]
+    assert len(names) == len(set(names))
+    groups: dict[str, set[str]] = {}
+    for e in ALL:
+        if e.figure:
+            groups.setdefault(e.figure, set()).add(e.metric)
+    assert all(len(metrics) == 1 for metrics in groups.values()), groups
+
+
+def test_command_is_what_train_py_takes():
+    e = plans.get_plan("ce_lif")[0]
+    cmd = plans.command(e, "/runs", "/data", python="python")
+    assert cmd[:6] == ["python", "train.py", "--config", "configs/ce_lif_seq_mnist.py:152", "--workdir", "/runs/" + e.name]
+    assert "--config.data.data_dir=/data" in cmd and "--config.train.num_epochs=10" in cmd
+
+
+def test_copy_memory_baseline_is_ten_ln8_over_the_length():
+    copy100 = next(e for e in ALL if e.name == "copy_memory_ce_lif_100")
+    assert copy100.baseline == pytest.approx(10 * math.log(8) / 120)
+
+
+def test_unknown_plan_and_experiment_names_are_refused():
+    with pytest.raises(KeyError, match="known plans"):
+        plans.get_plan("cifar")
+    with pytest.raises(KeyError, match="this plan has"):
+        plans.select(plans.get_plan("ce_lif"), ["seq_mnist_ce_lif_999"])
+
+
+def _write_run(workdir: Path, evals: list[tuple[int, float, float]], finished: bool, torn: bool = False):
+    workdir.mkdir(parents=True)
+    (workdir / "config.json").write_text(json.dumps({"train": {"seed": 3}}))
+    lines = [json.dumps({"step": 10, "train/loss": 2.0})]
+    for i, (step, val, test) in enumerate(evals):
+        lines.append(json.dumps({"step": step, "epoch": i + 1, "validation/accuracy": val, "test/accuracy": test}))
+    text = "\n".join(lines) + "\n" + ('{"step": 99, "train/lo' if torn else "")
+    (workdir / "metrics.jsonl").write_text(text)
+    if finished:
+        (workdir / "summary.json").write_text(json.dumps({"wall_time_s": 120.0}))
+
+
+def test_result_takes_the_test_figure_at_the_best_validation_evaluation(tmp_path):
+    e = plans.Experiment(name="r", config="c", overrides={}, metric="accuracy", label="r", paper="p")
+    # the test accuracy is highest at step 300, but validation picks step 200
+    _write_run(tmp_path / "r", [(100, 0.5, 0.51), (200, 0.9, 0.88), (300, 0.8, 0.95)], finished=True, torn=True)
+    r = results.read_result(e, tmp_path)
+    assert (r.status, r.step, r.epoch, r.seed) == ("finished", 300, 3, 3)
+    assert (r.best_step, r.best_validation, r.test_at_best_validation, r.final_test) == (200, 0.9, 0.88, 0.95)
+    assert r.wall_time_s == 120.0
+    assert list(r.train["train/loss"][0]) == [10]  # the torn last line is dropped
+
+
+def test_lower_is_better_metrics_pick_the_minimum(tmp_path):
+    e = plans.Experiment(name="r", config="c", overrides={}, metric="mse", label="r", paper="p")
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "config.json").write_text("{}")
+    rows = [{"step": s, "epoch": i + 1, "validation/mse": v, "test/mse": t}
+            for i, (s, v, t) in enumerate([(1, 0.3, 0.31), (2, "nan", 0.01), (3, 0.1, 0.12), (4, 0.2, 0.05)])]
+    (tmp_path / "r" / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    r = results.read_result(e, tmp_path)
+    assert (r.status, r.best_step, r.test_at_best_validation) == ("running", 3, 0.12)  # NaN never wins
+
+
+def test_missing_and_not_yet_evaluated_runs(tmp_path):
+    e = plans.Experiment(name="r", config="c", overrides={}, metric="accuracy", label="r", paper="p")
+    assert results.read_result(e, tmp_path).status == "missing"
+    _write_run(tmp_path / "r", [], finished=False)
+    assert results.read_result(e, tmp_path).status == "started"
+
+
+def test_update_markdown_replaces_only_its_own_section(tmp_path):
+    path = tmp_path / "results.md"
+    path.write_text("# Results\n\nhand-written prose\n")
+    table.update_markdown(path, "a", "first")
+    table.update_markdown(path, "b", "other")
+    table.update_markdown(path, "a", "second")
+    text = path.read_text()
+    assert text.startswith("# Results\n\nhand-written prose\n")
+    assert "second" in text and "first" not in text and "other" in text
+    assert text.count("<!-- reproduce:a:begin -->") == 1
+
+
+def test_format_value():
+    assert table.format_value(0.98841, "accuracy") == "98.84 %"
+    assert table.format_value(0.0123456, "mse") == "0.01235"
+    assert table.format_value(None, "loss") == "—"
+
+
+def test_the_command_runs_a_plan_and_writes_table_artifacts_and_figure(tmp_path):
+    runs, out = tmp_path / "runs", tmp_path / "docs" / "results"
+    cmd = [sys.executable, "-m", "snnjax.reproduce", "smoke", "--runs_dir", str(runs), "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    name = plans.get_plan("smoke")[0].name
+    for artifact in ("config.json", "summary.json", "metrics.jsonl", "provenance.jsonl"):
+        assert (out / name / artifact).exists(), artifact
+    assert (out / "smoke_adding.png").stat().st_size > 0
+    summary = json.loads((runs / name / "summary.json").read_text())
+    md = (tmp_path / "docs" / "results.md").read_text()
+    row = next(line for line in md.splitlines() if f"`{name}`" in line)
+    # the table's figure is the summary's test MSE at the best validation evaluation
+    assert table.format_value(summary["test_mse_at_best_validation"], "mse") in row
+    assert "finished" in row
+    provenance = [json.loads(line) for line in (runs / name / "provenance.jsonl").read_text().splitlines()]
+    assert len(provenance) == 1 and len(provenance[0]["commit"].split("+")[0]) in (7, 40, len("unknown"))
+    # --report_only reads the same directories again and neither trains nor adds a sitting
+    proc = subprocess.run(cmd + ["--report_only"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len((runs / name / "provenance.jsonl").read_text().splitlines()) == 1
