@@ -149,15 +149,23 @@ def test_cli_refuses_a_bad_value_with_a_message(tmp_path):
 
 
 def test_missing_data_raises_the_data_packages_error(tmp_path, monkeypatch):
+    """Wherever MNIST is installed on the machine, the loader is made to find nothing: every folder
+    it searches is empty and tensorflow-datasets reads nothing."""
+    from snnjax.data import search, tfds_source
+
     config = base_config()
     config.data.name = "mnist"
     config.data.data_dir = str(tmp_path / "nowhere")
-    monkeypatch.setenv(data_lib.ENV_VAR, str(tmp_path / "nowhere"))
-    try:
+    monkeypatch.setenv(data_lib.ENV_VAR, str(tmp_path / "nowhere_either"))
+    monkeypatch.setattr(search, "SYSTEM_DIRS", {})
+
+    def no_tfds(name, split, data_dir):
+        raise tfds_source.TFDSReadError("patched out by the test")
+
+    monkeypatch.setattr(tfds_source, "read_image_split", no_tfds)
+    with pytest.raises(data_lib.DataNotFoundError, match="patched out by the test") as error:
         data_lib.load(config.data)
-    except data_lib.DataNotFoundError:
-        pass
-    else:
-        pytest.skip("MNIST is installed here")
-    with pytest.raises(data_lib.DataNotFoundError):
+    assert str(tmp_path / "nowhere") in str(error.value) and str(tmp_path / "nowhere_either") in str(error.value)
+    with pytest.raises(data_lib.DataNotFoundError, match="Could not find the 'mnist' dataset"):
         train_lib.train_and_evaluate(config, tmp_path / "w", progress=False)
+    assert not (tmp_path / "w" / "checkpoints").exists()
