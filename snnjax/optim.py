@@ -6,13 +6,16 @@ are picked by name from small registries, so configs stay data.
 
 Time is counted in epochs. With ``schedule_per_epoch=True`` (the default) the main schedule sees
 the integer epoch index, as a PyTorch scheduler stepped once per epoch does: the learning rate is
-constant within an epoch. With ``schedule_per_epoch=False`` it sees the fractional epoch
-``step / steps_per_epoch``.
+constant within an epoch. With ``schedule_per_epoch=False`` it runs in steps (its periods are
+converted to steps), as a PyTorch scheduler stepped once per step does.
 
 The linear warm-up always runs per step (a per-epoch warm-up from 0 would spend its whole first
-epoch at learning rate 0). The main schedule starts when the warm-up ends: its epoch clock is
-``(step - warmup_steps) / steps_per_epoch``, so with ``warmup_epochs=0`` it is exactly the PyTorch
-schedule.
+epoch at learning rate 0). The main schedule starts when the warm-up ends: its clock is
+``step - warmup_steps``, so with ``warmup_epochs=0`` it is exactly the PyTorch schedule.
+
+Warm-up (``optax.linear_schedule``), SGDR's cycles (``optax.cosine_decay_schedule``) and their
+joins (``optax.join_schedules``) are optax's; `cosine_annealing` is PyTorch's ``CosineAnnealingLR``,
+which unlike optax's cosine rises again after its period.
 
 Example::
 
