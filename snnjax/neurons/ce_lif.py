@@ -26,7 +26,7 @@ from snnjax import surrogate
 from snnjax.neurons import dynamics
 
 Array = jax.Array
-ArrayLike = Any
+ArrayLike = jax.typing.ArrayLike
 
 
 class CELIFState(NamedTuple):
