@@ -96,7 +96,8 @@ def histogram_values(name: str, values: ArrayLike) -> np.ndarray:
     if flat.size == 0:
         raise ValueError(f"histogram {name!r} has no values")
     if not np.all(np.isfinite(flat)):
-        raise ValueError(f"histogram {name!r} has {np.sum(~np.isfinite(flat))} NaN/infinite values of {flat.size}")
+        bad = int(np.sum(~np.isfinite(flat)))
+        raise ValueError(f"histogram {name!r} has {bad} NaN/infinite values of {flat.size}")
     return flat
 
 
@@ -116,7 +117,8 @@ def image_uint8(name: str, image: ArrayLike) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or 0 in arr.shape:
-        raise ValueError(f"image {name!r} must be [H, W] or [H, W, C] with C in (1, 3, 4), got shape {np.shape(image)}")
+        raise ValueError(f"image {name!r} must be [H, W] or [H, W, C] with C in (1, 3, 4), "
+                         f"got shape {np.shape(image)}")
     if arr.dtype == np.uint8:
         return arr
     arr = np.asarray(arr, np.float64)
