@@ -80,7 +80,9 @@ def test_checks_against_the_data():
     dataset = _random_dataset(config)
     config.model.spec = "4c3-p2-10"
     config.train.batch_size = 8
-    assert validate.check_with_data(config, dataset) is not None
+    from snnjax.models import build_model
+
+    assert validate.check_with_data(config, dataset) == build_model(config.model, dataset.num_classes)
     config.train.batch_size = 16
     with pytest.raises(ConfigError, match="larger than the 8 training examples"):
         validate.check_with_data(config, dataset)
@@ -126,6 +128,9 @@ def test_train_and_evaluate_refuses_before_compiling(case, compiles, tmp_path):
         train_lib.train_and_evaluate(config, tmp_path, progress=False)
     assert compiles == []
     assert not (tmp_path / "checkpoints").exists()
+    # the listener does see a compilation (else the first assertion could not fail)
+    jax.jit(lambda x: x * 3.0 + 1.0)(jax.numpy.ones(3))
+    assert compiles
 
 
 def _train_cli(*overrides, workdir):
