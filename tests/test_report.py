@@ -1,6 +1,7 @@
 """The run report: its pure helpers by hand, and the whole report on two tiny real runs."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,14 +43,16 @@ def _png_pixels(path, figure):
 @pytest.fixture
 def figures(monkeypatch):
     """``{file name: matplotlib figure}`` of every plot the report saves, to read its data back."""
+    import matplotlib.figure
+
     saved = {}
-    save = report._save
+    savefig = matplotlib.figure.Figure.savefig
 
-    def record(fig, path, plt):
-        saved[path.name] = fig
-        return save(fig, path, plt)
+    def record(fig, fname, *args, **kwargs):
+        saved[Path(fname).name] = fig
+        return savefig(fig, fname, *args, **kwargs)
 
-    monkeypatch.setattr(report, "_save", record)
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
     return saved
 
 
