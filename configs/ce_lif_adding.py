@@ -6,17 +6,18 @@
 ``arg``: the sequence length T (default 200; any positive integer).
 
 Target: Fig. 5 (a–d), learning curves of the test MSE: CE-LIF converges at all four lengths, far
-below the trivial baseline MSE 0.167 (= Var(U + U') = 1/6, L77), with a slight rise as T grows. The
-four lengths were lost in the text copy (and are not in NOTES), so T = 200 is our choice; run several.
+below the trivial baseline MSE 0.167 (= Var(U + U') = 1/6, "Memory Capacity Analysis"), with a slight
+rise as T grows. The four lengths were lost in the text copy, so T = 200 is our choice; run several.
 
 Task (generated, nothing to download): two input channels of length T, values U[0, 1] and an
 indicator with two 1s; the target is the sum of the two marked values (``data.name="adding"``,
 51,200 training / 2,000 test sequences, regenerated identically from ``data.seed``).
 
-From the text: hidden [64,256,256], MSE loss (L77), lr 5e-4, batch 256, the CE-LIF constants.
-Our choices: ``readout="last"`` — the output of the last step is the prediction. The text says "the
-model will output the sum after receiving all entries" (L77), while its general rule of averaging
-the classifier over all steps (L186) would average outputs made before the second marked value has
+From the text: hidden [64,256,256], MSE loss ("Memory Capacity Analysis"), lr 5e-4, batch 256, the
+CE-LIF constants. Our choices: ``readout="last"`` — the output of the last step is the prediction. The
+text says "the model will output the sum after receiving all entries" (same section), while its
+general rule of averaging the classifier over all steps (Supplementary Materials, "Experiment Specific
+Configuration") would average outputs made before the second marked value has
 arrived, which cannot equal the sum. 20,000 training iterations (``train.num_steps``; the paper's
 budget is not stated), Adam with a constant rate, and ``configs/ce_lif_common.py``'s choices.
 """

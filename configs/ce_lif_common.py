@@ -1,17 +1,21 @@
 """The CE-LIF paper's recipe (Chen, Wu, Tang, Ren, Tan), shared by the ``ce_lif_*`` configs.
 
-``Lnnn`` = line of ``/work/shared/papers/ce-lif.txt``; the supplement's hyper-parameter table is
-L178–L182. The paper's equations and many numbers were lost and no code was released, so NOTES.md §3
-is the main source for the neuron.
+The paper: "Unleashing the Potential of Spiking Neural Networks for Sequential Modeling with
+Contextual Embedding"; "Supp." is its Supplementary Materials. Its equations did not survive in the
+text copy we work from and no code was released: docs/papers.md §3.8 restores the neuron (membrane
+Eq. 2, CE threshold Eq. 4, boxcar surrogate Eq. 7) from the prose and two public reimplementations.
 
-From the text: three hidden spiking layers and a linear classifier (L177), feedforward (L73);
-hidden sizes [64,88,88] / [64,152,152] for Seq-/PS-MNIST and [64,256,256] for the adding and copy
-tasks; learning rate 5e-4 (copy memory 1e-3) and batch 256 (supplement table); a boxcar surrogate
-(L41); one temporal encoding TE shared by all layers (L177); readout "averaging the output of a linear
-classifier across all time steps" (L186); cross-entropy, MSE for the adding problem (L77).
-NOTES' reading of the table's four unlabelled constants: membrane decay α = 0.5, threshold decay
-ρ = 0.99, θ₀ = 0.3, boxcar width a = 0.2. TE ~ Normal(0.01, 0.01) comes from a public
-reimplementation, not the paper.
+From the text: three hidden spiking layers and a linear classifier (Supp., "Model Architecture and
+Hyperparameters"), feedforward (Experiments, "Pixel-level Sequential Image Classification"); hidden
+sizes [64,88,88] / [64,152,152] for Seq-/PS-MNIST and [64,256,256] for the adding and copy tasks;
+learning rate 5e-4 (copy memory 1e-3) and batch 256 (Supp., hyper-parameter table); a boxcar
+surrogate (Methods, "Impact of CE on Gradient Propagation", Eq. 7); one temporal encoding TE shared by
+all layers (Supp., "Model Architecture and Hyperparameters"); readout "averaging the output of a linear
+classifier across all time steps" (Supp., "Experiment Specific Configuration"); cross-entropy, MSE for
+the adding problem (Experiments, "Memory Capacity Analysis"). Our reading of the table's four
+unlabelled constants (docs/papers.md §3.2): membrane decay α = 0.5, threshold decay ρ = 0.99,
+θ₀ = 0.3, boxcar width a = 0.2. TE ~ Normal(0.01, 0.01) comes from a public reimplementation, not the
+paper.
 
 Not stated anywhere, our choices: the Adam optimiser (the text names none), a constant learning
 rate (no schedule is mentioned), no weight decay, no gradient clipping, seed 0, evaluation batch
@@ -40,7 +44,8 @@ NEURONS = {
     "lif": {"kind": "lif", "decay": 0.5, "v_th": 0.3},
     # PLIF (Fang et al. 2021): learnable leak sigmoid(a), input scaled by it; a₀ = 0 (k = 0.5 = α).
     "plif": {"kind": "llc_lif", "decay_input": True, "a_init": 0.0, "v_th": 0.3},
-    # ALIF (Bellec et al. 2018): θ = θ₀ + β η, η decays with ρ = 0.99 (text, L30); β = 1.8 (Bellec's).
+    # ALIF (Bellec et al. 2018; the paper's Eq. 3): θ = θ₀ + β η, η decays with ρ = 0.99 (text);
+    # β = 1.8 (Bellec's).
     "alif": {"kind": "alif", "decay": 0.5, "rho": 0.99, "beta": 1.8, "v_th": 0.3},
 }
 

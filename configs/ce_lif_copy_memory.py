@@ -6,17 +6,18 @@
 ``arg``: the blank interval T (default 100; any positive integer); sequences have T + 20 steps.
 
 Target: Fig. 5 (e–h), learning curves of the cross-entropy: CE-LIF "can converge within 5,000
-iterations" (L78), well below the baseline loss 10·ln 8 / (T + 20) (0.173 at T = 100), which LSTM
-and ALIF do not pass. The four T values (and Fig. 6's T) were lost in the text copy, so T = 100
+iterations" (Experiments, "Memory Capacity Analysis"), well below the baseline loss
+10·ln 8 / (T + 20) (0.173 at T = 100), which LSTM and ALIF do not pass. The four T values (and Fig. 6's T) were lost in the text copy, so T = 100
 is our choice; run several.
 
-Task (generated, nothing to download; NOTES §3): 10 digits uniform in 1..8, T blanks (0), then the
+Task (generated, nothing to download; docs/papers.md §3.8): 10 digits uniform in 1..8, T blanks (0), then the
 marker 9 on each of the last 10 steps, one-hot over 10 symbols; the targets are 0 except on the last
 10 steps, which must reproduce the digits in order (``data.name="copy_memory"``, 51,200 training /
 2,000 test sequences).
 
-From the text: hidden [64,256,256], lr 1e-3, batch 256, cross-entropy (L78), one prediction per
-step (``readout="per_step"``; the time-averaged readout of L186 cannot output a sequence), a
+From the text: hidden [64,256,256], lr 1e-3, batch 256, cross-entropy ("Memory Capacity Analysis"),
+one prediction per step (``readout="per_step"``; the time-averaged readout of the Supplementary
+Materials' "Experiment Specific Configuration" cannot output a sequence), a
 5,000-iteration budget (``train.num_steps``). The supplement's row for this task lists only three
 constants (0.5, 0.3, 0.2): we read them as α, θ₀ and the boxcar width and keep ρ = 0.99 from the
 other rows. Our choices: T = 100, Adam with a constant rate, and ``configs/ce_lif_common.py``'s.

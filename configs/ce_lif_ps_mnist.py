@@ -8,8 +8,8 @@
 Targets: Table 1, CE-LIF feedforward rows, PS-MNIST column: [64,152,152]: **98.14 %**;
 [64,88,88]: **97.90 %**. Ablation table row 6: 98.14 %.
 
-Task: Seq-MNIST's 784 pixels "shuffled by a fixed random permutation matrix" (L169): one permutation,
-drawn from ``model.permutation_seed`` (0, our choice; the paper's permutation is unknown), used for
+Task: Seq-MNIST's 784 pixels "shuffled by a fixed random permutation matrix" (Supplementary
+Materials, "Datasets"): one permutation, drawn from ``model.permutation_seed`` (0, our choice; the paper's permutation is unknown), used for
 training and test. Data: MNIST IDX files via ``--config.data.data_dir=...`` or ``SNNJAX_DATA_DIR``
 (data_dir stays None).
 

@@ -27,7 +27,7 @@ Hidden sizes are not given for the baselines. [64,256,256] without TE has exactl
 
 Neurons: LIF = CE-LIF's membrane (α = 0.5) with the fixed threshold θ₀ = 0.3; PLIF (Fang et al.) =
 learnable leak sigmoid(a), a₀ = 0, the input scaled by the leak; ALIF (Bellec et al.) = θ₀ + β·η
-with η decaying at ρ = 0.99 (the text's example value for ALIF, L30) and β = 1.8 (Bellec et al.'s
+with η decaying at ρ = 0.99 (the text's example value for ALIF, Eq. 3) and β = 1.8 (Bellec et al.'s
 value, our choice). All keep CE-LIF's boxcar width 0.2, so that only the neuron model changes.
 
 Everything else is ``configs/ce_lif_seq_mnist.py``: MNIST IDX files via ``--config.data.data_dir=...``

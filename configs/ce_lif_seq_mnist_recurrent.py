@@ -7,8 +7,8 @@
 
 Targets: Table 1, CE-LIF recurrent rows: [64,152,152], 181.4k parameters: **98.91 %** Seq-MNIST
 (98.09 % PS-MNIST, with ``--config.model.encoder=permuted_pixel``); [64,136,136], 158.3k:
-**98.41 %** (97.83 %). The supplement's "increases the network parameters by 18 %" (L150) is
-181.4k / 153.9k.
+**98.41 %** (97.83 %). The supplement's "increases the network parameters by 18 %" ("Comparison of
+CE-LIF within Feedforward and Recurrent Structures") is 181.4k / 153.9k.
 
 Which layers are recurrent is not stated. ``recurrent_layers=(0, 1)`` — recurrent weights and bias
 on the first hidden layer and on the first wide one — is our reading because it is the only pattern

@@ -1,15 +1,18 @@
-"""Scalar metric writers: JSON lines, TensorBoard event files, and a fan-out.
+"""Metric writers: JSON lines, TensorBoard (through tensorboardX), and a fan-out.
 
-Every writer has ``write(step, metrics)``, ``flush()`` and ``close()`` and is a context manager.
+Every writer has ``write(step, metrics)`` for scalars, ``write_histograms(step, arrays)`` (e.g.
+per-neuron firing rates, per-channel leaks), ``write_images(step, images)`` (e.g. spike rasters),
+``flush()`` and ``close()``, and is a context manager. A writer that cannot show histograms or
+images (JSON lines) ignores them.
+
 ``metrics`` maps names to scalars: Python numbers, NumPy scalars, or 0-d NumPy/JAX arrays.
-
-``TensorBoardWriter`` needs neither tensorflow nor tensorboard: it writes the TFRecord framing and
-the ``Event`` protocol buffer by hand.
 
 Example::
 
     with MultiWriter([JsonlWriter(workdir / "metrics.jsonl"), TensorBoardWriter(workdir / "tb")]) as w:
         w.write(step, {"train/loss": loss, "train/acc": acc})
+        w.write_histograms(step, {"firing_rate/fc0": rates_per_neuron})
+        w.write_images(step, {"raster/fc0": spikes.T})  # [neurons, T] of 0/1: one row per neuron
 """
 
 from __future__ import annotations
@@ -17,27 +20,36 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
-import struct
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import numpy as np
+from jax.typing import ArrayLike
 
 
 class MetricWriter(Protocol):
     """What the training loop needs from a writer."""
 
-    def write(self, step: int, metrics: Mapping[str, Any]) -> None: ...
+    def write(self, step: int, metrics: Mapping[str, ArrayLike]) -> None: ...
+
+    def write_histograms(self, step: int, arrays: Mapping[str, ArrayLike]) -> None: ...
+
+    def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None: ...
 
     def flush(self) -> None: ...
 
     def close(self) -> None: ...
 
 
-class _Closing:
-    """Context-manager mixin: ``with Writer(...) as w`` closes ``w`` on exit."""
+class _Writer:
+    """Context manager (``with Writer(...) as w`` closes ``w`` on exit); histograms and images are
+    ignored unless a subclass can show them."""
+
+    def write_histograms(self, step: int, arrays: Mapping[str, ArrayLike]) -> None:
+        del step, arrays
+
+    def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None:
+        del step, images
 
     def __enter__(self):
         return self
@@ -74,6 +86,47 @@ def _check_step(step: Any) -> int:
     return int(step)
 
 
+def histogram_values(name: str, values: ArrayLike) -> np.ndarray:
+    """``values`` of any shape as a flat float64 array, checked: non-empty and finite.
+
+    Raises:
+      ValueError: no values, or a NaN/infinity (a histogram has no bin for them).
+    """
+    flat = np.asarray(values, np.float64).reshape(-1)
+    if flat.size == 0:
+        raise ValueError(f"histogram {name!r} has no values")
+    if not np.all(np.isfinite(flat)):
+        bad = int(np.sum(~np.isfinite(flat)))
+        raise ValueError(f"histogram {name!r} has {bad} NaN/infinite values of {flat.size}")
+    return flat
+
+
+def image_uint8(name: str, image: ArrayLike) -> np.ndarray:
+    """An image as uint8 ``[H, W, C]``.
+
+    Args:
+      name: for the error message.
+      image: ``[H, W]`` (grey) or ``[H, W, C]`` with ``C`` 1 (grey), 3 (RGB) or 4 (RGBA); uint8 in
+        ``[0, 255]``, or floats or bools in ``[0, 1]`` (clipped there, then scaled by 255 and rounded,
+        so a spike raster of 0/1 is black and white).
+
+    Raises:
+      ValueError: another shape, or a NaN in a float image.
+    """
+    arr = np.asarray(image)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4) or 0 in arr.shape:
+        raise ValueError(f"image {name!r} must be [H, W] or [H, W, C] with C in (1, 3, 4), "
+                         f"got shape {np.shape(image)}")
+    if arr.dtype == np.uint8:
+        return arr
+    arr = np.asarray(arr, np.float64)
+    if np.any(np.isnan(arr)):
+        raise ValueError(f"image {name!r} has NaN values")
+    return np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 # --------------------------------------------------------------------------- JSON lines
 
 
@@ -84,12 +137,13 @@ def _json_value(x: float | int | bool) -> float | int | bool | str:
     return x
 
 
-class JsonlWriter(_Closing):
+class JsonlWriter(_Writer):
     """Appends one strict-JSON object per ``write`` to ``path``: ``{"step": 3, "loss": 0.25, ...}``.
 
     Floats are written with ``repr`` precision. NaN and infinities are not valid JSON, so they are
     written as the strings ``"nan"``, ``"inf"`` and ``"-inf"`` (``float(s)`` reads them back); never
     as ``null``. Each line is flushed as soon as it is written, so a crash loses no line.
+    Histograms and images are ignored.
 
     Args:
       path: the file; parent directories are created. An existing file is appended to.
@@ -101,7 +155,7 @@ class JsonlWriter(_Closing):
         self.path = path
         self._file = open(path, "a", encoding="utf-8")
 
-    def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+    def write(self, step: int, metrics: Mapping[str, ArrayLike]) -> None:
         if "step" in metrics:
             raise ValueError("'step' is reserved for the step number")
         record = {"step": _check_step(step)}
@@ -117,143 +171,86 @@ class JsonlWriter(_Closing):
         self._file.close()
 
 
-# --------------------------------------------------------------------------- CRC-32C and TFRecord
+# --------------------------------------------------------------------------- TensorBoard
 
 
-def _crc32c_table() -> tuple[int, ...]:
-    poly = 0x82F63B78  # Castagnoli polynomial 0x1EDC6F41, bit-reflected
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
+class TensorBoardWriter(_Writer):
+    """Writes scalars, histograms and images to an event file in ``logdir`` for TensorBoard.
 
-
-_CRC32C_TABLE = _crc32c_table()
-
-
-def crc32c(data: bytes) -> int:
-    """CRC-32C (Castagnoli), as used by TFRecord. ``crc32c(b"123456789") == 0xE3069283``."""
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = _CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data: bytes) -> int:
-    """TFRecord's masked CRC: rotate right by 15 bits, add ``0xA282EAD8`` (mod 2**32)."""
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def tfrecord_frame(data: bytes) -> bytes:
-    """One TFRecord: ``uint64 length | uint32 masked_crc(length) | data | uint32 masked_crc(data)``,
-    little-endian."""
-    header = struct.pack("<Q", len(data))
-    return header + struct.pack("<I", masked_crc32c(header)) + data + struct.pack("<I", masked_crc32c(data))
-
-
-# --------------------------------------------------------------------------- protobuf encoding
-
-_VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
-
-
-def _varint(n: int) -> bytes:
-    n &= 0xFFFFFFFFFFFFFFFF  # int64 negatives are ten-byte two's complement
-    out = bytearray()
-    while True:
-        low, n = n & 0x7F, n >> 7
-        if n:
-            out.append(low | 0x80)
-        else:
-            out.append(low)
-            return bytes(out)
-
-
-def _key(field: int, wire_type: int) -> bytes:
-    return _varint((field << 3) | wire_type)
-
-
-def _bytes_field(field: int, payload: bytes) -> bytes:
-    return _key(field, _BYTES) + _varint(len(payload)) + payload
-
-
-def encode_event(
-    wall_time: float, step: int, *, file_version: str | None = None, scalars: Mapping[str, float] | None = None
-) -> bytes:
-    """Serialises a ``tensorflow.Event`` holding a file version or a summary of scalars.
-
-    Fields used (``tensorflow/core/util/event.proto``, ``summary.proto``)::
-
-        Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
-        Summary { repeated Value value = 1; }
-        Value   { string tag = 1; float simple_value = 2; }
-    """
-    out = _key(1, _FIXED64) + struct.pack("<d", wall_time) + _key(2, _VARINT) + _varint(step)
-    if file_version is not None:
-        out += _bytes_field(3, file_version.encode())
-    if scalars:
-        summary = b"".join(
-            _bytes_field(1, _bytes_field(1, tag.encode()) + _key(2, _FIXED32) + struct.pack("<f", value))
-            for tag, value in scalars.items()
-        )
-        out += _bytes_field(5, summary)
-    return out
-
-
-class TensorBoardWriter(_Closing):
-    """Writes scalars to ``logdir/events.out.tfevents.<time>.<host>.<pid>.<n>`` for TensorBoard.
-
-    The first record is the ``file_version: "brain.Event:2"`` event; each ``write`` then adds one
-    event whose summary holds every metric as a float32 ``simple_value`` (NaN and infinities
-    included). Each record is flushed when written.
+    A thin wrapper of ``tensorboardX.SummaryWriter`` (which needs neither TensorFlow nor PyTorch).
+    Scalars are float32 ``simple_value`` summaries (NaN and infinities included); histograms use
+    TensorFlow's default buckets; images are PNGs (which need Pillow: ``pip install pillow``).
+    tensorboardX writes from a background thread: events reach the file within ``flush_secs``
+    and all of them by ``close()`` (``metrics.jsonl``, written by `JsonlWriter`, is the record
+    that is flushed line by line).
 
     Args:
-      logdir: directory for the event file; created if missing.
+      logdir: directory for the event file; created if missing. Each writer opens its own file,
+        ``events.out.tfevents.<time>.<host>.<pid>.<n>`` (tensorboardX alone would name two writers
+        opened in the same second alike, and the second would overwrite the first).
+      flush_secs: at most this many seconds between an event and its arrival in the file.
     """
 
     _count = 0
 
-    def __init__(self, logdir: str | os.PathLike):
-        logdir = os.fspath(logdir)
-        os.makedirs(logdir, exist_ok=True)
+    def __init__(self, logdir: str | os.PathLike, flush_secs: float = 10.0):
+        from tensorboardX import SummaryWriter
+
         TensorBoardWriter._count += 1
-        name = f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}.{os.getpid()}.{self._count}"
-        self.path = os.path.join(logdir, name)
-        self._file = open(self.path, "wb")
-        self._append(encode_event(time.time(), 0, file_version="brain.Event:2"))
+        self.logdir = os.fspath(logdir)
+        self._writer = SummaryWriter(logdir=self.logdir, flush_secs=flush_secs,
+                                     filename_suffix=f".{os.getpid()}.{self._count}")
 
-    def _append(self, event: bytes) -> None:
-        self._file.write(tfrecord_frame(event))
-        self._file.flush()
-
-    def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+    def write(self, step: int, metrics: Mapping[str, ArrayLike]) -> None:
         scalars = {str(k): float(to_scalar(v)) for k, v in metrics.items()}
-        if scalars:
-            self._append(encode_event(time.time(), _check_step(step), scalars=scalars))
+        step = _check_step(step)
+        for tag, value in scalars.items():
+            self._writer.add_scalar(tag, value, global_step=step)
+
+    def write_histograms(self, step: int, arrays: Mapping[str, ArrayLike]) -> None:
+        values = {str(k): histogram_values(str(k), v) for k, v in arrays.items()}
+        step = _check_step(step)
+        for tag, flat in values.items():
+            self._writer.add_histogram(tag, flat, global_step=step)
+
+    def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None:
+        pixels = {str(k): image_uint8(str(k), v) for k, v in images.items()}
+        step = _check_step(step)
+        if pixels:
+            try:
+                import PIL  # noqa: F401  (tensorboardX encodes PNGs with it)
+            except ImportError as error:
+                raise ImportError("TensorBoard images need Pillow: `pip install pillow`") from error
+        for tag, image in pixels.items():
+            self._writer.add_image(tag, image, global_step=step, dataformats="HWC")
 
     def flush(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
+        self._writer.flush()
 
     def close(self) -> None:
-        self._file.close()
+        self._writer.close()
 
 
-# --------------------------------------------------------------------------- fan-out
+# --------------------------------------------------------------------------- fan-out and no-op
 
 
-class MultiWriter(_Closing):
+class MultiWriter(_Writer):
     """Sends every call to each of ``writers``, in order."""
 
     def __init__(self, writers: Iterable[MetricWriter]):
         self.writers = tuple(writers)
 
-    def write(self, step: int, metrics: Mapping[str, Any]) -> None:
+    def write(self, step: int, metrics: Mapping[str, ArrayLike]) -> None:
         for writer in self.writers:
             writer.write(step, metrics)
+
+    def write_histograms(self, step: int, arrays: Mapping[str, ArrayLike]) -> None:
+        for writer in self.writers:
+            writer.write_histograms(step, arrays)
+
+    def write_images(self, step: int, images: Mapping[str, ArrayLike]) -> None:
+        for writer in self.writers:
+            writer.write_images(step, images)
 
     def flush(self) -> None:
         for writer in self.writers:
@@ -262,3 +259,16 @@ class MultiWriter(_Closing):
     def close(self) -> None:
         for writer in self.writers:
             writer.close()
+
+
+class NullWriter(_Writer):
+    """Ignores everything (for processes other than the one that writes, in multi-host runs)."""
+
+    def write(self, step: int, metrics: Mapping[str, ArrayLike]) -> None:
+        del step, metrics
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

@@ -6,13 +6,16 @@ are picked by name from small registries, so configs stay data.
 
 Time is counted in epochs. With ``schedule_per_epoch=True`` (the default) the main schedule sees
 the integer epoch index, as a PyTorch scheduler stepped once per epoch does: the learning rate is
-constant within an epoch. With ``schedule_per_epoch=False`` it sees the fractional epoch
-``step / steps_per_epoch``.
+constant within an epoch. With ``schedule_per_epoch=False`` it runs in steps (its periods are
+converted to steps), as a PyTorch scheduler stepped once per step does.
 
 The linear warm-up always runs per step (a per-epoch warm-up from 0 would spend its whole first
-epoch at learning rate 0). The main schedule starts when the warm-up ends: its epoch clock is
-``(step - warmup_steps) / steps_per_epoch``, so with ``warmup_epochs=0`` it is exactly the PyTorch
-schedule.
+epoch at learning rate 0). The main schedule starts when the warm-up ends: its clock is
+``step - warmup_steps``, so with ``warmup_epochs=0`` it is exactly the PyTorch schedule.
+
+Warm-up (``optax.linear_schedule``), SGDR's cycles (``optax.cosine_decay_schedule``) and their
+joins (``optax.join_schedules``) are optax's; `cosine_annealing` is PyTorch's ``CosineAnnealingLR``,
+which unlike optax's cosine rises again after its period.
 
 Example::
 
@@ -25,13 +28,11 @@ Example::
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
+from jax.typing import ArrayLike
 
 SCHEDULES = ("constant", "cosine", "sgdr")
 
@@ -67,17 +68,19 @@ def default_optim_config() -> ml_collections.ConfigDict:
 # --------------------------------------------------------------------------- schedules (pure)
 
 
-def cosine_annealing(t: jnp.ndarray, peak: float, min_lr: float, period: float) -> jnp.ndarray:
-    r"""PyTorch ``CosineAnnealingLR`` in closed form, valid for every ``t`` (it rises again after T).
+def cosine_annealing(t: ArrayLike, peak: float, min_lr: float, period: float) -> jax.Array:
+    r"""PyTorch ``CosineAnnealingLR`` in closed form, valid for every ``t``: it rises again after
+    :math:`T_{max}` (period :math:`2 T_{max}`), where ``optax.cosine_decay_schedule`` stays at its
+    minimum. The llc-lif configs (64-epoch period, longer runs) rely on the rise.
 
     .. math::
         \eta(t) = \eta_{min} + (\eta_{max} - \eta_{min}) \frac{1 + \cos(\pi t / T_{max})}{2}
 
     Args:
-      t: epochs since the schedule started (float or integer-valued float array).
+      t: epochs (or steps) since the schedule started.
       peak: :math:`\eta_{max}`.
       min_lr: :math:`\eta_{min}`.
-      period: :math:`T_{max}` in epochs.
+      period: :math:`T_{max}`, in the unit of ``t``.
 
     Returns:
       The learning rate, float32.
@@ -86,80 +89,86 @@ def cosine_annealing(t: jnp.ndarray, peak: float, min_lr: float, period: float) 
     return min_lr + (peak - min_lr) * 0.5 * (1.0 + jnp.cos(jnp.pi * t / period))
 
 
-def sgdr_position(t: jnp.ndarray, period: float, mult: float) -> tuple[jnp.ndarray, jnp.ndarray]:
-    r"""Where epoch ``t`` falls in SGDR's cycles: returns ``(t_cur, t_i)``.
+def sgdr_restarts(period: float, mult: float, horizon: float) -> list[float]:
+    r"""The starts of SGDR's cycles after the first, up to the first one past ``horizon``.
 
-    Cycle :math:`i` has length :math:`T_i = T_0 m^i` and starts at
-    :math:`S_i = T_0 (m^i - 1) / (m - 1)` (:math:`S_i = i T_0` when :math:`m = 1`), so
-
-    .. math::
-        i = \left\lfloor \log_m\!\left(1 + \frac{t (m - 1)}{T_0}\right) \right\rfloor,
-        \qquad t_{cur} = t - S_i.
-
-    The logarithm is computed in float32 and then corrected by one cycle either way, so restarts
-    land exactly on :math:`S_i`.
+    Cycle :math:`i` lasts :math:`T_i = T_0 m^i` and starts at :math:`S_i = \sum_{j<i} T_j`
+    (:math:`= T_0 (m^i - 1) / (m - 1)`, or :math:`i T_0` when :math:`m = 1`), summed in Python
+    floats (float64), so restarts land exactly on :math:`S_i`.
 
     Args:
-      t: epochs since the schedule started, ``>= 0``.
-      period: :math:`T_0` in epochs.
+      period: :math:`T_0 > 0`.
       mult: :math:`m \ge 1` (PyTorch's ``T_mult``).
+      horizon: the schedule's length, in the unit of ``period``.
 
     Returns:
-      ``t_cur`` (epochs since the last restart) and ``t_i`` (length of the current cycle).
+      ``[S_1, S_2, ..., S_n]`` with :math:`S_{n-1} \le` ``horizon`` :math:`< S_n`.
     """
-    t = jnp.asarray(t, jnp.float32)
-    if mult == 1.0:
-        i = jnp.floor(t / period)
-    else:
-        i = jnp.floor(jnp.log1p(t * (mult - 1.0) / period) / math.log(mult))
-
-    def start(k):
-        if mult == 1.0:
-            return k * period
-        return period * (jnp.power(jnp.float32(mult), k) - 1.0) / (mult - 1.0)
-
-    i = jnp.where(t >= start(i + 1.0), i + 1.0, i)
-    i = jnp.where(t < start(i), i - 1.0, i)
-    t_i = period * jnp.power(jnp.float32(mult), i)
-    return t - start(i), t_i
+    starts, start, length = [], 0.0, period
+    while True:
+        start += length
+        starts.append(start)
+        if start > horizon:
+            return starts
+        length *= mult
 
 
-def sgdr(t: jnp.ndarray, peak: float, min_lr: float, period: float, mult: float) -> jnp.ndarray:
-    r"""SGDR, cosine annealing with warm restarts (Loshchilov & Hutter 2017, Eq. 5).
+def sgdr(peak: float, min_lr: float, period: float, mult: float, horizon: float) -> optax.Schedule:
+    r"""SGDR, cosine annealing with warm restarts (Loshchilov & Hutter, "SGDR: Stochastic Gradient
+    Descent with Warm Restarts", ICLR 2017, Sec. 3, Eq. 5), built from optax.
 
     .. math::
-        \eta(t) = \eta_{min} + (\eta_{max} - \eta_{min})
-        \frac{1 + \cos(\pi t_{cur} / T_i)}{2}
+        \eta(t) = \eta_{min} + (\eta_{max} - \eta_{min}) \frac{1 + \cos(\pi t_{cur} / T_i)}{2},
+        \qquad t_{cur} = t - S_i \text{ in cycle } i
 
-    with :math:`t_{cur}, T_i` from :func:`sgdr_position`. Equals PyTorch
-    ``CosineAnnealingWarmRestarts(T_0=period, T_mult=mult, eta_min=min_lr)`` stepped with the epoch.
+    Each cycle is an ``optax.cosine_decay_schedule`` and ``optax.join_schedules`` restarts them at
+    :math:`S_i` (`sgdr_restarts`); with :math:`m = 1` one cycle is repeated with ``t mod T_0``. Equals
+    PyTorch ``CosineAnnealingWarmRestarts(T_0=period, T_mult=mult, eta_min=min_lr)`` stepped with
+    ``t``. With :math:`m > 1` the cycles cover ``horizon``; after the last one ends the rate stays at
+    :math:`\eta_{min}`.
+
+    Args:
+      peak, min_lr: :math:`\eta_{max}, \eta_{min}`.
+      period: :math:`T_0`, in the unit of ``t`` (epochs or steps).
+      mult: :math:`m \ge 1`.
+      horizon: how far (in the unit of ``t``) the restarts must reach.
     """
-    t_cur, t_i = sgdr_position(t, period, mult)
-    return cosine_annealing(t_cur, peak, min_lr, t_i)
+    alpha = min_lr / peak
+
+    def cycle(length: float) -> optax.Schedule:
+        return optax.cosine_decay_schedule(peak, length, alpha=alpha)
+
+    if mult == 1.0:
+        first = cycle(period)
+        return lambda t: first(jnp.mod(jnp.asarray(t, jnp.float32), period))
+    starts = sgdr_restarts(period, mult, horizon)
+    lengths = [period * mult**i for i in range(len(starts) + 1)]
+    joined = optax.join_schedules([cycle(length) for length in lengths], starts)
+    return lambda t: joined(jnp.asarray(t, jnp.float32))
 
 
-def _main_schedule(cfg: ml_collections.ConfigDict, num_epochs: int) -> Callable[[jnp.ndarray], jnp.ndarray]:
-    """The schedule after warm-up, as a function of epochs since the warm-up ended."""
+def _main_schedule(cfg: ml_collections.ConfigDict, num_epochs: float, unit: int) -> optax.Schedule:
+    """The schedule after warm-up, of the time since the warm-up ended, counted in epochs
+    (``unit=1``) or in steps (``unit`` = steps per epoch)."""
     peak, min_lr = float(cfg.learning_rate), float(cfg.get("min_lr", 0.0))
     name = cfg.get("schedule", "constant")
+    after_warmup = float(num_epochs) - float(cfg.get("warmup_epochs", 0.0))
     if name == "constant":
-        return lambda t: jnp.full(jnp.shape(t), peak, jnp.float32)
+        return optax.constant_schedule(peak)
     if name == "cosine":
-        period = float(cfg.get("cosine_epochs", 0.0) or 0.0)
-        if period <= 0.0:
-            period = float(num_epochs) - float(cfg.get("warmup_epochs", 0.0))
+        period = float(cfg.get("cosine_epochs", 0.0) or 0.0) or after_warmup
         if period <= 0.0:
             raise ValueError(f"cosine period must be > 0 epochs, got {period}")
-        return lambda t: cosine_annealing(t, peak, min_lr, period)
+        return lambda t: cosine_annealing(t, peak, min_lr, period * unit)
     if name == "sgdr":
         period, mult = float(cfg.sgdr_period_epochs), float(cfg.get("sgdr_mult", 1.0))
         if period <= 0.0 or mult < 1.0:
             raise ValueError(f"sgdr needs sgdr_period_epochs > 0 and sgdr_mult >= 1, got {period}, {mult}")
-        return lambda t: sgdr(t, peak, min_lr, period, mult)
+        return sgdr(peak, min_lr, period * unit, mult, max(after_warmup, period) * unit)
     raise ValueError(f"unknown schedule {name!r}; choose one of {SCHEDULES}")
 
 
-def make_schedule(cfg: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: int) -> optax.Schedule:
+def make_schedule(cfg: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: float) -> optax.Schedule:
     r"""The learning rate as a pure, jit-safe function of the optimiser step.
 
     With :math:`W` warm-up steps (``round(warmup_epochs * steps_per_epoch)``) and :math:`N` steps
@@ -171,38 +180,36 @@ def make_schedule(cfg: ml_collections.ConfigDict, steps_per_epoch: int, num_epoc
           f(\tau), \quad \tau = (s - W) / N \text{ (floored if schedule\_per\_epoch)} & s \ge W
         \end{cases}
 
-    where :math:`\eta_0` is ``warmup_init_lr`` and :math:`f` the named schedule.
+    where :math:`\eta_0` is ``warmup_init_lr`` and :math:`f` the named schedule: the warm-up is an
+    ``optax.linear_schedule`` joined to :math:`f` by ``optax.join_schedules``. With
+    ``schedule_per_epoch`` :math:`f` sees the integer epoch :math:`\lfloor (s - W) / N \rfloor`
+    (integer division, exact in long runs); otherwise it runs in steps.
 
     Args:
       cfg: the ``optim`` config section.
       steps_per_epoch: optimiser steps per epoch, ``>= 1``.
-      num_epochs: length of the run (the default cosine period).
+      num_epochs: length of the run (the default cosine period, the reach of SGDR's restarts).
 
     Returns:
       ``schedule(step) -> float32 array``.
     """
     if steps_per_epoch < 1:
         raise ValueError(f"steps_per_epoch must be >= 1, got {steps_per_epoch}")
-    main = _main_schedule(cfg, num_epochs)
     per_epoch = bool(cfg.get("schedule_per_epoch", True))
+    main = _main_schedule(cfg, num_epochs, unit=1 if per_epoch else steps_per_epoch)
     warmup_steps = int(round(float(cfg.get("warmup_epochs", 0.0)) * steps_per_epoch))
     peak, init = float(cfg.learning_rate), float(cfg.get("warmup_init_lr", 0.0))
 
-    def schedule(step):
-        step_f = jnp.asarray(step, jnp.float32)
-        if per_epoch:
-            # Integer division: in float32, s / N misplaces epoch boundaries in long runs.
-            after = jnp.maximum(jnp.asarray(step).astype(jnp.int32) - warmup_steps, 0)
-            t = (after // steps_per_epoch).astype(jnp.float32)
-        else:
-            t = jnp.maximum(step_f - warmup_steps, 0.0) / steps_per_epoch
-        lr = main(t)
-        if warmup_steps > 0:
-            ramp = init + (peak - init) * step_f / warmup_steps
-            lr = jnp.where(step_f < warmup_steps, ramp, lr)
-        return lr
+    def after_warmup(count):
+        count = jnp.maximum(jnp.asarray(count).astype(jnp.int32), 0)
+        t = count // steps_per_epoch if per_epoch else count
+        return jnp.asarray(main(t), jnp.float32)
 
-    return schedule
+    if warmup_steps == 0:
+        return after_warmup
+    warmup = optax.linear_schedule(init, peak, transition_steps=warmup_steps)
+    joined = optax.join_schedules([warmup, after_warmup], [warmup_steps])
+    return lambda step: jnp.asarray(joined(jnp.asarray(step).astype(jnp.int32)), jnp.float32)
 
 
 # --------------------------------------------------------------------------- optimisers
@@ -250,7 +257,7 @@ OPTIMIZERS = tuple(_OPTIMIZERS)
 
 
 def make_optimizer(
-    cfg: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: int
+    cfg: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: float
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
     """Builds the optimiser named by ``cfg.name`` with the schedule of :func:`make_schedule`.
 

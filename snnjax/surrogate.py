@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 import jax
 import jax.numpy as jnp
 
 Array = jax.Array
-ArrayLike = Any
+ArrayLike = jax.typing.ArrayLike
 
 
 class SpikeFunction(Protocol):

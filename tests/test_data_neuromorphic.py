@@ -57,8 +57,9 @@ def test_nmnist_bin_fixture_through_tonic(tmp_path):
     assert first[0, 10, 5, 1] == 2  # two events at x=5, y=10, on, in the first quarter
     assert first[0, 0, 0, 0] == 1  # the earliest event: first bin
     assert first[2, 33, 33, 0] == 1  # t = 70 ms of 100 ms: third bin of four
-    # Only the final event (t = t_end) may be missing: tonic's bins are half-open.
-    assert first.sum() >= len(NMNIST_FILES[("Train", 3, "00001.bin")]) - 1
+    # Bins of 25 ms from t0 = 0: the final event (t = t_end = 100 ms) is in none of them.
+    assert first.sum() == len(NMNIST_FILES[("Train", 3, "00001.bin")]) - 1
+    assert first[:, 7, 20, 1].sum() == 0
     x_test, y_test = ds.test.get(np.array([0]))
     np.testing.assert_array_equal(y_test, [5])
     assert x_test[0, 0, 9, 9, 1] == 2
@@ -92,21 +93,103 @@ def test_dvs_gesture_npy_fixture_through_tonic(tmp_path):
     assert ds.input_shape == (2, 128, 128, 2) and ds.num_classes == 11
     x, y = ds.train.get(np.array([0]))
     np.testing.assert_array_equal(y, [4])
-    assert x.shape == (1, 2, 128, 128, 2) and x.sum() >= 2
+    assert x.shape == (1, 2, 128, 128, 2)
     assert x[0, 0, 2, 1, 1] == 1 and x[0, 1, 64, 127, 0] == 1  # t = 0 ms and 5 ms of 10 ms
+    assert x.sum() == 2  # the final event (t = t_end) is in no bin
     np.testing.assert_array_equal(ds.test.get(np.array([0]))[1], [10])
 
 
-def test_events_to_frames_is_channels_last():
+def test_events_to_frames_is_channels_last_and_drops_the_end_of_the_recording():
+    """The documented binning: ``w = (t_end - t0) // time_bins``, bin k holds
+    ``t0 + k w <= t < t0 + (k + 1) w``, so events at the very end fall in no bin."""
     dtype = np.dtype([("x", int), ("y", int), ("t", int), ("p", int)])
-    # x, y, t, p; sensor (W, H, P) = (4, 3, 2). tonic's time bins are [0, 5) and [5, 10) here,
-    # so the final event (t = 10) falls outside them: it is there only to set the time span.
-    events = np.array([(3, 1, 0, 0), (3, 1, 5, 1), (0, 2, 7, 1), (1, 1, 10, 0)], dtype)
+    # sensor (W, H, P) = (4, 3, 2); t0 = 2, t_end = 13: w = 11 // 2 = 5, bins [2, 7) and [7, 12).
+    events = np.array([(3, 1, 2, 0),   # t0: bin 0
+                       (3, 1, 6, 1),   # last tick of bin 0
+                       (0, 2, 7, 1),   # first tick of bin 1
+                       (2, 0, 11, 0),  # last tick of bin 1
+                       (1, 1, 12, 0),  # t0 + 2w: in no bin (the floor in w leaves it out)
+                       (1, 2, 13, 1)],  # t_end: in no bin
+                      dtype)
     frames = neuromorphic.events_to_frames(events, (4, 3, 2), time_bins=2)
     assert frames.shape == (2, 3, 4, 2) and frames.dtype == np.float32
-    expected = np.zeros((2, 3, 4, 2), np.float32)
+    expected = np.zeros((2, 3, 4, 2), np.float32)  # [T, H, W, P]: frames[t, y, x, p]
     expected[0, 1, 3, 0] = 1
-    expected[1, 1, 3, 1] = 1
+    expected[0, 1, 3, 1] = 1
     expected[1, 2, 0, 1] = 1
-    frames[:, 1, 1, 0] = 0  # the final event, whichever way tonic bins it
+    expected[1, 0, 2, 0] = 1
     np.testing.assert_array_equal(frames, expected)
+
+
+# ----------------------------------------------------------------------------- the tonic override
+# neuromorphic._offline overrides tonic's private ``_check_exists`` (and ``download``). These tests
+# pin what that relies on, so that a tonic release that changes it fails here, not at a user's:
+# tonic's ``__init__`` asks ``self._check_exists()``, calls ``self.download()`` when it says no,
+# and then lists the files under ``location_on_system/folder_name``.
+
+# One extracted (never downloaded) file per split, in tonic's layout, and the constructor keywords.
+EXTRACTED = {
+    "nmnist": [({"train": True}, "NMNIST/Train/3/00001.bin", 3), ({"train": False}, "NMNIST/Test/5/00002.bin", 5)],
+    "dvs_gesture": [({"train": True}, "DVSGesture/ibmGestureTrain/user01_led/4.npy", 4),
+                    ({"train": False}, "DVSGesture/ibmGestureTest/user24_natural/10.npy", 10)],
+    "cifar10_dvs": [({}, "CIFAR10DVS/cat/cat_0001.aedat4", 3)],
+}
+
+
+def test_the_tonic_version_is_in_the_pinned_range():
+    """pyproject.toml pins tonic to the releases whose private hooks these tests checked."""
+    import re
+    from importlib.metadata import version
+
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    low, high = re.search(r'"tonic>=([\d.]+),<([\d.]+)"', pyproject).groups()
+    as_tuple = lambda v: tuple(int(p) for p in re.findall(r"\d+", v)[:2])
+    assert as_tuple(low) <= as_tuple(version("tonic")) < as_tuple(high)
+
+
+def test_every_event_set_has_an_extracted_layout_here():
+    assert set(EXTRACTED) == set(neuromorphic.EVENT_SETS)
+
+
+@pytest.mark.parametrize("name", sorted(neuromorphic.EVENT_SETS))
+def test_tonic_still_calls_the_overridden_hooks(name, tmp_path, monkeypatch):
+    spec = neuromorphic.EVENT_SETS[name]
+    tonic_cls = getattr(tonic.datasets, spec.tonic_class)
+    assert "_check_exists" in vars(tonic_cls), f"tonic.datasets.{spec.tonic_class} no longer defines _check_exists"
+    offline = neuromorphic._offline(tonic_cls, spec.file_suffix)
+    assert offline.__name__ == tonic_cls.__name__  # tonic names the folder after the class
+
+    # Nothing on disk: tonic asks _check_exists, gets no, and calls download, which raises.
+    for kwargs, _, _ in EXTRACTED[name]:
+        with pytest.raises(data.DataNotFoundError, match=f"no {spec.file_suffix} files"):
+            offline(save_to=str(tmp_path), **kwargs)
+
+    for _, relative, _ in EXTRACTED[name]:
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"")
+
+    # tonic's own check wants the archive (and thousands of files), so it would download ...
+    class Downloads(Exception):
+        pass
+
+    def refuse(self):
+        raise Downloads
+
+    monkeypatch.setattr(tonic_cls, "download", refuse)
+    with pytest.raises(Downloads):
+        tonic_cls(save_to=str(tmp_path), **EXTRACTED[name][0][0])
+
+    # ... the override's check is the one tonic asks, once, and it finds the extracted files.
+    asked = []
+
+    def check_exists(self):
+        asked.append(Path(self.location_on_system, self.folder_name))
+        return offline._check_exists(self)
+
+    spy = type(tonic_cls.__name__, (offline,), {"_check_exists": check_exists})
+    for kwargs, relative, label in EXTRACTED[name]:
+        asked.clear()
+        events = spy(save_to=str(tmp_path), **kwargs)
+        assert len(asked) == 1 and asked[0].is_relative_to(tmp_path / spec.tonic_class)
+        assert [Path(p).resolve() for p in events.data] == [(tmp_path / relative).resolve()]
+        assert list(events.targets) == [label]

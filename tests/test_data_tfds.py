@@ -24,11 +24,16 @@ def _no_env_data_dir(monkeypatch):
 def test_tfds_mock_data(tmp_path, name, shape):
     with tfds.testing.mock_data(num_examples=6):
         ds = data.load({"name": name, "data_dir": str(tmp_path), "val_fraction": 0.5})
+        raw = tfds.data_source(name, split="test", data_dir=str(tmp_path))  # the same mock examples
+        raw = [raw[i] for i in range(6)]
     assert ds.input_shape == shape and ds.num_classes == 10
     assert (ds.train.num_examples, ds.validation.num_examples, ds.test.num_examples) == (3, 3, 6)
     x, y = ds.test.get(np.arange(6))
     assert x.shape == (6, *shape) and x.dtype == np.float32 and y.dtype == np.int32
-    assert 0.0 <= x.min() and x.max() <= 1.0 and ((0 <= y) & (y < 10)).all()
+    # the examples tfds serves, in order, scaled from uint8 to [0, 1]
+    np.testing.assert_allclose(x, np.stack([r["image"] for r in raw]) / np.float32(255), rtol=1e-6)
+    np.testing.assert_array_equal(y, [int(r["label"]) for r in raw])
+    assert x.max() > 0.5  # not blank
 
 
 def test_tfds_without_prepared_data_raises_clear_error(tmp_path):

@@ -1,10 +1,10 @@
-"""Tests for snnjax.metric_writers, with an independent TFRecord/Event reader."""
+"""Tests for snnjax.metric_writers; TensorBoard's own reader reads back what the writer wrote."""
 
 import glob
+import io
 import json
 import math
-import os
-import struct
+import time
 
 import jax.numpy as jnp
 import numpy as np
@@ -12,206 +12,107 @@ import pytest
 
 from snnjax import metric_writers as mw
 
-# ----------------------------------------------------------------------------- CRC-32C
+event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
 
-@pytest.mark.parametrize(
-    "data, expected",
-    [
-        (b"123456789", 0xE3069283),  # the standard check value
-        (b"", 0x00000000),
-        (bytes(32), 0x8A9136AA),  # RFC 3720, B.4
-        (b"\xff" * 32, 0x62A8AB43),
-        (bytes(range(32)), 0x46DD794E),
-        (bytes(range(31, -1, -1)), 0x113FDB5C),
-    ],
-)
-def test_crc32c_test_vectors(data, expected):
-    assert mw.crc32c(data) == expected
-
-
-def _bitwise_crc32c(data: bytes) -> int:
-    """A second, table-free CRC-32C, so the reader below does not trust the writer's."""
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 & -(crc & 1))
-    return crc ^ 0xFFFFFFFF
-
-
-def _masked(data: bytes) -> int:
-    crc = _bitwise_crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) % 2**32
-
-
-def test_bitwise_reference_crc_agrees_with_vector():
-    assert _bitwise_crc32c(b"123456789") == 0xE3069283
-    assert mw.masked_crc32c(b"some event bytes") == _masked(b"some event bytes")
-
-
-# ----------------------------------------------------------------------------- a tiny reader
-
-
-def read_tfrecords(path):
-    """Yields the payloads of a TFRecord file, checking both CRCs of every record."""
-    with open(path, "rb") as f:
-        buf = f.read()
-    pos = 0
-    while pos < len(buf):
-        header = buf[pos : pos + 8]
-        (length,) = struct.unpack("<Q", header)
-        (length_crc,) = struct.unpack("<I", buf[pos + 8 : pos + 12])
-        assert length_crc == _masked(header), "length CRC"
-        data = buf[pos + 12 : pos + 12 + length]
-        (data_crc,) = struct.unpack("<I", buf[pos + 12 + length : pos + 16 + length])
-        assert data_crc == _masked(data), "data CRC"
-        yield data
-        pos += 16 + length
-    assert pos == len(buf)
-
-
-def _read_varint(buf, pos):
-    shift = result = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
-
-
-def parse_proto(buf):
-    """Generic protobuf wire-format parser: a list of (field, wire_type, raw value)."""
-    fields, pos = [], 0
-    while pos < len(buf):
-        key, pos = _read_varint(buf, pos)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _read_varint(buf, pos)
-        elif wire == 1:
-            value, pos = buf[pos : pos + 8], pos + 8
-        elif wire == 2:
-            n, pos = _read_varint(buf, pos)
-            value, pos = buf[pos : pos + n], pos + n
-        elif wire == 5:
-            value, pos = buf[pos : pos + 4], pos + 4
-        else:
-            raise AssertionError(f"unexpected wire type {wire}")
-        fields.append((field, wire, value))
-    return fields
-
-
-def decode_event(data):
-    event = {"scalars": {}}
-    for field, wire, value in parse_proto(data):
-        if (field, wire) == (1, 1):
-            event["wall_time"] = struct.unpack("<d", value)[0]
-        elif (field, wire) == (2, 0):
-            event["step"] = value - 2**64 if value >= 2**63 else value
-        elif (field, wire) == (3, 2):
-            event["file_version"] = value.decode()
-        elif (field, wire) == (5, 2):
-            for vfield, vwire, v in parse_proto(value):
-                assert (vfield, vwire) == (1, 2)
-                parsed = {f: val for f, _, val in parse_proto(v)}
-                event["scalars"][parsed[1].decode()] = struct.unpack("<f", parsed[2])[0]
-        else:
-            raise AssertionError(f"unexpected field {field}")
-    return event
-
-
-def _event_file(logdir):
-    (path,) = glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
-    return path
-
-
-# ----------------------------------------------------------------------------- TensorBoard writer
-
-
-def test_encode_event_bytes_by_hand():
-    got = mw.encode_event(0.0, 1, scalars={"a": 1.0})
-    value = b"\x0a\x01a" + b"\x15\x00\x00\x80\x3f"  # tag "a", simple_value 1.0f
-    summary = b"\x0a\x08" + value
-    assert got == b"\x09" + bytes(8) + b"\x10\x01" + b"\x2a\x0a" + summary
-    assert mw.encode_event(0.5, 300, file_version="v") == (
-        b"\x09" + struct.pack("<d", 0.5) + b"\x10\xac\x02" + b"\x1a\x01v"
-    )
-
-
-def test_negative_step_is_ten_byte_varint():
-    assert mw.encode_event(0.0, -1).endswith(b"\x10" + b"\xff" * 9 + b"\x01")
-
-
-def test_tensorboard_writer_round_trip(tmp_path):
-    with mw.TensorBoardWriter(tmp_path / "tb") as writer:
-        writer.write(1, {"loss": np.float32(0.5), "acc": jnp.asarray(0.25)})
-        writer.write(2**40, {"loss": 0.125, "bad": float("nan")})
-        path = writer.path
-        # flushed per write: readable before close
-        assert len(list(read_tfrecords(path))) == 3
-    assert path == _event_file(tmp_path / "tb")
-    events = [decode_event(d) for d in read_tfrecords(path)]
-    assert events[0]["file_version"] == "brain.Event:2"
-    assert events[0]["scalars"] == {}
-    assert [e["step"] for e in events[1:]] == [1, 2**40]
-    assert events[1]["scalars"] == {"loss": 0.5, "acc": 0.25}
-    assert events[2]["scalars"]["loss"] == 0.125
-    assert math.isnan(events[2]["scalars"]["bad"])
-    assert all(abs(e["wall_time"] - events[0]["wall_time"]) < 60 for e in events)
-
-
-def test_event_parses_with_protobuf_runtime(tmp_path):
-    """Cross-check the hand encoding with the protobuf library, using a schema built here."""
-    pytest.importorskip("google.protobuf")
-    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-
-    F = descriptor_pb2.FieldDescriptorProto
-    fdp = descriptor_pb2.FileDescriptorProto(name="snnjax_test_event.proto", package="snnjaxtest", syntax="proto3")
-    summary = fdp.message_type.add(name="Summary")
-    value = summary.nested_type.add(name="Value")
-    value.field.add(name="tag", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
-    value.field.add(name="simple_value", number=2, type=F.TYPE_FLOAT, label=F.LABEL_OPTIONAL)
-    summary.field.add(name="value", number=1, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED,
-                      type_name=".snnjaxtest.Summary.Value")
-    event = fdp.message_type.add(name="Event")
-    event.field.add(name="wall_time", number=1, type=F.TYPE_DOUBLE, label=F.LABEL_OPTIONAL)
-    event.field.add(name="step", number=2, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
-    event.field.add(name="file_version", number=3, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
-    event.field.add(name="summary", number=5, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
-                    type_name=".snnjaxtest.Summary")
-    pool = descriptor_pool.DescriptorPool()
-    pool.Add(fdp)
-    Event = message_factory.GetMessageClass(pool.FindMessageTypeByName("snnjaxtest.Event"))
-
-    with mw.TensorBoardWriter(tmp_path) as writer:
-        writer.write(-3, {"x/y": 2.0, "z": -1.5})
-    first, second = (Event.FromString(d) for d in read_tfrecords(_event_file(tmp_path)))
-    assert first.file_version == "brain.Event:2"
-    assert second.step == -3
-    assert [(v.tag, v.simple_value) for v in second.summary.value] == [("x/y", 2.0), ("z", -1.5)]
-
-
-def test_tensorboard_event_accumulator_reads_it(tmp_path):
-    pytest.importorskip("tensorboard")
-    from tensorboard.backend.event_processing import event_accumulator
-
-    with mw.TensorBoardWriter(tmp_path) as writer:
-        for step in range(3):
-            writer.write(step, {"loss": 1.0 / (step + 1)})
-    acc = event_accumulator.EventAccumulator(str(tmp_path))
+def _read(logdir):
+    """TensorBoard's EventAccumulator over ``logdir``, keeping every event."""
+    acc = event_accumulator.EventAccumulator(
+        str(logdir), size_guidance={event_accumulator.SCALARS: 0, event_accumulator.HISTOGRAMS: 0,
+                                    event_accumulator.IMAGES: 0})
     acc.Reload()
-    got = [(s.step, s.value) for s in acc.Scalars("loss")]
-    assert got == [(0, 1.0), (1, 0.5), (2, pytest.approx(1 / 3))]
+    return acc
 
 
-def test_two_writers_in_one_dir_get_two_files(tmp_path):
+# ----------------------------------------------------------------------------- TensorBoard
+
+
+def test_tensorboard_reads_back_scalars(tmp_path):
+    with mw.TensorBoardWriter(tmp_path / "tb") as writer:
+        writer.write(1, {"loss": np.float32(0.5), "acc": jnp.asarray(0.25), "n": jnp.int32(7)})
+        writer.write(2**40, {"loss": 0.1, "bad": float("nan"), "up": np.inf})
+    acc = _read(tmp_path / "tb")
+    assert sorted(acc.Tags()["scalars"]) == ["acc", "bad", "loss", "n", "up"]
+    assert [(e.step, e.value) for e in acc.Scalars("loss")] == [(1, 0.5), (2**40, np.float32(0.1))]
+    assert [(e.step, e.value) for e in acc.Scalars("acc")] == [(1, 0.25)]
+    assert [(e.step, e.value) for e in acc.Scalars("n")] == [(1, 7.0)]
+    assert math.isnan(acc.Scalars("bad")[0].value) and acc.Scalars("up")[0].value == math.inf
+    assert len(glob.glob(str(tmp_path / "tb" / "events.out.tfevents.*"))) == 1
+
+
+def test_events_reach_the_file_before_close(tmp_path):
+    writer = mw.TensorBoardWriter(tmp_path, flush_secs=0.2)
+    writer.write(1, {"loss": 0.5})
+    deadline = time.monotonic() + 60  # generous: the machine may be busy
+    while "loss" not in _read(tmp_path).Tags()["scalars"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [(e.step, e.value) for e in _read(tmp_path).Scalars("loss")] == [(1, 0.5)]
+    writer.close()
+
+
+def test_tensorboard_reads_back_a_histogram(tmp_path):
+    rates = np.random.default_rng(0).uniform(0.0, 0.4, size=(8, 25))  # e.g. per-neuron firing rates
+    with mw.TensorBoardWriter(tmp_path) as writer:
+        writer.write_histograms(3, {"firing_rate/fc0": jnp.asarray(rates, jnp.float32)})
+        writer.write_histograms(4, {"firing_rate/fc0": rates[:2]})
+    events = _read(tmp_path).Histograms("firing_rate/fc0")
+    assert [e.step for e in events] == [3, 4]
+    values = np.asarray(jnp.asarray(rates, jnp.float32), np.float64).reshape(-1)
+    h = events[0].histogram_value
+    assert h.num == values.size == sum(h.bucket)
+    np.testing.assert_allclose([h.min, h.max, h.sum, h.sum_squares],
+                               [values.min(), values.max(), values.sum(), values @ values])
+    # each bucket holds the values below its right edge and at or above the previous one
+    edges = np.asarray(h.bucket_limit)
+    below = np.array([np.sum(values < edge) for edge in edges[:-1]] + [values.size])
+    np.testing.assert_array_equal(np.cumsum(h.bucket), below)
+    assert events[1].histogram_value.num == 50
+
+
+def test_tensorboard_reads_back_images_pixel_for_pixel(tmp_path):
+    from PIL import Image
+
+    rgb = np.random.default_rng(1).integers(0, 256, size=(5, 7, 3), dtype=np.uint8)
+    raster = (np.random.default_rng(2).uniform(size=(6, 9)) < 0.3)  # [neurons, T] spikes
+    with mw.TensorBoardWriter(tmp_path) as writer:
+        writer.write_images(2, {"rgb": rgb, "raster/fc0": jnp.asarray(raster, jnp.float32)})
+    acc = _read(tmp_path)
+    (got_rgb,) = acc.Images("rgb")
+    assert (got_rgb.step, got_rgb.height, got_rgb.width) == (2, 5, 7)
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(got_rgb.encoded_image_string))), rgb)
+    (got_raster,) = acc.Images("raster/fc0")
+    pixels = np.asarray(Image.open(io.BytesIO(got_raster.encoded_image_string)))
+    assert pixels.shape[:2] == (6, 9)  # tensorboardX stores grey as RGB
+    for channel in range(pixels.shape[2]):
+        np.testing.assert_array_equal(pixels[:, :, channel], np.where(raster, 255, 0))
+
+
+def test_float_images_are_clipped_to_0_1_and_rounded():
+    np.testing.assert_array_equal(mw.image_uint8("x", np.array([[-0.5, 0.0, 0.5, 1.0, 1.7]])),
+                                  np.array([[0, 0, 128, 255, 255]], np.uint8)[:, :, None])
+    np.testing.assert_array_equal(mw.image_uint8("x", np.array([[True, False]])), [[[255], [0]]])
+
+
+@pytest.mark.parametrize("bad", [np.zeros(4), np.zeros((2, 3, 2)), np.zeros((0, 3)), np.full((2, 2), np.nan)])
+def test_bad_images_raise_naming_the_image(bad):
+    with pytest.raises(ValueError, match="image 'spikes'"):
+        mw.image_uint8("spikes", bad)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(0), np.array([0.1, np.nan]), np.array([np.inf])])
+def test_bad_histograms_raise_naming_the_histogram(tmp_path, bad):
+    with mw.TensorBoardWriter(tmp_path) as writer, pytest.raises(ValueError, match="histogram 'rates'"):
+        writer.write_histograms(0, {"rates": bad})
+
+
+def test_two_writers_in_one_dir_in_the_same_second_get_two_files(tmp_path):
     a, b = mw.TensorBoardWriter(tmp_path), mw.TensorBoardWriter(tmp_path)
+    a.write(0, {"x": 1.0})
+    b.write(1, {"x": 2.0})
     a.close()
     b.close()
-    assert a.path != b.path
     assert len(glob.glob(str(tmp_path / "events.out.tfevents.*"))) == 2
+    assert sorted((e.step, e.value) for e in _read(tmp_path).Scalars("x")) == [(0, 1.0), (1, 2.0)]
 
 
 # ----------------------------------------------------------------------------- JSON lines
@@ -249,6 +150,15 @@ def test_non_scalar_metrics_raise(tmp_path, bad):
         writer.write(0, {"x": bad})
     with mw.TensorBoardWriter(tmp_path) as writer, pytest.raises(TypeError):
         writer.write(0, {"x": bad})
+    assert "x" not in _read(tmp_path).Tags()["scalars"]
+
+
+def test_jsonl_ignores_histograms_and_images(tmp_path):
+    with mw.JsonlWriter(tmp_path / "m.jsonl") as writer:
+        writer.write_histograms(0, {"rates": np.ones(3)})
+        writer.write_images(0, {"raster": np.ones((2, 2))})
+        writer.write(1, {"x": 1.0})
+    assert (tmp_path / "m.jsonl").read_text() == '{"step": 1, "x": 1.0}\n'
 
 
 def test_reserved_step_key(tmp_path):
@@ -266,6 +176,12 @@ class _Recorder:
     def write(self, step, metrics):
         self.calls.append(("write", step, dict(metrics)))
 
+    def write_histograms(self, step, arrays):
+        self.calls.append(("write_histograms", step, dict(arrays)))
+
+    def write_images(self, step, images):
+        self.calls.append(("write_images", step, dict(images)))
+
     def flush(self):
         self.calls.append(("flush",))
 
@@ -276,10 +192,28 @@ class _Recorder:
 def test_multi_writer_fans_out(tmp_path):
     a, b = _Recorder(), _Recorder()
     jsonl = mw.JsonlWriter(tmp_path / "m.jsonl")
-    with mw.MultiWriter([a, jsonl, b]) as writer:
+    tb = mw.TensorBoardWriter(tmp_path / "tb")
+    rates, raster = np.array([0.5, 0.25]), np.eye(3)
+    with mw.MultiWriter([a, jsonl, tb, b]) as writer:
         writer.write(5, {"loss": 1.5})
+        writer.write_histograms(5, {"rates": rates})
+        writer.write_images(6, {"raster": raster})
         writer.flush()
-    expected = [("write", 5, {"loss": 1.5}), ("flush",), ("close",)]
+    expected = [("write", 5, {"loss": 1.5}), ("write_histograms", 5, {"rates": rates}),
+                ("write_images", 6, {"raster": raster}), ("flush",), ("close",)]
     assert a.calls == expected and b.calls == expected
     assert json.loads((tmp_path / "m.jsonl").read_text()) == {"step": 5, "loss": 1.5}
+    acc = _read(tmp_path / "tb")
+    assert [e.value for e in acc.Scalars("loss")] == [1.5]
+    assert acc.Histograms("rates")[0].histogram_value.num == 2
+    assert acc.Images("raster")[0].step == 6
     jsonl.close()  # closing twice is harmless
+    tb.close()
+
+
+def test_null_writer_takes_every_call():
+    with mw.NullWriter() as writer:
+        writer.write(0, {"x": 1.0})
+        writer.write_histograms(0, {"x": np.ones(2)})
+        writer.write_images(0, {"x": np.ones((2, 2))})
+        writer.flush()

@@ -53,18 +53,42 @@ def test_jit_vmap_grad_remat_agree_with_eager(name):
     chex.assert_trees_all_close(jax.grad(jax.checkpoint(loss))(x), g, rtol=1e-5, atol=1e-6)
 
 
+BF16_EPS = float(jnp.finfo(jnp.bfloat16).eps)  # 2**-7, the spacing of bfloat16 numbers at 1
+
+
 @pytest.mark.parametrize("name", sorted(NEURONS))
-def test_conv_layout_and_bfloat16(name):
+def test_bfloat16_run_matches_float32_in_conv_layout(name):
+    """The bfloat16 run is the float32 run up to bfloat16 rounding.
+
+    Both runs see the same (bfloat16-representable) input. A spike can flip where the membrane is
+    within rounding of the threshold, and after a flip that neuron's trajectory differs, so: at most
+    1 % of the spikes may differ; the final state of every neuron whose spike train agrees matches
+    within ``T`` bfloat16 roundings; the surrogate gradient matches in relative norm.
+    """
     f = NEURONS[name]
-    x = _x((4, 2, 5, 5, 3), dtype=jnp.bfloat16)
-    if name == "ce_lif":
-        f = lambda x, **kw: neurons.ce_lif(x, jnp.zeros((4, 5, 5, 3), jnp.bfloat16), **kw)
-    s, state = f(x)
-    chex.assert_shape(s, x.shape)
-    chex.assert_type(s, jnp.bfloat16)
-    g = jax.grad(lambda x: jnp.sum(f(x)[0].astype(jnp.float32)))(x)
-    chex.assert_type(g, jnp.bfloat16)
-    assert np.all(np.isfinite(np.asarray(g, np.float32)))
+    t = 8
+    x32 = _x((t, 4, 6, 6, 3)).astype(jnp.bfloat16).astype(jnp.float32)
+    x16 = x32.astype(jnp.bfloat16)
+    s32, state32 = f(x32)
+    s16, state16 = f(x16)
+    chex.assert_shape(s16, x16.shape)
+    chex.assert_type(s16, jnp.bfloat16)
+    s32, s16 = np.asarray(s32), np.asarray(s16, np.float32)
+    assert 0.05 < s32.mean() < 0.95, "the input must make the neurons fire sometimes, not always"
+    assert np.mean(s16 != s32) <= 0.01
+    agree = np.all(s16 == s32, axis=0)
+    assert agree.mean() >= 0.95
+    for leaf32, leaf16 in zip(jax.tree.leaves(state32), jax.tree.leaves(state16), strict=True):
+        chex.assert_type(leaf16, jnp.bfloat16)
+        a, b = np.asarray(leaf32)[agree], np.asarray(leaf16, np.float32)[agree]
+        np.testing.assert_array_less(np.abs(a - b), t * BF16_EPS * np.maximum(1.0, np.abs(a)))
+    w = _x(x32.shape, seed=1)
+    g32 = jax.grad(lambda x: jnp.sum(f(x)[0] * w))(x32)
+    g16 = jax.grad(lambda x: jnp.sum(f(x)[0].astype(jnp.float32) * w))(x16)
+    chex.assert_type(g16, jnp.bfloat16)
+    g16 = np.asarray(g16, np.float32)
+    assert np.all(np.isfinite(g16))
+    assert np.linalg.norm(g16 - g32) <= 0.15 * np.linalg.norm(g32)
 
 
 @pytest.mark.parametrize("name", sorted(NEURONS))

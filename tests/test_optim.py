@@ -1,4 +1,5 @@
-"""Tests for snnjax.optim: schedule values written out by hand with math.cos."""
+"""Tests for snnjax.optim: schedules against PyTorch's schedulers written out in NumPy (float64), and
+values written out by hand with math.cos."""
 
 import math
 
@@ -150,6 +151,119 @@ def test_schedule_accepts_python_ints_and_vectors():
     assert float(schedule(2)) == pytest.approx(1.0)
     np.testing.assert_allclose(schedule(jnp.arange(7)), [1.0, 0.5, 1.0, 0.5 * (1 + math.cos(math.pi / 4)), 0.5,
                                                          0.5 * (1 + math.cos(3 * math.pi / 4)), 1.0], atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- PyTorch, written out
+
+
+def torch_cosine_annealing_lr(length, base, eta_min, t_max):
+    """``torch.optim.lr_scheduler.CosineAnnealingLR``, stepped ``length - 1`` times: its recursive
+    ``get_lr`` (what ``step()`` uses), in float64. It rises again after ``t_max``."""
+    lrs = [base]
+    for e in range(1, length):
+        if (e - 1 - t_max) % (2 * t_max) == 0:
+            lr = lrs[-1] + (base - eta_min) * (1 - np.cos(np.pi / t_max)) / 2
+        else:
+            lr = (1 + np.cos(np.pi * e / t_max)) / (1 + np.cos(np.pi * (e - 1) / t_max)) * (lrs[-1] - eta_min) + eta_min
+        lrs.append(lr)
+    return np.array(lrs)
+
+
+def torch_cosine_warm_restarts(length, base, eta_min, t_0, t_mult):
+    """``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts``, stepped ``length - 1`` times
+    without an epoch argument: ``T_cur += 1``, and at ``T_cur >= T_i`` a restart
+    (``T_cur -= T_i; T_i *= T_mult``). Returns the rates and the indices of the restarts."""
+    lrs, restarts, t_cur, t_i = [], [], 0, t_0
+    for e in range(length):
+        if e > 0:
+            t_cur += 1
+            if t_cur >= t_i:
+                t_cur, t_i = t_cur - t_i, t_i * t_mult
+                restarts.append(e)
+        lrs.append(eta_min + (base - eta_min) * (1 + np.cos(np.pi * t_cur / t_i)) / 2)
+    return np.array(lrs), restarts
+
+
+def torch_lr_per_step(num_steps, steps_per_epoch, warmup_steps, init, peak, per_epoch, main):
+    """The rate at every step: ``LinearLR`` from ``init`` to ``peak`` over the warm-up steps, then
+    (``SequentialLR``) the ``main`` rates, indexed by whole epochs or by steps since the warm-up."""
+    lrs = np.empty(num_steps)
+    for s in range(num_steps):
+        if s < warmup_steps:
+            lrs[s] = init + (peak - init) * s / warmup_steps
+        else:
+            after = s - warmup_steps
+            lrs[s] = main[after // steps_per_epoch if per_epoch else after]
+    return lrs
+
+
+# (config overrides, steps per epoch, epochs, {"cosine": t_max} or {"sgdr": (t_0, t_mult)} in the
+# main schedule's unit: epochs when per epoch, steps when per step)
+CASES = {
+    "llc_lif cosine: rises after T_max": (dict(schedule="cosine", cosine_epochs=4.0, min_lr=0.01), 3, 14, {"cosine": 4}),
+    "cosine per step, warm-up from 0": (dict(schedule="cosine", cosine_epochs=2.0, warmup_epochs=1.0,
+                                            schedule_per_epoch=False), 5, 7, {"cosine": 10}),
+    "cosine default period, warm-up from init": (dict(schedule="cosine", warmup_epochs=2.0, warmup_init_lr=0.05),
+                                                 4, 10, {"cosine": 8}),
+    "bpsa sgdr: T_0 10, T_mult 2, warm-up 5": (dict(schedule="sgdr", sgdr_period_epochs=10.0, sgdr_mult=2.0,
+                                                    warmup_epochs=5.0), 2, 300, {"sgdr": (10, 2)}),
+    "sgdr T_mult 3 (log3 of 243 is 4.999... in float64)": (dict(schedule="sgdr", sgdr_period_epochs=2.0, sgdr_mult=3.0),
+                                                            1, 400, {"sgdr": (2, 3)}),
+    "sgdr T_mult 1, min_lr": (dict(schedule="sgdr", sgdr_period_epochs=3.0, min_lr=0.02), 2, 20, {"sgdr": (3, 1)}),
+    "sgdr per step, half-epoch cycles": (dict(schedule="sgdr", sgdr_period_epochs=0.5, sgdr_mult=2.0,
+                                              schedule_per_epoch=False, warmup_epochs=0.5), 4, 40, {"sgdr": (2, 2)}),
+    "constant after warm-up": (dict(warmup_epochs=1.5), 4, 4, {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_schedule_matches_pytorch_at_every_step_and_restarts_on_the_same_steps(case):
+    overrides, steps_per_epoch, num_epochs, main_kind = CASES[case]
+    cfg = _cfg(learning_rate=0.1, **overrides)
+    _, schedule = optim.make_optimizer(cfg, steps_per_epoch=steps_per_epoch, num_epochs=num_epochs)
+    num_steps = steps_per_epoch * num_epochs
+    got = np.asarray(jax.jit(schedule)(jnp.arange(num_steps, dtype=jnp.int32)), np.float64)
+
+    warmup_steps = int(round(cfg.warmup_epochs * steps_per_epoch))
+    length = num_steps  # more main-schedule entries than needed, in either unit
+    restarts = []
+    if "cosine" in main_kind:
+        main = torch_cosine_annealing_lr(length, 0.1, cfg.min_lr, main_kind["cosine"])
+    elif "sgdr" in main_kind:
+        main, restarts = torch_cosine_warm_restarts(length, 0.1, cfg.min_lr, *main_kind["sgdr"])
+    else:
+        main = np.full(length, 0.1)
+    expected = torch_lr_per_step(num_steps, steps_per_epoch, warmup_steps, cfg.warmup_init_lr, 0.1,
+                                 cfg.schedule_per_epoch, main)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-8)
+
+    scale = steps_per_epoch if cfg.schedule_per_epoch else 1  # steps per unit of the main schedule
+    if "cosine" in main_kind:  # lowest at T_max after the warm-up (if the run gets there), then rising again
+        bottom = warmup_steps + scale * main_kind["cosine"]
+        if bottom < num_steps:
+            assert int(np.argmin(got[warmup_steps:])) + warmup_steps == bottom
+            assert got[bottom] == pytest.approx(cfg.min_lr, abs=1e-8)
+            rise = got[bottom:bottom + scale * main_kind["cosine"] + 1]
+            assert np.all(np.diff(rise) >= 0) and rise[-1] > got[bottom] + 0.01
+    else:  # the restarts: the steps where the rate jumps back up, after the warm-up
+        expected_restarts = [warmup_steps + scale * r for r in restarts if warmup_steps + scale * r < num_steps]
+        jumps = [s for s in range(warmup_steps + 1, num_steps) if got[s] > got[s - 1] + 1e-3]
+        assert jumps == expected_restarts
+        assert np.all(got[expected_restarts] == np.float32(0.1))
+        assert len(expected_restarts) >= (3 if "sgdr" in main_kind else 0)
+
+
+def test_cosine_rises_again_after_t_max_where_optax_clamps():
+    cfg = _cfg(learning_rate=0.1, schedule="cosine", cosine_epochs=4.0)
+    _, schedule = optim.make_optimizer(cfg, steps_per_epoch=1, num_epochs=8)
+    assert _lr(schedule, 4) == pytest.approx(0.0, abs=1e-8)
+    assert _lr(schedule, 6) == pytest.approx(0.05, abs=1e-7) and _lr(schedule, 8) == pytest.approx(0.1, abs=1e-7)
+    assert float(optax.cosine_decay_schedule(0.1, 4)(6)) == 0.0  # which is why snnjax keeps its own
+
+
+def test_sgdr_restarts_reach_past_the_run():
+    assert optim.sgdr_restarts(10.0, 2.0, horizon=295.0) == [10.0, 30.0, 70.0, 150.0, 310.0]
+    assert optim.sgdr_restarts(1.0, 3.0, horizon=121.0) == [1.0, 4.0, 13.0, 40.0, 121.0, 364.0]
 
 
 # ----------------------------------------------------------------------------- optimisers

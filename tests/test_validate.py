@@ -80,7 +80,9 @@ def test_checks_against_the_data():
     dataset = _random_dataset(config)
     config.model.spec = "4c3-p2-10"
     config.train.batch_size = 8
-    assert validate.check_with_data(config, dataset) is not None
+    from snnjax.models import build_model
+
+    assert validate.check_with_data(config, dataset) == build_model(config.model, dataset.num_classes)
     config.train.batch_size = 16
     with pytest.raises(ConfigError, match="larger than the 8 training examples"):
         validate.check_with_data(config, dataset)
@@ -126,6 +128,9 @@ def test_train_and_evaluate_refuses_before_compiling(case, compiles, tmp_path):
         train_lib.train_and_evaluate(config, tmp_path, progress=False)
     assert compiles == []
     assert not (tmp_path / "checkpoints").exists()
+    # the listener does see a compilation (else the first assertion could not fail)
+    jax.jit(lambda x: x * 3.0 + 1.0)(jax.numpy.ones(3))
+    assert compiles
 
 
 def _train_cli(*overrides, workdir):
@@ -149,15 +154,23 @@ def test_cli_refuses_a_bad_value_with_a_message(tmp_path):
 
 
 def test_missing_data_raises_the_data_packages_error(tmp_path, monkeypatch):
+    """Wherever MNIST is installed on the machine, the loader is made to find nothing: every folder
+    it searches is empty and tensorflow-datasets reads nothing."""
+    from snnjax.data import search, tfds_source
+
     config = base_config()
     config.data.name = "mnist"
     config.data.data_dir = str(tmp_path / "nowhere")
-    monkeypatch.setenv(data_lib.ENV_VAR, str(tmp_path / "nowhere"))
-    try:
+    monkeypatch.setenv(data_lib.ENV_VAR, str(tmp_path / "nowhere_either"))
+    monkeypatch.setattr(search, "SYSTEM_DIRS", {})
+
+    def no_tfds(name, split, data_dir):
+        raise tfds_source.TFDSReadError("patched out by the test")
+
+    monkeypatch.setattr(tfds_source, "read_image_split", no_tfds)
+    with pytest.raises(data_lib.DataNotFoundError, match="patched out by the test") as error:
         data_lib.load(config.data)
-    except data_lib.DataNotFoundError:
-        pass
-    else:
-        pytest.skip("MNIST is installed here")
-    with pytest.raises(data_lib.DataNotFoundError):
+    assert str(tmp_path / "nowhere") in str(error.value) and str(tmp_path / "nowhere_either") in str(error.value)
+    with pytest.raises(data_lib.DataNotFoundError, match="Could not find the 'mnist' dataset"):
         train_lib.train_and_evaluate(config, tmp_path / "w", progress=False)
+    assert not (tmp_path / "w" / "checkpoints").exists()

@@ -89,6 +89,11 @@ def _offline(tonic_cls: type, suffix: str) -> type:
     tonic checks for the downloaded archive (and a minimum file count) and downloads when it is
     missing; this subclass is satisfied by extracted event files alone and raises instead of
     downloading. It keeps the class name, which tonic uses as the folder name.
+
+    ``_check_exists`` is private to tonic, so ``pyproject.toml`` pins tonic to the releases whose
+    ``__init__`` the tests in ``tests/test_data_neuromorphic.py`` checked (it asks
+    ``self._check_exists()``, calls ``self.download()`` on False, then lists
+    ``location_on_system/folder_name``).
     """
 
     def check_exists(self) -> bool:

@@ -11,7 +11,9 @@ The CE-LIF paper's baseline. One step, with :math:`v` the membrane after reset:
     \\eta_t = \\rho\\,\\eta_{t-1} + (1 - \\rho)\\,s_t,
 
 so that :math:`\\vartheta[t] = \\vartheta_0 + \\beta\\,\\eta[t]`,
-:math:`\\eta[t] = \\rho\\,\\eta[t-1] + (1-\\rho)\\,s[t-1]` (``../shared/papers/NOTES.md`` §3).
+:math:`\\eta[t] = \\rho\\,\\eta[t-1] + (1-\\rho)\\,s[t-1]`: Eq. 3 ("Adaptive LIF Neuron Model", Methods) of
+the CE-LIF paper, "Unleashing the Potential of Spiking Neural Networks for Sequential Modeling with
+Contextual Embedding" (docs/papers.md §3.8 restores the equation).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from snnjax import surrogate
 from snnjax.neurons import dynamics
 
 Array = jax.Array
-ArrayLike = Any
+ArrayLike = jax.typing.ArrayLike
 
 
 class ALIFState(NamedTuple):

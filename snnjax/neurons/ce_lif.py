@@ -1,4 +1,6 @@
-"""CE-LIF: LIF with a contextual-embedding adaptive threshold (ce-lif paper; NOTES.md §3).
+"""CE-LIF: LIF with a contextual-embedding adaptive threshold (Eq. 4, "Contextual Embedding LIF Neuron",
+Methods, of "Unleashing the Potential of Spiking Neural Networks for Sequential Modeling with Contextual
+Embedding"; the equations are restored in docs/papers.md §3.8).
 
 .. math::
     u[t] = \\alpha\\,u[t-1]\\,(1 - s[t-1]) + x[t],
@@ -26,7 +28,7 @@ from snnjax import surrogate
 from snnjax.neurons import dynamics
 
 Array = jax.Array
-ArrayLike = Any
+ArrayLike = jax.typing.ArrayLike
 
 
 class CELIFState(NamedTuple):

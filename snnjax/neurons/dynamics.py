@@ -12,13 +12,11 @@ so that :math:`u[t+1] = k\\,u[t]\\,(1 - o[t]) + I[t+1]` with :math:`u = h` the m
 
 from __future__ import annotations
 
-from typing import Any
-
 import jax
 import jax.numpy as jnp
 
 Array = jax.Array
-ArrayLike = Any
+ArrayLike = jax.typing.ArrayLike
 
 RESET_MODES = ("hard", "soft")
 

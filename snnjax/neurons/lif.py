@@ -24,7 +24,7 @@ from snnjax import surrogate
 from snnjax.neurons import dynamics
 
 Array = jax.Array
-ArrayLike = Any
+ArrayLike = jax.typing.ArrayLike
 
 LIF_IMPLS = ("scan", "pallas")
 
