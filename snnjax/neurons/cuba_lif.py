@@ -8,7 +8,9 @@ A synaptic current :math:`i` filters the input, and the membrane integrates the 
 
 with the reset by the previous step's spike of :mod:`snnjax.neurons.leaky` (``reset="soft"``, snnTorch's
 "subtract"; ``reset="hard"``: :math:`m_t = \\beta (1 - s_{t-1}) m_{t-1} + i_t`, snnTorch's "zero").
-``syn_decay`` is α, ``decay`` is β. NIR's ``CubaLIF`` discretised with step Δt is
+``syn_decay`` is α, ``decay`` is β. (snnTorch's ``Synaptic`` with ``reset_mechanism="zero"`` differs:
+it zeroes the whole membrane of the step after a spike, :math:`m_t = (1 - s_{t-1})(\beta m_{t-1} + i_t)`,
+a one-step refractory period; its ``Leaky`` and our hard reset keep the new current.) NIR's ``CubaLIF`` discretised with step Δt is
 ``syn_decay = 1 - Δt/τ_syn``, ``decay = 1 - Δt/τ_mem`` (with ``w_in``, ``r`` folded into the weights).
 """
 
