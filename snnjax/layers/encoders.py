@@ -7,18 +7,26 @@
 - ``permuted_pixel``: PS-MNIST, the same after one fixed random permutation of the H·W positions.
 - ``sequence``: data that already has a time axis (``[B, T, ...] -> [T, B, ...]``): adding problem,
   copy memory, neuromorphic frames.
+
+Encoders are looked up by name in ``ENCODERS``; :func:`register` adds your own, which then works as
+``config.model.encoder``::
+
+    encoders.register("inverted", lambda x, time_steps, key, permutation_seed: encoders.direct(1 - x, time_steps))
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Callable
 
 import numpy as np
 
 import jax
 import jax.numpy as jnp
 
-Array = jax.Array
+from snnjax.registry import Registry
 
-ENCODERS = ("direct", "rate", "pixel", "permuted_pixel", "sequence")
+Array = jax.Array
 
 
 def direct(x: Array, time_steps: int) -> Array:
@@ -53,18 +61,44 @@ def sequence(x: Array) -> Array:
     return jnp.swapaxes(x, 0, 1)
 
 
+EncoderFn = Callable[..., Array]  # fn(x, time_steps, key, permutation_seed) -> [T, B, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Encoder:
+    """An entry of ``ENCODERS``: ``fn(x, time_steps, key, permutation_seed) -> [T, B, ...]``.
+
+    ``needs_key``: the model passes a PRNG key from its ``encoder`` RNG stream (stochastic codes).
+    """
+
+    fn: EncoderFn
+    needs_key: bool = False
+
+
+ENCODERS: Registry[Encoder] = Registry("encoder", {
+    "direct": Encoder(lambda x, time_steps, key, permutation_seed: direct(x, time_steps)),
+    "rate": Encoder(lambda x, time_steps, key, permutation_seed: rate(x, time_steps, key), needs_key=True),
+    "pixel": Encoder(lambda x, time_steps, key, permutation_seed: pixel(x)),
+    "permuted_pixel": Encoder(lambda x, time_steps, key, permutation_seed: permuted_pixel(
+        x, fixed_permutation(int(np.prod(x.shape[1:3])), permutation_seed))),
+    "sequence": Encoder(lambda x, time_steps, key, permutation_seed: sequence(x)),
+})
+
+
+def register(name: str, fn: EncoderFn | Encoder, *, needs_key: bool = False, overwrite: bool = False) -> Encoder:
+    """Adds an encoder ``fn(x, time_steps, key, permutation_seed) -> [T, B, ...]`` under ``name``."""
+    entry = fn if isinstance(fn, Encoder) else Encoder(fn, needs_key)
+    return ENCODERS.register(name, entry, overwrite=overwrite)
+
+
+def needs_key(kind: str) -> bool:
+    """Whether encoder ``kind`` draws random numbers (the model then passes an ``encoder`` key)."""
+    return ENCODERS.lookup(kind).needs_key
+
+
 def encode(kind: str, x: Array, time_steps: int, key: Array | None = None, permutation_seed: int = 0) -> Array:
-    """Dispatches on the encoder name; ``key`` is needed by ``rate`` only."""
-    if kind == "direct":
-        return direct(x, time_steps)
-    if kind == "rate":
-        if key is None:
-            raise ValueError("rate coding needs a PRNG key")
-        return rate(x, time_steps, key)
-    if kind == "pixel":
-        return pixel(x)
-    if kind == "permuted_pixel":
-        return permuted_pixel(x, fixed_permutation(int(np.prod(x.shape[1:3])), permutation_seed))
-    if kind == "sequence":
-        return sequence(x)
-    raise ValueError(f"unknown encoder {kind!r}; choose one of {ENCODERS}")
+    """Runs the encoder named ``kind``; ``key`` is needed by stochastic encoders (``rate``) only."""
+    entry = ENCODERS.lookup(kind)
+    if entry.needs_key and key is None:
+        raise ValueError(f"the {kind!r} encoder draws random numbers and needs a PRNG key")
+    return entry.fn(x, time_steps, key, permutation_seed)

@@ -117,7 +117,7 @@ class SequenceSNN(nn.Module):
         if encoded:
             h = x
         else:
-            key = self.make_rng("encoder") if self.encoder == "rate" else None
+            key = self.make_rng("encoder") if encoders.needs_key(self.encoder) else None
             h = encoders.encode(self.encoder, x, self.time_steps, key, self.permutation_seed)
         steps = h.shape[0]
         t0 = jnp.zeros((), jnp.int32) if state is None else jnp.asarray(state.t, jnp.int32)
