@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from snnjax.layers.spiking import NeuronConfig, neuron_parameters, step_function
+from snnjax.layers.spiking import NeuronConfig, neuron_parameters, sow_spikes, step_function
 from snnjax.layers.synapse import SeqDense, torch_uniform
 from snnjax.layers.time import channels_last
 
@@ -71,5 +71,5 @@ class RecurrentSpikingLayer(nn.Module):
         if state is None:
             state = RecurrentState(init_state(batch_shape, current.dtype), jnp.zeros(batch_shape, current.dtype))
         state, s_seq = jax.lax.scan(body, RecurrentState(*state), (current, te_seq), unroll=self.neuron.unroll)
-        self.sow("spikes", "rate", jnp.mean(s_seq.astype(jnp.float32)))
+        sow_spikes(self, s_seq)
         return (s_seq, state) if return_state else s_seq

@@ -2,7 +2,9 @@
 
 The dynamics live in :mod:`snnjax.neurons` as pure functions; this module only creates the
 parameters (the LLC-LIF leak ``a``, the PLIF ``w``, a learnable threshold), picks the spike function
-and reports the firing rate in the ``spikes`` collection. Neuron kinds are looked up by name in
+and reports the firing rate in the ``spikes`` collection (``rate``, a scalar) and each neuron's spike
+count in ``spike_counts`` (``count``, ``[B, ...]``, for the spike-count regularisers of
+:mod:`snnjax.losses`; only collected when that collection is mutable). Neuron kinds are looked up by name in
 ``NEURON_KINDS``; :func:`register_neuron` adds your own.
 
 The layer follows the stateful-layer contract ``layer(x_seq, state) -> (s_seq, state)`` when called
@@ -330,8 +332,15 @@ class SpikingNeuron(nn.Module):
             raise ValueError(f"a {cfg.kind} layer needs its temporal encoding te [T, N]")
         params = neuron_parameters(self, cfg, x_seq.shape[-1], a)
         s, state = kind.run(cfg, params, x_seq, state, te if kind.needs_te else None)
-        self.sow("spikes", "rate", jnp.mean(s.astype(jnp.float32)))
+        sow_spikes(self, s)
         return (s, state) if return_state else s
+
+
+def sow_spikes(module: nn.Module, s_seq: Array) -> None:
+    """Sows a layer's mean firing rate (``spikes/rate``) and per-neuron spike counts (``spike_counts/count``)."""
+    module.sow("spikes", "rate", jnp.mean(s_seq.astype(jnp.float32)))
+    if module.is_mutable_collection("spike_counts"):
+        module.sow("spike_counts", "count", jnp.sum(s_seq.astype(jnp.float32), axis=0))
 
 
 def step_function(cfg: NeuronConfig, a: Array | None = None, params: Params | None = None):

@@ -67,11 +67,13 @@ def _dense(x: Array, p: dict) -> Array:
 
 
 class _SowRate(nn.Module):
-    """Sows a firing rate where the layer path's ``SpikingNeuron`` would (``<name>/rate``)."""
+    """Sows what the layer path's ``SpikingNeuron`` would, where it would (``<name>/rate``, ``<name>/count``)."""
 
     @nn.compact
-    def __call__(self, rate: Array) -> None:
+    def __call__(self, rate: Array, count: Array) -> None:
         self.sow("spikes", "rate", rate)
+        if self.is_mutable_collection("spike_counts"):
+            self.sow("spike_counts", "count", count)
 
 
 class SequenceSNN(nn.Module):
@@ -174,9 +176,10 @@ class SequenceSNN(nn.Module):
         te_seq = te if te is not None else jnp.zeros((h.shape[0], 0), h.dtype)
 
         def body(carry, inputs):
+            states, totals = carry
             x_t, te_t = inputs
-            new, rates = [], []
-            for (syn, rec, _, step), width, st in zip(layers, self.hidden, carry):
+            new, counts = [], []
+            for (syn, rec, _, step), width, st, total in zip(layers, self.hidden, states, totals):
                 current = _dense(x_t, syn)
                 te_w = te_t[:width] if te is not None else None
                 if rec is None:
@@ -185,11 +188,13 @@ class SequenceSNN(nn.Module):
                     neuron_st, x_t = step(st.neuron, current + recurrent_current(st.spikes, *rec), te_w)
                     st = RecurrentState(neuron_st, x_t)
                 new.append(st)
-                rates.append(jnp.mean(x_t.astype(jnp.float32)))
-            return tuple(new), (_dense(x_t, params["readout"]), jnp.stack(rates))
+                counts.append(total + x_t.astype(jnp.float32))
+            return (tuple(new), tuple(counts)), _dense(x_t, params["readout"])
 
-        states, (out, rates) = jax.lax.scan(body, tuple(states), (h, te_seq), unroll=self.neuron.unroll)
-        for i in range(len(self.hidden)):
+        zero_counts = tuple(jnp.zeros((batch, w), jnp.float32) for w in self.hidden)
+        (states, totals), out = jax.lax.scan(body, (tuple(states), zero_counts), (h, te_seq),
+                                             unroll=self.neuron.unroll)
+        for i, total in enumerate(totals):
             name = f"layer{i}" if i in self.recurrent_layers else f"neuron{i}"
-            _SowRate(name=name)(jnp.mean(rates[:, i]))
+            _SowRate(name=name)(jnp.mean(total) / h.shape[0], total)
         return out, list(states)
