@@ -26,6 +26,7 @@ NETS = {
     "llc_lif-learned-threshold": dict(hidden=(7,), neuron=layers.NeuronConfig(
         kind="llc_lif", v_th=0.2, learn_threshold=True, per_channel=True)),
     "cuba_lif": dict(hidden=(6, 6), neuron=layers.NeuronConfig(kind="cuba_lif", decay=0.8, v_th=0.2, reset="soft")),
+    "ce_lif-li-readout": dict(hidden=(8, 6), readout_decay=0.8),
 }
 
 
@@ -51,12 +52,12 @@ def test_per_step_whole_net_scan_equals_per_layer_scans(name):
     model = SequenceSNN(num_outputs=4, **NETS[name])
     x = _images(seed=2)
     variables = model.init(jax.random.PRNGKey(0), x, train=False)
-    ref, ref_cols = model.apply(variables, x, train=False, mutable=["spikes"], return_state=True)
+    ref, ref_cols = model.apply(variables, x, train=False, mutable=["spikes", "spike_counts"], return_state=True)
     step_model = model.clone(scan="step")
-    got, cols = step_model.apply(variables, x, train=False, mutable=["spikes"], return_state=True)
+    got, cols = step_model.apply(variables, x, train=False, mutable=["spikes", "spike_counts"], return_state=True)
     np.testing.assert_allclose(np.asarray(got[0].out), np.asarray(ref[0].out), rtol=1e-6, atol=1e-6)
     chex.assert_trees_all_close(got[1], ref[1], rtol=1e-6, atol=1e-6)
-    chex.assert_trees_all_close(cols, ref_cols, rtol=1e-6, atol=1e-6)  # same firing-rate names and values
+    chex.assert_trees_all_close(cols, ref_cols, rtol=1e-6, atol=1e-6)  # same rates and counts, same names
     # and its gradient is the per-layer path's
     loss = lambda m: lambda p: jnp.sum(m.apply({"params": p}, x, train=False).out ** 2)
     chex.assert_trees_all_close(jax.grad(loss(step_model))(variables["params"]),
@@ -92,3 +93,32 @@ def test_recurrent_layer_carries_its_last_spikes():
     np.testing.assert_array_equal(np.concatenate([s1, s2]), np.asarray(whole))
     np.testing.assert_array_equal(np.asarray(st.spikes), np.asarray(whole[-1]))
     chex.assert_trees_all_close(st, st_whole)
+
+
+def test_leaky_integrator_matches_spyx_and_spikingjelly_updates():
+    x = np.random.default_rng(2).normal(0, 1, (9, 2, 3)).astype(np.float32)
+    v, out = np.zeros((2, 3)), []
+    for t in range(9):  # Spyx LI: V = β V + x
+        v = 0.7 * v + x[t]
+        out.append(v)
+    v_seq, state = neurons.li(jnp.asarray(x), decay=0.7)
+    np.testing.assert_allclose(np.asarray(v_seq), np.stack(out), rtol=1e-5, atol=1e-6)
+    v, out = np.zeros((2, 3)), []
+    for t in range(9):  # SpikingJelly NonSpikingLIFNode(tau=4): v = v + (x - v)/τ
+        v = v + (x[t] - v) / 4.0
+        out.append(v)
+    v_seq, _ = neurons.li(jnp.asarray(x), decay=0.75, decay_input=True)
+    np.testing.assert_allclose(np.asarray(v_seq), np.stack(out), rtol=1e-5, atol=1e-6)
+
+
+def test_leaky_integrator_readout_filters_the_linear_readout():
+    x = _images(seed=4)
+    linear = SequenceSNN(hidden=(6,), num_outputs=3)
+    variables = linear.init(jax.random.PRNGKey(0), x, train=False)
+    lin = np.asarray(linear.apply(variables, x, train=False).out)
+    li = np.asarray(linear.clone(readout_decay=0.5).apply(variables, x, train=False).out)
+    expected, v = [], np.zeros_like(lin[0])
+    for t in range(lin.shape[0]):
+        v = 0.5 * v + lin[t]
+        expected.append(v)
+    np.testing.assert_allclose(li, np.stack(expected), rtol=1e-5, atol=1e-6)

@@ -7,6 +7,10 @@
 - ``permuted_pixel``: PS-MNIST, the same after one fixed random permutation of the H·W positions.
 - ``sequence``: data that already has a time axis (``[B, T, ...] -> [T, B, ...]``): adding problem,
   copy memory, neuromorphic frames.
+- ``latency``: one spike per input, earlier for larger values (snnTorch ``spikegen.latency(linear=True,
+  normalize=True)``, SpikingJelly ``LatencyEncoder(enc_function="linear")``).
+- ``delta``: spikes where a sequence rises by at least a threshold from one step to the next
+  (snnTorch ``spikegen.delta``), ``[B, T, ...] -> [T, B, ...]``.
 
 Encoders are looked up by name in ``ENCODERS``; :func:`register` adds your own, which then works as
 ``config.model.encoder``::
@@ -61,6 +65,35 @@ def sequence(x: Array) -> Array:
     return jnp.swapaxes(x, 0, 1)
 
 
+def latency(x: Array, time_steps: int, threshold: float = 0.01, clip: bool = False) -> Array:
+    """Linear latency code: one spike per input at step :math:`t_f = \\mathrm{round}((T-1)(1 - \\max(x, \\vartheta)))`.
+
+    ``x`` in [0, 1]: 1 fires at step 0, inputs at or below ``threshold`` ϑ at the last step (snnTorch's
+    ``latency(num_steps=T, linear=True, normalize=True, threshold=ϑ)``), or never with ``clip=True``.
+    ``[B, ...] -> [T, B, ...]`` in ``x``'s dtype.
+    """
+    xf = x.astype(jnp.float32)
+    t_fire = jnp.round((time_steps - 1) * (1 - jnp.maximum(xf, threshold)))
+    steps = jnp.arange(time_steps, dtype=jnp.float32).reshape((time_steps,) + (1,) * x.ndim)
+    spikes = steps == t_fire[None]
+    if clip:
+        spikes = spikes & (xf >= threshold)[None]
+    return spikes.astype(x.dtype)
+
+
+def delta(x_seq: Array, threshold: float = 0.1, padding: bool = False, off_spike: bool = False) -> Array:
+    """Delta modulation of a time-major sequence (snnTorch ``spikegen.delta``).
+
+    .. math::  s_t = H(x_t - x_{t-1} - \\vartheta) \\;[- H(x_{t-1} - x_t - \\vartheta) \\text{ with off_spike}],
+
+    with :math:`x_{-1} = 0` (or :math:`x_0` with ``padding``).
+    """
+    first = x_seq[:1] if padding else jnp.zeros_like(x_seq[:1])
+    diff = x_seq - jnp.concatenate([first, x_seq[:-1]], axis=0)
+    on = (diff >= threshold).astype(x_seq.dtype)
+    return on - (diff <= -threshold).astype(x_seq.dtype) if off_spike else on
+
+
 EncoderFn = Callable[..., Array]  # fn(x, time_steps, key, permutation_seed) -> [T, B, ...]
 
 
@@ -82,6 +115,8 @@ ENCODERS: Registry[Encoder] = Registry("encoder", {
     "permuted_pixel": Encoder(lambda x, time_steps, key, permutation_seed: permuted_pixel(
         x, fixed_permutation(int(np.prod(x.shape[1:3])), permutation_seed))),
     "sequence": Encoder(lambda x, time_steps, key, permutation_seed: sequence(x)),
+    "latency": Encoder(lambda x, time_steps, key, permutation_seed: latency(x, time_steps)),
+    "delta": Encoder(lambda x, time_steps, key, permutation_seed: delta(sequence(x))),
 })
 
 

@@ -58,6 +58,7 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.votes_per_class = 10
     # sequence nets: "layer" (per-layer scans) or "step" (one scan of the whole net per step)
     c.scan = "layer"
+    c.readout_decay = 0.0  # > 0: a non-spiking leaky-integrator readout (Spyx LI)
     return c
 
 
@@ -75,6 +76,8 @@ def _build_conv(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Module:
 def _build_sequence(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Module:
     if cfg.readout not in READOUTS:
         raise ValueError(f"model.readout must be one of {READOUTS}, got {cfg.readout!r}")
+    if not 0.0 <= float(cfg.get("readout_decay", 0.0)) < 1.0:
+        raise ValueError(f"model.readout_decay must be in [0, 1) (0 = linear readout), got {cfg.readout_decay}")
     if cfg.get("scan", "layer") not in SCANS:
         raise ValueError(f"model.scan must be one of {SCANS}, got {cfg.scan!r}")
     hidden = tuple(int(h) for h in cfg.hidden)
@@ -94,6 +97,7 @@ def _build_sequence(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Modu
         readout=cfg.readout,
         permutation_seed=cfg.permutation_seed,
         scan=cfg.get("scan", "layer"),
+        readout_decay=float(cfg.get("readout_decay", 0.0)),
     )
 
 

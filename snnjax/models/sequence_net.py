@@ -29,6 +29,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from snnjax import neurons
 from snnjax.layers import encoders
 from snnjax.layers.recurrent import RecurrentSpikingLayer, RecurrentState, recurrent_current
 from snnjax.layers.spiking import NEURON_KINDS, NeuronConfig, SpikingNeuron, step_function
@@ -47,10 +48,12 @@ class SequenceState(NamedTuple):
     Attributes:
         t: int32 scalar, the number of steps already run (where the next call starts in TE).
         layers: one state per hidden layer (the neuron's state, or a ``RecurrentState``).
+        readout: the leaky-integrator readout's ``LIState`` (None for a linear readout).
     """
 
     t: Array
     layers: tuple[Any, ...]
+    readout: Any = None
 
 
 def normal_init(mean: float, std: float):
@@ -91,6 +94,8 @@ class SequenceSNN(nn.Module):
         readout: how the loss reads the output (``mean``, ``last``, ``per_step``).
         permutation_seed: PS-MNIST's fixed permutation.
         scan: ``layer`` (per-layer scans, the default) or ``step`` (one scan of the whole net per step).
+        readout_decay: 0 (default) for a linear readout; k > 0 passes it through a non-spiking leaky
+            integrator, ``out_t = k·out_{t-1} + W h_t + b`` (Spyx ``LI``), whose state is carried too.
     """
 
     hidden: tuple[int, ...]
@@ -105,6 +110,7 @@ class SequenceSNN(nn.Module):
     readout: str = "mean"
     permutation_seed: int = 0
     scan: str = "layer"
+    readout_decay: float = 0.0
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool, state: SequenceState | None = None,
@@ -131,13 +137,17 @@ class SequenceSNN(nn.Module):
                 te_all = self.param("te", normal_init(self.te_init_mean, self.te_init_std), (steps, max(self.hidden)))
             te = jax.lax.dynamic_slice_in_dim(te_all, t0, steps).astype(h.dtype)
         layer_states = (None,) * len(self.hidden) if state is None else tuple(state.layers)
+        readout_state = None if state is None else state.readout
         if self.scan == "step" and not self.is_initializing():
-            out, new_states = self._per_step(h, layer_states, te)
+            out, new_states, readout_state = self._per_step(h, layer_states, te, readout_state)
         else:
             out, new_states = self._per_layer(h, layer_states, te)
+            if self.readout_decay:
+                out, readout_state = neurons.li(out, decay=self.readout_decay, state=readout_state,
+                                                unroll=self.neuron.unroll)
         output = ModelOutput(out=out, local_outs=(), readout=self.readout)
         if return_state:
-            return output, SequenceState(t0 + steps, tuple(new_states))
+            return output, SequenceState(t0 + steps, tuple(new_states), readout_state)
         return output
 
     def _per_layer(self, h: Array, layer_states: tuple, te: Array | None) -> tuple[Array, list]:
@@ -155,7 +165,7 @@ class SequenceSNN(nn.Module):
             new_states.append(st)
         return SeqDense(self.num_outputs, name="readout")(h), new_states
 
-    def _per_step(self, h: Array, layer_states: tuple, te: Array | None) -> tuple[Array, list]:
+    def _per_step(self, h: Array, layer_states: tuple, te: Array | None, readout_state) -> tuple[Array, list, Any]:
         params = self.variables["params"]
         batch = h.shape[1]
         layers = []  # (synapse params, recurrent (w, b) or None, init_state, step) per hidden layer
@@ -175,8 +185,11 @@ class SequenceSNN(nn.Module):
             states.append(st)
         te_seq = te if te is not None else jnp.zeros((h.shape[0], 0), h.dtype)
 
+        if self.readout_decay and readout_state is None:
+            readout_state = neurons.li_init_state((batch, self.num_outputs), h.dtype)
+
         def body(carry, inputs):
-            states, totals = carry
+            states, totals, ro = carry
             x_t, te_t = inputs
             new, counts = [], []
             for (syn, rec, _, step), width, st, total in zip(layers, self.hidden, states, totals):
@@ -189,12 +202,15 @@ class SequenceSNN(nn.Module):
                     st = RecurrentState(neuron_st, x_t)
                 new.append(st)
                 counts.append(total + x_t.astype(jnp.float32))
-            return (tuple(new), tuple(counts)), _dense(x_t, params["readout"])
+            out_t = _dense(x_t, params["readout"])
+            if self.readout_decay:
+                ro, out_t = neurons.li_step(ro, out_t, decay=self.readout_decay)
+            return (tuple(new), tuple(counts), ro), out_t
 
         zero_counts = tuple(jnp.zeros((batch, w), jnp.float32) for w in self.hidden)
-        (states, totals), out = jax.lax.scan(body, (tuple(states), zero_counts), (h, te_seq),
-                                             unroll=self.neuron.unroll)
+        (states, totals, readout_state), out = jax.lax.scan(
+            body, (tuple(states), zero_counts, readout_state), (h, te_seq), unroll=self.neuron.unroll)
         for i, total in enumerate(totals):
             name = f"layer{i}" if i in self.recurrent_layers else f"neuron{i}"
             _SowRate(name=name)(jnp.mean(total) / h.shape[0], total)
-        return out, list(states)
+        return out, list(states), readout_state

@@ -12,6 +12,7 @@ from snnjax.neurons.ce_lif import CELIFState, ce_lif, ce_lif_init_state, ce_lif_
 from snnjax.neurons.cuba_lif import CuBaLIFState, cuba_lif, cuba_lif_init_state, cuba_lif_step
 from snnjax.neurons.if_neuron import if_neuron, if_step
 from snnjax.neurons.leaky import LeakyState, leaky, leaky_init_state, leaky_step
+from snnjax.neurons.li import LIState, li, li_init_state, li_step
 from snnjax.neurons.lif import (
     LIFState,
     lif,
@@ -27,6 +28,7 @@ __all__ = [
     "ALIFState",
     "CELIFState",
     "CuBaLIFState",
+    "LIState",
     "LeakyState",
     "LIFState",
     "alif",
@@ -43,6 +45,9 @@ __all__ = [
     "leaky",
     "leaky_init_state",
     "leaky_step",
+    "li",
+    "li_init_state",
+    "li_step",
     "lif",
     "lif_init_state",
     "lif_step",
