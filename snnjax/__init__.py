@@ -6,7 +6,7 @@ first are also here at the top: ``snnjax.SpikingNeuron``, ``snnjax.SequenceSNN``
 """
 
 from snnjax import neurons, surrogate  # noqa: I001  (first: the layers import them)
-from snnjax import data, layers, losses, models
+from snnjax import data, layers, losses, models, monitor
 from snnjax.layers import (
     NEURON_KINDS,
     NeuronConfig,
@@ -46,6 +46,7 @@ __all__ = [
     "layers",
     "losses",
     "models",
+    "monitor",
     "neurons",
     "register_encoder",
     "register_neuron",

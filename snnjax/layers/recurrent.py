@@ -66,10 +66,15 @@ class RecurrentSpikingLayer(nn.Module):
             x_t, te_t = inputs
             neuron_state, s = step(neuron_state, x_t + recurrent_current(s_prev, w_rec, b_rec),
                                    te_t if te is not None else None)
-            return RecurrentState(neuron_state, s), s
+            return RecurrentState(neuron_state, s), (s, neuron_state) if monitoring else s
+
+        monitoring = self.is_mutable_collection("membranes")  # snnjax.monitor: every step's state
 
         if state is None:
             state = RecurrentState(init_state(batch_shape, current.dtype), jnp.zeros(batch_shape, current.dtype))
         state, s_seq = jax.lax.scan(body, RecurrentState(*state), (current, te_seq), unroll=self.neuron.unroll)
+        if monitoring:
+            s_seq, trace = s_seq
+            self.sow("membranes", "state", trace)
         sow_spikes(self, s_seq)
         return (s_seq, state) if return_state else s_seq

@@ -331,9 +331,27 @@ class SpikingNeuron(nn.Module):
         if kind.needs_te and te is None:
             raise ValueError(f"a {cfg.kind} layer needs its temporal encoding te [T, N]")
         params = neuron_parameters(self, cfg, x_seq.shape[-1], a)
-        s, state = kind.run(cfg, params, x_seq, state, te if kind.needs_te else None)
+        te = te if kind.needs_te else None
+        if self.is_mutable_collection("membranes"):  # snnjax.monitor: every step's state
+            self.sow("membranes", "state", state_trace(kind, cfg, params, x_seq, state, te))
+        s, state = kind.run(cfg, params, x_seq, state, te)
         sow_spikes(self, s)
         return (s, state) if return_state else s
+
+
+def state_trace(kind: NeuronKind, cfg: NeuronConfig, params: Params, x_seq: Array, state: State | None,
+                te: Array | None) -> State:
+    """Every step's state (each field ``[T, ...]``) of ``kind`` run over ``x_seq`` from ``state``."""
+    if state is None:
+        state = kind.init_state(cfg, params, x_seq.shape[1:], x_seq.dtype)
+    fn = kind.step(cfg, params)
+
+    def body(st, xs):
+        st, _ = fn(st, *xs) if te is not None else fn(st, xs)
+        return st, st
+
+    _, trace = jax.lax.scan(body, state, (x_seq, te) if te is not None else x_seq)
+    return trace
 
 
 def sow_spikes(module: nn.Module, s_seq: Array) -> None:
