@@ -169,6 +169,8 @@ def test_options_a_kind_does_not_have_are_refused():
         layers.NeuronConfig(kind="cuba_lif", decay_input=True)
     with pytest.raises(ValueError, match="impl='pallas' supports"):
         layers.NeuronConfig(kind="alif", impl="pallas")
+    with pytest.raises(ValueError, match="fires on u >= v_th only"):
+        layers.NeuronConfig(kind="lif", impl="pallas", strict_threshold=True)
     with pytest.raises(ValueError, match="has no parameter"):
         layers.NeuronConfig(surrogate="straight_through", surrogate_param=1.0)
 

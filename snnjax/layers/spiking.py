@@ -93,6 +93,8 @@ class NeuronConfig:
         if self.impl not in kind.impls:
             with_pallas = [n for n, k in NEURON_KINDS.items() if "pallas" in k.impls]
             raise ValueError(f"neuron.impl={self.impl!r} supports {sorted(with_pallas)}; use impl='scan' for {self.kind}")
+        if self.impl == "pallas" and self.strict_threshold:
+            raise ValueError("neuron.impl='pallas' fires on u >= v_th only; use impl='scan' with strict_threshold=True")
         if self.bpta_alpha and not kind.bpta:
             raise ValueError(f"neuron.bpta_alpha is for the LIF family; {self.kind!r} has no BPTA path (set it to 0)")
         if self.decay_input and not kind.decay_input:
