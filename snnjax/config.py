@@ -40,7 +40,9 @@ def default_train_config() -> ml_collections.ConfigDict:
 
 def default_loss_config() -> ml_collections.ConfigDict:
     """``config.loss``: see :mod:`snnjax.losses`."""
-    return ml_collections.ConfigDict(dict(name="mse_rate", local_weight=1.0, reduction="mean"))
+    from snnjax.losses import LOSS_CONFIG_DEFAULTS  # the peers' losses' options and the regularisers
+
+    return ml_collections.ConfigDict(dict(name="mse_rate", local_weight=1.0, reduction="mean", **LOSS_CONFIG_DEFAULTS))
 
 
 def base_config() -> ml_collections.ConfigDict:

@@ -11,14 +11,17 @@ hyper-parameters, so it can be passed through ``jax.jit``, swept with ``jax.vmap
 
     spike_fn = surrogate.sigmoid(alpha=4.0)
     s = spike_fn(u, v_th)                       # 0/1, dtype of u
+    s = spike_fn(u - v_th)                      # the same: one argument means threshold 0
     g = spike_fn.derivative(u - v_th)           # the g'(x) used in the backward pass
 
-Smooth surrogates (``sigmoid``, ``atan``, ``boxcar``, ``triangle``) define the backward pass as the
+Smooth surrogates (``sigmoid``, ``atan``, ``boxcar``, ``triangle``, and the peers' ``fast_sigmoid`` =
+``superspike``, ``piecewise_quadratic``, ``erf``, ``soft_sign``, ``straight_through``) define the backward pass as the
 vector-Jacobian product of a smooth *primitive* :math:`F(u - v_\\mathrm{th}; \\theta)`: the gradient
 to ``u`` is :math:`g'(x) = F'(x)`, the gradient to ``v_th`` is :math:`-g'(x)` (adaptive thresholds
 learn through it), and the gradient to a hyper-parameter :math:`\\theta` is
 :math:`\\partial F / \\partial \\theta`. ``bpsa`` is the biologically plausible spatial adjustment of
 the bpsa-bpta paper (Eq. 9): :math:`\\partial s/\\partial u = 1/u` where the neuron fired, 0 elsewhere.
+``strict(spike_fn)`` fires on ``u > v_th`` (snnTorch, Spyx) with ``spike_fn``'s backward pass.
 """
 
 from __future__ import annotations
@@ -35,9 +38,12 @@ ArrayLike = jax.typing.ArrayLike
 
 
 class SpikeFunction(Protocol):
-    """``spike_fn(u, v_th) -> s``: Heaviside forward, custom backward."""
+    """``spike_fn(u, v_th=0.0) -> s``: Heaviside forward, custom backward.
 
-    def __call__(self, u: Array, v_th: ArrayLike) -> Array: ...
+    ``spike_fn(x)`` (one argument, threshold 0) is ``H(x)``, as the peers' spike functions are called.
+    """
+
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array: ...
 
 
 def heaviside(x: Array) -> Array:
@@ -109,7 +115,7 @@ class Sigmoid:
 
     alpha: ArrayLike = 4.0
 
-    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
         return _sigmoid_spike(u, v_th, self.alpha)
 
     def primitive(self, x: Array) -> Array:
@@ -130,7 +136,7 @@ class ATan:
 
     alpha: ArrayLike = 2.0
 
-    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
         return _atan_spike(u, v_th, self.alpha)
 
     def primitive(self, x: Array) -> Array:
@@ -149,7 +155,7 @@ class Boxcar:
 
     width: ArrayLike = 1.0
 
-    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
         return _boxcar_spike(u, v_th, self.width)
 
     def primitive(self, x: Array) -> Array:
@@ -168,7 +174,7 @@ class Triangle:
 
     width: ArrayLike = 1.0
 
-    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
         return _triangle_spike(u, v_th, self.width)
 
     def primitive(self, x: Array) -> Array:
@@ -216,7 +222,7 @@ class BPSA:
 
     eps: ArrayLike = 1e-6
 
-    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
         return _bpsa_spike(u, v_th, self.eps)
 
     def derivative_u(self, u: Array, v_th: ArrayLike) -> Array:
@@ -248,6 +254,188 @@ def bpsa(eps: ArrayLike = 1e-6) -> BPSA:
     return BPSA(eps)
 
 
+# --------------------------------------------------------------------------- the peers' surrogates
+
+
+def _fast_sigmoid_primitive(x, slope):
+    # d/dx x / (1 + k|x|) = 1 / (1 + k|x|)^2. Not a 0-to-1 step (it spans ±1/k): only its slope is used.
+    return x / (1 + slope * jnp.abs(x))
+
+
+def _piecewise_quadratic_primitive(x, alpha):
+    inside = jnp.abs(x) <= 1 / alpha
+    ramp = -0.5 * jnp.square(alpha) * x * jnp.abs(x) + alpha * x + 0.5
+    outside = jnp.where(x >= 0, jnp.ones_like(x), jnp.zeros_like(x))
+    return jnp.where(inside, ramp, outside)
+
+
+def _erf_primitive(x, alpha):
+    return 0.5 * (1 + jax.scipy.special.erf(alpha * x))
+
+
+def _soft_sign_primitive(x, alpha):
+    return 0.5 * (alpha * x / (1 + jnp.abs(alpha * x)) + 1)
+
+
+def _straight_through_primitive(x):
+    return x
+
+
+_fast_sigmoid_spike = _smooth_spike(_fast_sigmoid_primitive)
+_piecewise_quadratic_spike = _smooth_spike(_piecewise_quadratic_primitive)
+_erf_spike = _smooth_spike(_erf_primitive)
+_soft_sign_spike = _smooth_spike(_soft_sign_primitive)
+_straight_through_spike = _smooth_spike(_straight_through_primitive)
+
+
+@_pytree_dataclass
+class FastSigmoid:
+    """snnTorch's default surrogate ``surrogate.fast_sigmoid(slope=25)``, which is also Spyx's default
+    ``axn.superspike(k=25)`` (SuperSpike, Zenke & Ganguli 2018, "SuperSpike: Supervised learning in
+    multilayer spiking neural networks", Eq. 5).
+
+    .. math::  F(x) = \\frac{x}{1 + k|x|}, \\qquad g'(x) = \\frac{1}{(1 + k|x|)^2}.
+
+    The peak is 1 at any slope (its area is 2/k); :func:`soft_sign` is the unit-area version.
+    """
+
+    slope: ArrayLike = 25.0
+
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
+        return _fast_sigmoid_spike(u, v_th, self.slope)
+
+    def primitive(self, x: Array) -> Array:
+        return _fast_sigmoid_primitive(x, self.slope)
+
+    def derivative(self, x: Array) -> Array:
+        return 1 / jnp.square(1 + self.slope * jnp.abs(x))
+
+
+@_pytree_dataclass
+class PiecewiseQuadratic:
+    """SpikingJelly's ``surrogate.PiecewiseQuadratic(alpha=1)`` (Esser et al. 2016 style).
+
+    .. math::  g'(x) = \\max(0,\\; \\alpha - \\alpha^2 |x|), \\qquad \\text{zero outside } |x| \\le 1/\\alpha.
+    """
+
+    alpha: ArrayLike = 1.0
+
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
+        return _piecewise_quadratic_spike(u, v_th, self.alpha)
+
+    def primitive(self, x: Array) -> Array:
+        return _piecewise_quadratic_primitive(x, self.alpha)
+
+    def derivative(self, x: Array) -> Array:
+        return jnp.maximum(0.0, self.alpha - jnp.square(self.alpha) * jnp.abs(x)).astype(x.dtype)
+
+
+@_pytree_dataclass
+class Erf:
+    """SpikingJelly's ``surrogate.Erf(alpha=2)``: the Gaussian error function.
+
+    .. math::  F(x) = \\tfrac12\\,(1 + \\mathrm{erf}(\\alpha x)), \\qquad
+               g'(x) = \\frac{\\alpha}{\\sqrt\\pi}\\,e^{-\\alpha^2 x^2}.
+    """
+
+    alpha: ArrayLike = 2.0
+
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
+        return _erf_spike(u, v_th, self.alpha)
+
+    def primitive(self, x: Array) -> Array:
+        return _erf_primitive(x, self.alpha)
+
+    def derivative(self, x: Array) -> Array:
+        return self.alpha / math.sqrt(math.pi) * jnp.exp(-jnp.square(self.alpha * x))
+
+
+@_pytree_dataclass
+class SoftSign:
+    """SpikingJelly's ``surrogate.SoftSign(alpha=2)``.
+
+    .. math::  F(x) = \\tfrac12\\left(\\frac{\\alpha x}{1 + |\\alpha x|} + 1\\right), \\qquad
+               g'(x) = \\frac{\\alpha}{2\\,(1 + |\\alpha x|)^2}.
+    """
+
+    alpha: ArrayLike = 2.0
+
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
+        return _soft_sign_spike(u, v_th, self.alpha)
+
+    def primitive(self, x: Array) -> Array:
+        return _soft_sign_primitive(x, self.alpha)
+
+    def derivative(self, x: Array) -> Array:
+        return self.alpha / (2 * jnp.square(1 + jnp.abs(self.alpha * x)))
+
+
+@_pytree_dataclass
+class StraightThrough:
+    """The straight-through estimator (snnTorch ``surrogate.straight_through_estimator()``; Spyx's
+    ``Heaviside()`` activation): the incoming gradient passes unchanged, ``g'(x) = 1``.
+    """
+
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
+        return _straight_through_spike(u, v_th)
+
+    def primitive(self, x: Array) -> Array:
+        return _straight_through_primitive(x)
+
+    def derivative(self, x: Array) -> Array:
+        return jnp.ones_like(x)
+
+
+@_pytree_dataclass
+class Strict:
+    """``spike_fn`` with a strict threshold: a spike is ``u > v_th`` (snnTorch, Spyx) instead of ``u >= v_th``.
+
+    The backward pass is ``spike_fn``'s; only the forward value at ``u == v_th`` changes (0, not 1).
+    """
+
+    spike_fn: Any
+
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
+        s = self.spike_fn(u, v_th)
+        strict = (u > v_th).astype(s.dtype)
+        return s + jax.lax.stop_gradient(strict - s)
+
+
+def fast_sigmoid(slope: ArrayLike = 25.0) -> FastSigmoid:
+    """snnTorch's fast sigmoid, ``g'(x) = 1 / (1 + slope·|x|)²``."""
+    return FastSigmoid(slope)
+
+
+def superspike(k: ArrayLike = 25.0) -> FastSigmoid:
+    """Spyx's SuperSpike, ``g'(x) = 1 / (1 + k|x|)²``: the same function as :func:`fast_sigmoid`."""
+    return FastSigmoid(k)
+
+
+def piecewise_quadratic(alpha: ArrayLike = 1.0) -> PiecewiseQuadratic:
+    """Piecewise quadratic surrogate, ``g'(x) = max(0, α − α²|x|)``."""
+    return PiecewiseQuadratic(alpha)
+
+
+def erf(alpha: ArrayLike = 2.0) -> Erf:
+    """Error-function surrogate, ``g'(x) = (α/√π) exp(−α²x²)``."""
+    return Erf(alpha)
+
+
+def soft_sign(alpha: ArrayLike = 2.0) -> SoftSign:
+    """Soft-sign surrogate, ``g'(x) = α / (2 (1 + |αx|)²)``."""
+    return SoftSign(alpha)
+
+
+def straight_through() -> StraightThrough:
+    """Straight-through estimator, ``g'(x) = 1``."""
+    return StraightThrough()
+
+
+def strict(spike_fn: SpikeFunction) -> Strict:
+    """``spike_fn`` firing on ``u > v_th`` (snnTorch's convention) instead of ``u >= v_th``."""
+    return Strict(spike_fn)
+
+
 _CUSTOM_SPIKES: dict[Callable[..., Array], Callable[..., Array]] = {}
 
 
@@ -263,7 +451,7 @@ class Custom:
     primitive: Callable[..., Array]
     params: tuple = ()
 
-    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
         spike = _CUSTOM_SPIKES.get(self.primitive)
         if spike is None:
             spike = _CUSTOM_SPIKES.setdefault(self.primitive, _smooth_spike(self.primitive))
@@ -281,9 +469,11 @@ jax.tree_util.register_dataclass(Custom, data_fields=["params"], meta_fields=["p
 def from_primitive(primitive: Callable[..., Array], *params: ArrayLike) -> Custom:
     """A spike function with your own surrogate: Heaviside forward, ``d primitive(x, *params)/dx`` backward.
 
-    Example::
+    Example (a soft-sign step; its derivative is :math:`(k/2)/(1 + k|x|)^2`, which is
+    :func:`soft_sign` with α = k, not snnTorch's ``fast_sigmoid`` :math:`1/(1 + k|x|)^2`, a surrogate
+    twice as high per unit k that :func:`fast_sigmoid` provides)::
 
-        fast_sigmoid = surrogate.from_primitive(lambda x, k: 0.5 + 0.5 * x * k / (1 + jnp.abs(x * k)), 10.0)
+        soft_step = surrogate.from_primitive(lambda x, k: 0.5 + 0.5 * x * k / (1 + jnp.abs(x * k)), 10.0)
     """
     return Custom(primitive, tuple(params))
 
@@ -294,15 +484,28 @@ SURROGATES: dict[str, Callable[..., SpikeFunction]] = {
     "boxcar": boxcar,
     "triangle": triangle,
     "bpsa": bpsa,
+    "fast_sigmoid": fast_sigmoid,
+    "superspike": superspike,
+    "piecewise_quadratic": piecewise_quadratic,
+    "erf": erf,
+    "soft_sign": soft_sign,
+    "straight_through": straight_through,
 }
 
 
-def get(name: str, **params: ArrayLike) -> SpikeFunction:
-    """Looks a spike function up by name, e.g. ``get("boxcar", width=0.2)``."""
+def register(name: str, factory: Callable[..., SpikeFunction]) -> None:
+    """Adds a surrogate by name: ``factory(param=default) -> spike function`` (its one parameter first)."""
+    if name in SURROGATES:
+        raise ValueError(f"surrogate {name!r} is already registered")
+    SURROGATES[name] = factory
+
+
+def get(name: str, *args: ArrayLike, **params: ArrayLike) -> SpikeFunction:
+    """Looks a spike function up by name, e.g. ``get("boxcar", width=0.2)`` or ``get("boxcar", 0.2)``."""
     try:
         factory = SURROGATES[name]
     except KeyError:
         raise ValueError(
             f"unknown surrogate {name!r}; choose one of {sorted(SURROGATES)}"
         ) from None
-    return factory(**params)
+    return factory(*args, **params)

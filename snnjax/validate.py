@@ -32,7 +32,8 @@ from snnjax.models.output import READOUTS
 
 # Which losses make sense for which task (snnjax.data.Dataset.task).
 LOSSES_FOR_TASK = {
-    "classification": ("mse_rate", "cross_entropy"),
+    "classification": ("mse_rate", "cross_entropy", "ce_rate", "ce_count", "mse_count", "tet", "mse_membrane",
+                       "ce_max_membrane"),
     "sequence_classification": ("cross_entropy",),
     "regression": ("mse_regression",),
 }
@@ -164,6 +165,8 @@ def check_config(config: ml_collections.ConfigDict, num_devices: int = 1) -> Non
 
     _choice(problems, "loss.name", lo.name, sorted(losses.LOSSES))
     _choice(problems, "loss.reduction", lo.reduction, ("mean", "sum"))
+    problems.extend(p for p in losses.config_problems(lo, training_loop=True)
+                    if not p.startswith(("loss.name=", "loss.reduction=")))  # those two: checked above
 
     for key in ("batch_size", "eval_batch_size"):
         _check_global_batch(problems, f"train.{key}", int(t[key]), num_devices)

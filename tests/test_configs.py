@@ -39,7 +39,7 @@ import pytest
 
 from snnjax import data as data_lib
 from snnjax import losses, validate
-from snnjax.data.neuromorphic import EVENT_SETS
+from snnjax.data.neuromorphic import EVENT_SETS, SHD_CHANNELS, SHD_CLASSES
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # configs/ is a package at the repository root, as train.py sees it
@@ -95,6 +95,8 @@ def _stand_in_data(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
         return d
     if d.name in IMAGE_SHAPES:
         shape, classes = IMAGE_SHAPES[d.name], 10
+    elif d.name == "shd":
+        shape, classes = (int(d.time_bins), SHD_CHANNELS), SHD_CLASSES
     elif d.name in EVENT_SETS:
         width, height, polarities = EVENT_SETS[d.name].sensor_size
         shape, classes = (int(d.time_bins), height, width, polarities), EVENT_SETS[d.name].num_classes

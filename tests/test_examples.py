@@ -42,3 +42,11 @@ def test_evaluate_checkpoint_matches_the_run_summary(tmp_path):
     result = _run("evaluate_checkpoint", tmp_path)
     assert result["step"] == 15
     assert abs(result["test_accuracy"] - summary["final_test_accuracy"]) < 1e-6
+
+
+def test_chunked_inference_equals_one_call():
+    result = _run("chunked_inference")
+    assert (result["steps"], result["chunks"], result["state_t"]) == (784, 4, 784)
+    assert result["max_abs_difference_chunked"] == 0.0
+    assert result["max_abs_difference_per_step_scan"] < 1e-5
+    assert result["predictions_equal"]

@@ -23,6 +23,14 @@ NEURONS = {
     "llc_lif-code": lambda x, **kw: neurons.llc_lif(x, jnp.float32(0.0), decay_input=True, detach_reset=True, spike_fn=surrogate.atan(), **kw),
     "alif": functools.partial(neurons.alif, decay=0.7, rho=0.9, beta=0.5, v_th=0.6),
     "ce_lif": lambda x, **kw: neurons.ce_lif(x, 0.05 * jnp.ones((x.shape[0],) + x.shape[2:], x.dtype), **kw),
+    "if": functools.partial(neurons.if_neuron, v_th=0.9),
+    "plif": lambda x, **kw: neurons.plif(x, jnp.float32(neurons.plif_w_init(2.0)), **kw),
+    "plif-soft-no-decay-input": lambda x, **kw: neurons.plif(x, jnp.float32(0.3), decay_input=False, reset="soft", **kw),
+    "leaky-subtract-strict": functools.partial(neurons.leaky, decay=0.8, v_th=0.7, reset="soft",
+                                               spike_fn=surrogate.strict(surrogate.fast_sigmoid())),
+    "leaky-zero": functools.partial(neurons.leaky, decay=0.8, v_th=0.7, reset="hard", spike_fn=surrogate.atan()),
+    "cuba_lif": functools.partial(neurons.cuba_lif, decay=0.8, syn_decay=0.6, v_th=0.7, detach_reset=True),
+    "lif-learnable-threshold": lambda x, **kw: neurons.lif(x, decay=0.6, v_th=jnp.full(x.shape[2:], 0.8, x.dtype), **kw),
 }
 
 

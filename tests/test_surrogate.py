@@ -23,6 +23,13 @@ HAND_DERIVATIVES = {
     "atan": (surrogate.atan(alpha=2.0), lambda x: 1.0 / (1 + (math.pi * x) ** 2)),
     "boxcar": (surrogate.boxcar(width=0.2), lambda x: np.where(np.abs(x) < 0.1, 5.0, 0.0)),
     "triangle": (surrogate.triangle(width=0.5), lambda x: np.maximum(0.0, 1 - np.abs(x) / 0.5) / 0.5),
+    # the peers' (snnTorch fast_sigmoid, Spyx superspike, SpikingJelly PiecewiseQuadratic/Erf/SoftSign, STE)
+    "fast_sigmoid": (surrogate.fast_sigmoid(slope=25.0), lambda x: 1 / (1 + 25.0 * np.abs(x)) ** 2),
+    "superspike": (surrogate.superspike(k=10.0), lambda x: 1 / (1 + 10.0 * np.abs(x)) ** 2),
+    "piecewise_quadratic": (surrogate.piecewise_quadratic(alpha=2.0), lambda x: np.where(np.abs(x) <= 0.5, 2.0 - 4.0 * np.abs(x), 0.0)),
+    "erf": (surrogate.erf(alpha=2.0), lambda x: 2.0 / math.sqrt(math.pi) * np.exp(-4.0 * x ** 2)),
+    "soft_sign": (surrogate.soft_sign(alpha=2.0), lambda x: 2.0 / (2 * (1 + np.abs(2.0 * x)) ** 2)),
+    "straight_through": (surrogate.straight_through(), lambda x: np.ones_like(x)),
 }
 
 
@@ -87,7 +94,9 @@ def test_bpsa_guards_division_at_zero_threshold():
     np.testing.assert_allclose(np.asarray(du), [1e3, 0.0, 1e3, 0.0], rtol=1e-5)
 
 
-ALL = [surrogate.sigmoid(), surrogate.atan(), surrogate.boxcar(0.4), surrogate.triangle(), surrogate.bpsa()]
+ALL = [surrogate.sigmoid(), surrogate.atan(), surrogate.boxcar(0.4), surrogate.triangle(), surrogate.bpsa(),
+       surrogate.fast_sigmoid(), surrogate.piecewise_quadratic(), surrogate.erf(), surrogate.soft_sign(),
+       surrogate.straight_through(), surrogate.strict(surrogate.atan())]
 
 
 @pytest.mark.parametrize("spike_fn", ALL, ids=lambda f: type(f).__name__)
@@ -134,3 +143,79 @@ def test_custom_surrogate_from_a_primitive():
     # its parameter is a pytree leaf: jit and grad reach it
     dk = jax.jit(jax.grad(lambda k: jnp.sum(surrogate.from_primitive(fast_sigmoid, k)(u, 0.5))))(jnp.float32(10.0))
     assert np.isfinite(float(dk)) and float(dk) != 0.0
+
+
+@pytest.mark.parametrize("name", sorted(surrogate.SURROGATES))
+def test_one_argument_call_means_threshold_zero(name):
+    spike_fn = surrogate.get(name)
+    x = jnp.asarray(X, jnp.float32)
+    chex.assert_trees_all_equal(spike_fn(x), spike_fn(x, 0.0))
+    chex.assert_trees_all_equal(jax.grad(lambda x: jnp.sum(spike_fn(x)))(x),
+                                jax.grad(lambda x: jnp.sum(spike_fn(x, 0.0)))(x))
+
+
+def test_every_registered_surrogate_takes_its_parameter_positionally():
+    for name, factory in surrogate.SURROGATES.items():
+        if name == "straight_through":
+            continue
+        assert surrogate.get(name, 0.3) == factory(0.3)
+
+
+def test_register_a_surrogate():
+    surrogate.register("test_steep_sigmoid", lambda alpha=20.0: surrogate.Sigmoid(alpha))
+    try:
+        assert surrogate.get("test_steep_sigmoid").alpha == 20.0
+        with pytest.raises(ValueError, match="already registered"):
+            surrogate.register("test_steep_sigmoid", surrogate.sigmoid)
+    finally:
+        del surrogate.SURROGATES["test_steep_sigmoid"]
+
+
+PEER_SURROGATES = {
+    # name: (snnjax spike function, peer module, peer spike function factory)
+    "snntorch.fast_sigmoid": (surrogate.fast_sigmoid(25.0), "snntorch", lambda m: m.surrogate.fast_sigmoid(slope=25)),
+    "snntorch.atan": (surrogate.atan(2.0), "snntorch", lambda m: m.surrogate.atan(alpha=2.0)),
+    "snntorch.sigmoid": (surrogate.sigmoid(25.0), "snntorch", lambda m: m.surrogate.sigmoid(slope=25)),
+    "snntorch.straight_through_estimator": (surrogate.straight_through(), "snntorch",
+                                            lambda m: m.surrogate.straight_through_estimator()),
+}
+SJ_SURROGATES = {
+    "PiecewiseQuadratic": (surrogate.piecewise_quadratic(1.0), {"alpha": 1.0}),
+    "Erf": (surrogate.erf(2.0), {"alpha": 2.0}),
+    "SoftSign": (surrogate.soft_sign(2.0), {"alpha": 2.0}),
+    "ATan": (surrogate.atan(2.0), {"alpha": 2.0}),
+    "Sigmoid": (surrogate.sigmoid(4.0), {"alpha": 4.0}),
+}
+
+
+def _peer_grad(fn, x):
+    torch = pytest.importorskip("torch")
+    xt = torch.tensor(x, requires_grad=True)
+    out = fn(xt)
+    out.sum().backward()
+    return out.detach().numpy(), xt.grad.numpy()
+
+
+@pytest.mark.parametrize("name", sorted(PEER_SURROGATES))
+def test_snntorch_surrogates_equal_ours(name):
+    ours, module, make = PEER_SURROGATES[name]
+    peer = make(pytest.importorskip(module))
+    x = X[X != 0].astype(np.float32)  # snnTorch fires on x > 0
+    s_peer, g_peer = _peer_grad(peer, x)
+    np.testing.assert_array_equal(np.asarray(ours(jnp.asarray(x))), s_peer)
+    g = jax.grad(lambda x: jnp.sum(ours(x)))(jnp.asarray(x))
+    # atol: in float32 our σ(25x)(1 - σ(25x)) is 0 where σ rounds to 1 (x > 0.6), snnTorch's ~1e-6
+    np.testing.assert_allclose(np.asarray(g), g_peer, rtol=1e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", sorted(SJ_SURROGATES))
+def test_spikingjelly_surrogates_equal_ours(name):
+    pytest.importorskip("spikingjelly")
+    from spikingjelly.activation_based import surrogate as sj
+
+    ours, kwargs = SJ_SURROGATES[name]
+    x = X.astype(np.float32)
+    s_peer, g_peer = _peer_grad(getattr(sj, name)(**kwargs), x)
+    np.testing.assert_array_equal(np.asarray(ours(jnp.asarray(x))), s_peer)
+    g = jax.grad(lambda x: jnp.sum(ours(x)))(jnp.asarray(x))
+    np.testing.assert_allclose(np.asarray(g), g_peer, rtol=1e-5, atol=1e-7)

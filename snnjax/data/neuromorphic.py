@@ -1,5 +1,5 @@
-"""Event-camera datasets through `tonic <https://tonic.readthedocs.io>`_: N-MNIST, DVS-Gesture,
-CIFAR10-DVS, as frames.
+"""Event datasets through `tonic <https://tonic.readthedocs.io>`_: the event cameras' N-MNIST,
+DVS-Gesture, CIFAR10-DVS as frames, and the audio set SHD as binned spike counts (end of the file).
 
 Each recording is binned into ``time_bins`` frames of event counts per pixel and polarity with
 ``tonic.transforms.ToFrame(sensor_size, n_time_bins=time_bins)``, and returned batch-major and
@@ -229,3 +229,117 @@ def load_dvs_gesture(cfg) -> Dataset:
 def load_cifar10_dvs(cfg) -> Dataset:
     """CIFAR10-DVS frames ``[time_bins, 128, 128, 2]``, 10 classes (90/10 split per class)."""
     return load_event_set("cifar10_dvs", cfg)
+
+
+# --------------------------------------------------------------------------- SHD (audio)
+#
+# The Spiking Heidelberg Digits (Cramer et al. 2020, "The Heidelberg spiking data sets for the
+# systematic evaluation of spiking neural networks"): spoken digits 0-9 in English and German
+# (20 classes) as spikes of 700 cochlea channels, read by ``tonic.datasets.SHD`` from
+# ``<DATA_DIR>/SHD/shd_train.h5`` and ``shd_test.h5`` (tonic needs h5py for them).
+
+SHD_CHANNELS = 700
+SHD_CLASSES = 20
+SHD_FILES = {"train": "shd_train.h5", "test": "shd_test.h5"}
+# Frames cover a fixed window from t = 0 (our choice; recordings last about a second), so a bin is
+# the same duration in every recording: window / time_bins.
+SHD_WINDOW_S = 1.0
+
+
+def spikes_to_bins(events: np.ndarray, time_bins: int, window_s: float = SHD_WINDOW_S,
+                   channels: int = SHD_CHANNELS) -> np.ndarray:
+    """Counts an SHD recording's spikes per channel in ``time_bins`` equal bins of ``[0, window_s)``.
+
+    Args:
+        events: tonic's structured array with fields ``t`` (microseconds) and ``x`` (channel).
+        time_bins: number of bins T; bin ``k`` is ``[k w, (k + 1) w)`` with ``w = window_s / T``.
+        window_s: the window in seconds; later spikes are dropped.
+        channels: number of input channels.
+
+    Returns:
+        float32 ``[time_bins, channels]``.
+    """
+    t = np.asarray(events["t"], np.float64) / 1e6
+    ch = np.asarray(events["x"], np.int64)
+    keep = (t >= 0) & (t < window_s) & (ch >= 0) & (ch < channels)
+    bins = np.minimum((t[keep] / window_s * time_bins).astype(np.int64), time_bins - 1)
+    frames = np.zeros((time_bins, channels), np.float32)
+    np.add.at(frames, (bins, ch[keep]), 1.0)
+    return frames
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SpikeBinSplit:
+    """A split of tonic's SHD, binned on demand: x float32 ``[B, time_bins, 700]``, y int32 ``[B]``."""
+
+    events: Any
+    time_bins: int
+
+    @property
+    def num_examples(self) -> int:
+        return len(self.events)
+
+    def get(self, indices: np.ndarray, epoch: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        del epoch  # fixed data
+        indices = check_indices(indices, self.num_examples)
+        x = np.zeros((len(indices), self.time_bins, SHD_CHANNELS), np.float32)
+        y = np.zeros(len(indices), np.int32)
+        for row, index in enumerate(indices):
+            events, label = self.events[int(index)]
+            x[row] = spikes_to_bins(events, self.time_bins)
+            y[row] = int(label)
+        return x, y
+
+
+def _offline_shd(tonic_cls: type) -> type:
+    """tonic's SHD that reads the extracted ``.h5`` file of its split and never downloads."""
+
+    def check_exists(self) -> bool:
+        return Path(self.location_on_system, self.data_filename).is_file()
+
+    def download(self) -> None:
+        raise search.DataNotFoundError(f"no {self.data_filename} under {self.location_on_system}")
+
+    return type(tonic_cls.__name__, (tonic_cls,), {"_check_exists": check_exists, "download": download})
+
+
+def find_shd(data_dir: str | None) -> Path:
+    """The first candidate folder holding ``SHD/shd_train.h5`` and ``SHD/shd_test.h5``.
+
+    Raises:
+        DataNotFoundError: tonic or h5py is missing, or no folder holds both files.
+    """
+    searched, hints = [], []
+    missing = [m for m in ("tonic", "h5py") if importlib.util.find_spec(m) is None]
+    if missing:
+        searched += [f"{m}: not installed" for m in missing]
+        hints.append(f"`pip install {' '.join(missing)}` (tonic reads SHD's .h5 files with h5py; no torch needed)")
+    else:
+        searched += search.unset_roots(data_dir)
+        for root in search.candidate_dirs("shd", data_dir):
+            folder = root / "SHD"
+            if all((folder / f).is_file() for f in SHD_FILES.values()):
+                return root
+            searched.append(search.describe_dir(folder, " and ".join(SHD_FILES.values())))
+    hints += search.data_dir_hints("the extracted SHD files (FOLDER/SHD/shd_train.h5, FOLDER/SHD/shd_test.h5)")
+    hints.append("tonic can download them: `tonic.datasets.SHD(save_to=FOLDER)` on a machine with internet "
+                 "access (or unzip shd_train.h5.zip and shd_test.h5.zip from zenkelab.org into FOLDER/SHD)")
+    raise search.not_found_error("shd", searched, hints)
+
+
+def load_shd(cfg) -> Dataset:
+    """SHD as spike counts ``[time_bins, 700]`` per recording (bins of ``SHD_WINDOW_S / time_bins``), 20 classes."""
+    save_to = find_shd(cfg.data_dir)
+    import tonic  # optional dependency, present: find_shd checked
+
+    cls = _offline_shd(tonic.datasets.SHD)
+    bins = int(cfg.time_bins)
+    return Dataset(
+        name="shd",
+        train=SpikeBinSplit(cls(save_to=str(save_to), train=True), bins),
+        test=SpikeBinSplit(cls(save_to=str(save_to), train=False), bins),
+        validation=None,
+        num_classes=SHD_CLASSES,
+        task="classification",
+        input_shape=(bins, SHD_CHANNELS),
+    )

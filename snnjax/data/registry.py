@@ -25,6 +25,7 @@ LOADERS: dict[str, Loader] = {
     "nmnist": neuromorphic.load_nmnist,
     "dvs_gesture": neuromorphic.load_dvs_gesture,
     "cifar10_dvs": neuromorphic.load_cifar10_dvs,
+    "shd": neuromorphic.load_shd,
 }
 
 

@@ -6,7 +6,17 @@ from snnjax.layers.llc_batch_norm import LLCBatchNorm, batch_moments, fold_into_
 from snnjax.layers.local_classifier import LocalClassifier, block_boundary
 from snnjax.layers.ossa import OSSA
 from snnjax.layers.pooling import pool
-from snnjax.layers.spiking import NEURON_KINDS, NeuronConfig, SpikingNeuron, leak_parameter
+from snnjax.layers.recurrent import RecurrentSpikingLayer, RecurrentState
+from snnjax.layers.spiking import (
+    NEURON_KINDS,
+    NeuronConfig,
+    NeuronKind,
+    SpikingNeuron,
+    leak_parameter,
+    neuron_parameters,
+    register_neuron,
+    step_function,
+)
 from snnjax.layers.synapse import SeqConv, SeqDense, torch_uniform
 from snnjax.layers.time import apply_merged, merge_time, split_time
 from snnjax.layers.voting import vote
@@ -16,7 +26,10 @@ __all__ = [
     "LocalClassifier",
     "NEURON_KINDS",
     "NeuronConfig",
+    "NeuronKind",
     "OSSA",
+    "RecurrentSpikingLayer",
+    "RecurrentState",
     "SeqConv",
     "SeqDense",
     "SpikingNeuron",
@@ -29,8 +42,11 @@ __all__ = [
     "leak_parameter",
     "llc_batch_norm",
     "merge_time",
+    "neuron_parameters",
     "pool",
+    "register_neuron",
     "split_time",
+    "step_function",
     "torch_uniform",
     "vote",
 ]

@@ -1,24 +1,36 @@
 """A spiking neuron layer: holds a neuron's learnable parameters and runs it over time.
 
 The dynamics live in :mod:`snnjax.neurons` as pure functions; this module only creates the
-parameters (the LLC-LIF leak ``a``, ...), picks the spike function and reports the firing rate in
-the ``spikes`` collection.
+parameters (the LLC-LIF leak ``a``, the PLIF ``w``, a learnable threshold), picks the spike function
+and reports the firing rate in the ``spikes`` collection (``rate``, a scalar) and each neuron's spike
+count in ``spike_counts`` (``count``, ``[B, ...]``, for the spike-count regularisers of
+:mod:`snnjax.losses`; only collected when that collection is mutable). Neuron kinds are looked up by name in
+``NEURON_KINDS``; :func:`register_neuron` adds your own.
+
+The layer follows the stateful-layer contract ``layer(x_seq, state) -> (s_seq, state)`` when called
+with ``return_state=True`` (as Flax's ``nn.RNN(return_carry=True)``)::
+
+    layer = SpikingNeuron(NeuronConfig(kind="lif"))
+    s1, state = layer.apply(variables, x_seq[:100], return_state=True)
+    s2, state = layer.apply(variables, x_seq[100:], state, return_state=True)   # = one call on x_seq
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+import inspect
+from typing import Any, Callable, Mapping
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from snnjax import neurons, surrogate
+from snnjax.registry import Registry
 
 Array = jax.Array
-
-NEURON_KINDS = ("lif", "llc_lif", "alif", "ce_lif")
+State = Any  # a neuron's NamedTuple state (LIFState, ALIFState, ...)
+Params = Mapping[str, Array]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,22 +38,30 @@ class NeuronConfig:
     """Everything that defines a layer's neurons (``config.model.neuron`` in a training config).
 
     Attributes:
-        kind: ``lif``, ``llc_lif``, ``alif`` or ``ce_lif``.
-        decay: membrane leak k (``lif``, ``alif``, ``ce_lif``; ``llc_lif`` learns it as sigmoid(a)).
-        v_th: threshold (θ₀ for ``alif`` and ``ce_lif``).
-        reset: ``hard`` or ``soft``.
+        kind: a registered neuron kind (``NEURON_KINDS``): ``lif``, ``llc_lif``, ``if``, ``plif``,
+            ``alif``, ``ce_lif``, ``leaky`` (snnTorch's ``Leaky``), ``cuba_lif`` (snnTorch's ``Synaptic``).
+        decay: membrane leak k (``lif``, ``alif``, ``ce_lif``, ``leaky``'s and ``cuba_lif``'s β;
+            ``llc_lif`` and ``plif`` learn it, ``if`` has none).
+        v_th: threshold (θ₀ for ``alif`` and ``ce_lif``); the initial value with ``learn_threshold``.
+        reset: ``hard`` or ``soft`` (``leaky``/``cuba_lif``: by the previous spike, snnTorch's convention).
         detach_reset: stop gradients through the reset.
-        bpta_alpha: BPTA coefficient (0 = off).
-        decay_input: SpikingJelly's ``h = k v + (1 - k) x`` form (the llc-lif released code).
-        surrogate: spike function name (``sigmoid``, ``atan``, ``boxcar``, ``triangle``, ``bpsa``).
-        surrogate_param: its parameter (α for sigmoid/atan, width for boxcar/triangle); None = default.
+        bpta_alpha: BPTA coefficient (0 = off; the LIF family only).
+        decay_input: SpikingJelly's ``h = k v + (1 - k) x`` form (the llc-lif released code;
+            SpikingJelly's PLIF default).
+        surrogate: spike function name (``surrogate.SURROGATES``).
+        surrogate_param: its parameter (α, width, slope, eps: the factory's first argument); None = default.
+        strict_threshold: fire on ``u > v_th`` (snnTorch, Spyx) instead of ``u >= v_th``.
+        learn_threshold: make ``v_th`` a parameter (snnTorch's ``learn_threshold=True``), initialised at
+            ``v_th``; one per channel with ``per_channel``.
         a_init: initial LLC-LIF leak parameter (0 gives sigmoid(0) = 0.5).
-        per_channel: one leak per channel instead of one per layer (LLC-LIF).
+        init_tau: initial PLIF time constant (SpikingJelly's ``init_tau``; ``w = -log(init_tau - 1)``).
+        per_channel: one leak (and threshold) per channel instead of one per layer.
         rho: threshold decay (``alif``, ``ce_lif``).
         beta: adaptation strength (``alif``).
+        syn_decay: synaptic current decay α (``cuba_lif``).
         unroll: ``lax.scan`` unroll factor.
         impl: ``scan`` (``lax.scan``, every neuron) or ``pallas`` (the fused kernel of
-            :mod:`snnjax.kernels`; LIF and LLC-LIF only).
+            :mod:`snnjax.kernels`; LIF, LLC-LIF, IF and PLIF only).
     """
 
     kind: str = "lif"
@@ -53,26 +73,38 @@ class NeuronConfig:
     decay_input: bool = False
     surrogate: str = "sigmoid"
     surrogate_param: float | None = None
+    strict_threshold: bool = False
+    learn_threshold: bool = False
     a_init: float = 0.0
+    init_tau: float = 2.0
     per_channel: bool = False
     rho: float = 0.99
     beta: float = 1.8
+    syn_decay: float = 0.5
     unroll: int = 1
     impl: str = "scan"
 
     def __post_init__(self):
-        if self.kind not in NEURON_KINDS:
-            raise ValueError(f"unknown neuron kind {self.kind!r}; choose one of {NEURON_KINDS}")
+        kind = NEURON_KINDS.lookup(self.kind)
         if self.reset not in ("hard", "soft"):
             raise ValueError(f"neuron.reset must be 'hard' or 'soft', got {self.reset!r}")
         if self.impl not in ("scan", "pallas"):
             raise ValueError(f"neuron.impl must be 'scan' or 'pallas', got {self.impl!r}")
-        if self.impl == "pallas" and self.kind not in ("lif", "llc_lif"):
-            raise ValueError(f"neuron.impl='pallas' supports lif and llc_lif; use impl='scan' for {self.kind}")
+        if self.impl not in kind.impls:
+            with_pallas = [n for n, k in NEURON_KINDS.items() if "pallas" in k.impls]
+            raise ValueError(f"neuron.impl={self.impl!r} supports {sorted(with_pallas)}; use impl='scan' for {self.kind}")
+        if self.impl == "pallas" and self.strict_threshold:
+            raise ValueError("neuron.impl='pallas' fires on u >= v_th only; use impl='scan' with strict_threshold=True")
+        if self.bpta_alpha and not kind.bpta:
+            raise ValueError(f"neuron.bpta_alpha is for the LIF family; {self.kind!r} has no BPTA path (set it to 0)")
+        if self.decay_input and not kind.decay_input:
+            raise ValueError(f"neuron.decay_input is not an option of {self.kind!r} (set it to False)")
         if self.surrogate not in surrogate.SURROGATES:
             raise ValueError(
                 f"unknown surrogate {self.surrogate!r}; choose one of {sorted(surrogate.SURROGATES)}"
             )
+        if self.surrogate_param is not None and not inspect.signature(surrogate.SURROGATES[self.surrogate]).parameters:
+            raise ValueError(f"surrogate {self.surrogate!r} has no parameter; set neuron.surrogate_param=None")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "NeuronConfig":
@@ -84,24 +116,202 @@ class NeuronConfig:
         return cls(**dict(values))
 
     def spike_fn(self) -> surrogate.SpikeFunction:
-        if self.surrogate_param is None:
-            return surrogate.get(self.surrogate)
-        param = "width" if self.surrogate in ("boxcar", "triangle") else "eps" if self.surrogate == "bpsa" else "alpha"
-        return surrogate.get(self.surrogate, **{param: self.surrogate_param})
+        fn = surrogate.get(self.surrogate) if self.surrogate_param is None else surrogate.get(self.surrogate, self.surrogate_param)
+        return surrogate.strict(fn) if self.strict_threshold else fn
 
-    def step_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments every neuron function takes, from this config."""
-        return dict(
-            v_th=self.v_th,
-            spike_fn=self.spike_fn(),
-            reset=self.reset,
-            detach_reset=self.detach_reset,
-            bpta_alpha=self.bpta_alpha,
-            decay_input=self.decay_input,
-        )
+    def reset_kwargs(self, params: Params | None = None) -> dict[str, Any]:
+        """``v_th``, ``spike_fn``, ``reset``, ``detach_reset``: what every neuron function takes."""
+        v_th = (params or {}).get("v_th", self.v_th)
+        return dict(v_th=v_th, spike_fn=self.spike_fn(), reset=self.reset, detach_reset=self.detach_reset)
+
+    def step_kwargs(self, params: Params | None = None) -> dict[str, Any]:
+        """The keyword arguments every LIF-family neuron function takes, from this config."""
+        return dict(self.reset_kwargs(params), bpta_alpha=self.bpta_alpha, decay_input=self.decay_input)
 
     def replace(self, **changes: Any) -> "NeuronConfig":
         return dataclasses.replace(self, **changes)
+
+
+StepFn = Callable[..., tuple[State, Array]]  # step(state, x_t, te_t=None) -> (state, s_t)
+
+
+def _no_params(module: nn.Module, cfg: NeuronConfig, channels: int) -> dict[str, Array]:
+    return {}
+
+
+@dataclasses.dataclass(frozen=True)
+class NeuronKind:
+    """How a layer builds and runs one kind of neuron (an entry of ``NEURON_KINDS``).
+
+    Attributes:
+        step: ``step(cfg, params) -> fn`` with ``fn(state, x_t, te_t=None) -> (state, s_t)``, the pure
+            single-step function with this config's constants and the layer's parameters bound.
+        init_state: ``init_state(cfg, params, shape, dtype) -> state``, the resting state.
+        sequence: optional ``sequence(cfg, params, x_seq, state, te) -> (s_seq, state)``, the
+            multi-step function (``state`` may be None: rest); default: ``lax.scan`` of ``step``.
+        create_params: ``create_params(module, cfg, channels) -> {name: param}``, the neuron's own
+            learnable parameters (``module.param``); default none. ``v_th`` with ``learn_threshold``
+            is created by the layer for every kind.
+        needs_te: the neuron takes a temporal encoding ``te [T, N]`` (CE-LIF).
+        bpta: accepts ``bpta_alpha``.
+        decay_input: accepts ``decay_input``.
+        impls: the ``impl`` values it runs with.
+    """
+
+    step: Callable[[NeuronConfig, Params], StepFn]
+    init_state: Callable[[NeuronConfig, Params, tuple[int, ...], Any], State]
+    sequence: Callable[..., tuple[Array, State]] | None = None
+    create_params: Callable[[nn.Module, NeuronConfig, int], dict[str, Array]] = _no_params
+    needs_te: bool = False
+    bpta: bool = True
+    decay_input: bool = True
+    impls: tuple[str, ...] = ("scan",)
+
+    def run(self, cfg: NeuronConfig, params: Params, x_seq: Array, state: State | None = None,
+            te: Array | None = None) -> tuple[Array, State]:
+        """The kind over a sequence ``x_seq [T, ...]`` from ``state`` (None: rest)."""
+        if self.sequence is not None:
+            return self.sequence(cfg, params, x_seq, state, te)
+        if state is None:
+            state = self.init_state(cfg, params, x_seq.shape[1:], x_seq.dtype)
+        fn = self.step(cfg, params)
+        if te is None:
+            state, s_seq = jax.lax.scan(lambda st, x_t: fn(st, x_t), state, x_seq, unroll=cfg.unroll)
+        else:
+            state, s_seq = jax.lax.scan(lambda st, xs: fn(st, *xs), state, (x_seq, te), unroll=cfg.unroll)
+        return s_seq, state
+
+
+def _per_layer_or_channel(module: nn.Module, cfg: NeuronConfig, channels: int, name: str, value: float) -> Array:
+    shape = (channels,) if cfg.per_channel else ()
+    return module.param(name, nn.initializers.constant(value), shape)
+
+
+def leak_parameter(module: nn.Module, cfg: NeuronConfig, channels: int, name: str = "a") -> Array:
+    """Creates the LLC-LIF leak parameter ``a``: a scalar per layer, or ``[channels]``."""
+    return _per_layer_or_channel(module, cfg, channels, name, cfg.a_init)
+
+
+def _lif_state(cfg, params, shape, dtype):
+    return neurons.lif_init_state(shape, dtype)
+
+
+def _lif_kind() -> NeuronKind:
+    return NeuronKind(
+        step=lambda cfg, p: lambda st, x, te=None: neurons.lif_step(st, x, decay=cfg.decay, **cfg.step_kwargs(p)),
+        init_state=_lif_state,
+        sequence=lambda cfg, p, x, st, te: neurons.lif(x, decay=cfg.decay, state=st, unroll=cfg.unroll,
+                                                       impl=cfg.impl, **cfg.step_kwargs(p)),
+        impls=("scan", "pallas"),
+    )
+
+
+def _llc_lif_kind() -> NeuronKind:
+    return NeuronKind(
+        step=lambda cfg, p: lambda st, x, te=None: neurons.llc_lif_step(st, x, p["a"], **cfg.step_kwargs(p)),
+        init_state=_lif_state,
+        sequence=lambda cfg, p, x, st, te: neurons.llc_lif(x, p["a"], state=st, unroll=cfg.unroll,
+                                                           impl=cfg.impl, **cfg.step_kwargs(p)),
+        create_params=lambda m, cfg, c: {"a": leak_parameter(m, cfg, c)},
+        impls=("scan", "pallas"),
+    )
+
+
+def _if_kind() -> NeuronKind:
+    def kwargs(cfg, p):
+        return dict(cfg.reset_kwargs(p), bpta_alpha=cfg.bpta_alpha)
+
+    return NeuronKind(
+        step=lambda cfg, p: lambda st, x, te=None: neurons.if_step(st, x, **kwargs(cfg, p)),
+        init_state=_lif_state,
+        sequence=lambda cfg, p, x, st, te: neurons.if_neuron(x, state=st, unroll=cfg.unroll, impl=cfg.impl,
+                                                             **kwargs(cfg, p)),
+        decay_input=False,
+        impls=("scan", "pallas"),
+    )
+
+
+def _plif_kind() -> NeuronKind:
+    return NeuronKind(
+        step=lambda cfg, p: lambda st, x, te=None: neurons.plif_step(st, x, p["w"], **cfg.step_kwargs(p)),
+        init_state=_lif_state,
+        sequence=lambda cfg, p, x, st, te: neurons.plif(x, p["w"], state=st, unroll=cfg.unroll, impl=cfg.impl,
+                                                        **cfg.step_kwargs(p)),
+        create_params=lambda m, cfg, c: {"w": _per_layer_or_channel(m, cfg, c, "w", neurons.plif_w_init(cfg.init_tau))},
+        impls=("scan", "pallas"),
+    )
+
+
+def _alif_kind() -> NeuronKind:
+    return NeuronKind(
+        step=lambda cfg, p: lambda st, x, te=None: neurons.alif_step(
+            st, x, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, **cfg.step_kwargs(p)),
+        init_state=lambda cfg, p, shape, dtype: neurons.alif_init_state(shape, dtype),
+    )
+
+
+def _ce_lif_kind() -> NeuronKind:
+    def init(cfg, p, shape, dtype):
+        return neurons.ce_lif_init_state(shape, p.get("v_th", cfg.v_th), dtype)
+
+    return NeuronKind(
+        step=lambda cfg, p: lambda st, x, te: neurons.ce_lif_step(st, x, te, decay=cfg.decay, rho=cfg.rho,
+                                                                  **cfg.step_kwargs(p)),
+        init_state=init,
+        needs_te=True,
+    )
+
+
+def _leaky_kind() -> NeuronKind:
+    return NeuronKind(
+        step=lambda cfg, p: lambda st, x, te=None: neurons.leaky_step(st, x, decay=cfg.decay, **cfg.reset_kwargs(p)),
+        init_state=lambda cfg, p, shape, dtype: neurons.leaky_init_state(shape, dtype),
+        bpta=False,
+        decay_input=False,
+    )
+
+
+def _cuba_lif_kind() -> NeuronKind:
+    return NeuronKind(
+        step=lambda cfg, p: lambda st, x, te=None: neurons.cuba_lif_step(
+            st, x, decay=cfg.decay, syn_decay=cfg.syn_decay, **cfg.reset_kwargs(p)),
+        init_state=lambda cfg, p, shape, dtype: neurons.cuba_lif_init_state(shape, dtype),
+        bpta=False,
+        decay_input=False,
+    )
+
+
+NEURON_KINDS: Registry[NeuronKind] = Registry("neuron kind", {
+    "lif": _lif_kind(),
+    "llc_lif": _llc_lif_kind(),
+    "if": _if_kind(),
+    "plif": _plif_kind(),
+    "alif": _alif_kind(),
+    "ce_lif": _ce_lif_kind(),
+    "leaky": _leaky_kind(),
+    "cuba_lif": _cuba_lif_kind(),
+})
+
+
+def register_neuron(name: str, kind: NeuronKind, *, overwrite: bool = False) -> NeuronKind:
+    """Adds a neuron kind, usable as ``NeuronConfig(kind=name)`` and ``config.model.neuron.kind=name``.
+
+    Example (a LIF whose leak is fixed at 0.9 whatever ``neuron.decay`` says)::
+
+        register_neuron("lif09", NeuronKind(
+            step=lambda cfg, p: lambda st, x, te=None: neurons.lif_step(st, x, decay=0.9, **cfg.step_kwargs(p)),
+            init_state=lambda cfg, p, shape, dtype: neurons.lif_init_state(shape, dtype)))
+    """
+    return NEURON_KINDS.register(name, kind, overwrite=overwrite)
+
+
+def neuron_parameters(module: nn.Module, cfg: NeuronConfig, channels: int, a: Array | None = None) -> dict[str, Array]:
+    """The learnable parameters of ``cfg``'s neurons, created in ``module`` (``a`` given: shared LLC-LIF leak)."""
+    kind = NEURON_KINDS.lookup(cfg.kind)
+    params = {"a": a} if a is not None and cfg.kind == "llc_lif" else kind.create_params(module, cfg, channels)
+    if cfg.learn_threshold:
+        params["v_th"] = _per_layer_or_channel(module, cfg, channels, "v_th", cfg.v_th)
+    return params
 
 
 class SpikingNeuron(nn.Module):
@@ -109,50 +319,61 @@ class SpikingNeuron(nn.Module):
 
     ``a`` (LLC-LIF) may be passed in by a block that shares it with its LLC-BN; otherwise the layer
     creates it (a scalar, or one per channel). ``te`` (CE-LIF) is the temporal encoding ``[T, N]``.
+    ``state`` continues from a carried state (None: rest); ``return_state=True`` returns
+    ``(s_seq, final_state)``.
     """
 
     config: NeuronConfig = NeuronConfig()
 
     @nn.compact
-    def __call__(self, x_seq: Array, *, a: Array | None = None, te: Array | None = None) -> Array:
+    def __call__(self, x_seq: Array, state: State | None = None, *, a: Array | None = None,
+                 te: Array | None = None, return_state: bool = False) -> Array | tuple[Array, State]:
         cfg = self.config
-        common = dict(cfg.step_kwargs(), unroll=cfg.unroll)
-        if cfg.kind == "lif":
-            s, _ = neurons.lif(x_seq, decay=cfg.decay, impl=cfg.impl, **common)
-        elif cfg.kind == "llc_lif":
-            if a is None:
-                a = leak_parameter(self, cfg, x_seq.shape[-1])
-            s, _ = neurons.llc_lif(x_seq, a, impl=cfg.impl, **common)
-        elif cfg.kind == "alif":
-            s, _ = neurons.alif(x_seq, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, **common)
-        else:
-            if te is None:
-                raise ValueError("a ce_lif layer needs its temporal encoding te [T, N]")
-            s, _ = neurons.ce_lif(x_seq, te, decay=cfg.decay, rho=cfg.rho, **common)
-        self.sow("spikes", "rate", jnp.mean(s.astype(jnp.float32)))
-        return s
+        kind = NEURON_KINDS.lookup(cfg.kind)
+        if kind.needs_te and te is None:
+            raise ValueError(f"a {cfg.kind} layer needs its temporal encoding te [T, N]")
+        params = neuron_parameters(self, cfg, x_seq.shape[-1], a)
+        te = te if kind.needs_te else None
+        if self.is_mutable_collection("membranes"):  # snnjax.monitor: every step's state
+            self.sow("membranes", "state", state_trace(kind, cfg, params, x_seq, state, te))
+        s, state = kind.run(cfg, params, x_seq, state, te)
+        sow_spikes(self, s)
+        return (s, state) if return_state else s
 
 
-def leak_parameter(module: nn.Module, cfg: NeuronConfig, channels: int, name: str = "a") -> Array:
-    """Creates the LLC-LIF leak parameter ``a``: a scalar per layer, or ``[channels]``."""
-    shape = (channels,) if cfg.per_channel else ()
-    return module.param(name, nn.initializers.constant(cfg.a_init), shape)
+def state_trace(kind: NeuronKind, cfg: NeuronConfig, params: Params, x_seq: Array, state: State | None,
+                te: Array | None) -> State:
+    """Every step's state (each field ``[T, ...]``) of ``kind`` run over ``x_seq`` from ``state``."""
+    if state is None:
+        state = kind.init_state(cfg, params, x_seq.shape[1:], x_seq.dtype)
+    fn = kind.step(cfg, params)
+
+    def body(st, xs):
+        st, _ = fn(st, *xs) if te is not None else fn(st, xs)
+        return st, st
+
+    _, trace = jax.lax.scan(body, state, (x_seq, te) if te is not None else x_seq)
+    return trace
 
 
-def step_function(cfg: NeuronConfig, a: Array | None = None):
+def sow_spikes(module: nn.Module, s_seq: Array) -> None:
+    """Sows a layer's mean firing rate (``spikes/rate``) and per-neuron spike counts (``spike_counts/count``)."""
+    module.sow("spikes", "rate", jnp.mean(s_seq.astype(jnp.float32)))
+    if module.is_mutable_collection("spike_counts"):
+        module.sow("spike_counts", "count", jnp.sum(s_seq.astype(jnp.float32), axis=0))
+
+
+def step_function(cfg: NeuronConfig, a: Array | None = None, params: Params | None = None):
     """The single-step form of ``cfg``'s neuron, for layers that write their own scan.
 
     Returns ``(init_state, step)`` with ``init_state(shape, dtype) -> state`` and
-    ``step(state, x_t, te_t) -> (state, s_t)`` (``te_t`` is used by CE-LIF only).
+    ``step(state, x_t, te_t) -> (state, s_t)`` (``te_t`` is used by CE-LIF only). ``params`` are
+    the layer's neuron parameters (:func:`neuron_parameters`); ``a`` alone is the LLC-LIF leak.
     """
-    common = cfg.step_kwargs()
-    if cfg.kind == "lif":
-        return neurons.lif_init_state, lambda st, x, te=None: neurons.lif_step(st, x, decay=cfg.decay, **common)
-    if cfg.kind == "llc_lif":
-        return neurons.lif_init_state, lambda st, x, te=None: neurons.llc_lif_step(st, x, a, **common)
-    if cfg.kind == "alif":
-        return neurons.alif_init_state, lambda st, x, te=None: neurons.alif_step(
-            st, x, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, **common
-        )
-    init = lambda shape, dtype: neurons.ce_lif_init_state(shape, cfg.v_th, dtype)
-    return init, lambda st, x, te: neurons.ce_lif_step(st, x, te, decay=cfg.decay, rho=cfg.rho, **common)
+    params = dict(params or {})
+    if a is not None:
+        params["a"] = a
+    kind = NEURON_KINDS.lookup(cfg.kind)
+    fn = kind.step(cfg, params)
+    step = fn if kind.needs_te else (lambda st, x, te=None: fn(st, x))
+    return (lambda shape, dtype: kind.init_state(cfg, params, shape, dtype)), step

@@ -16,7 +16,7 @@ from snnjax.layers.spiking import NeuronConfig
 from snnjax.models.conv_net import ConvOptions, ConvSNN
 from snnjax.models.fold import fold_norms
 from snnjax.models.output import READOUTS, ModelOutput, read_out
-from snnjax.models.sequence_net import SequenceSNN
+from snnjax.models.sequence_net import SCANS, SequenceSNN, SequenceState
 from snnjax.models.spec import Layer, parse_spec
 
 
@@ -56,6 +56,9 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.local_detach = False
     c.local_dropout = 0.5
     c.votes_per_class = 10
+    # sequence nets: "layer" (per-layer scans) or "step" (one scan of the whole net per step)
+    c.scan = "layer"
+    c.readout_decay = 0.0  # > 0: a non-spiking leaky-integrator readout (Spyx LI)
     return c
 
 
@@ -73,6 +76,10 @@ def _build_conv(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Module:
 def _build_sequence(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Module:
     if cfg.readout not in READOUTS:
         raise ValueError(f"model.readout must be one of {READOUTS}, got {cfg.readout!r}")
+    if not 0.0 <= float(cfg.get("readout_decay", 0.0)) < 1.0:
+        raise ValueError(f"model.readout_decay must be in [0, 1) (0 = linear readout), got {cfg.readout_decay}")
+    if cfg.get("scan", "layer") not in SCANS:
+        raise ValueError(f"model.scan must be one of {SCANS}, got {cfg.scan!r}")
     hidden = tuple(int(h) for h in cfg.hidden)
     bad = [i for i in cfg.recurrent_layers if not 0 <= i < len(hidden)]
     if bad:
@@ -89,6 +96,8 @@ def _build_sequence(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Modu
         te_init_std=cfg.te_init_std,
         readout=cfg.readout,
         permutation_seed=cfg.permutation_seed,
+        scan=cfg.get("scan", "layer"),
+        readout_decay=float(cfg.get("readout_decay", 0.0)),
     )
 
 
@@ -114,6 +123,7 @@ __all__ = [
     "MODELS",
     "ModelOutput",
     "SequenceSNN",
+    "SequenceState",
     "build_model",
     "default_model_config",
     "default_neuron_config",

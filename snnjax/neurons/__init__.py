@@ -2,11 +2,17 @@
 
 Each neuron has a single-step function ``(state, x_t) -> (state, s_t)`` and a multi-step function
 ``f(x_seq, ...) -> (s_seq, state)`` that scans it over the leading (time) axis. All take the keyword
-arguments ``v_th``, ``spike_fn``, ``state``, ``reset``, ``detach_reset`` and ``bpta_alpha``.
+arguments ``v_th``, ``spike_fn``, ``state``, ``reset`` and ``detach_reset``; the LIF family (LIF,
+LLC-LIF, IF, PLIF, ALIF, CE-LIF) also ``bpta_alpha``. ``leaky`` and ``cuba_lif`` follow snnTorch's
+convention of resetting by the previous step's spike.
 """
 
 from snnjax.neurons.alif import ALIFState, alif, alif_init_state, alif_step
 from snnjax.neurons.ce_lif import CELIFState, ce_lif, ce_lif_init_state, ce_lif_step
+from snnjax.neurons.cuba_lif import CuBaLIFState, cuba_lif, cuba_lif_init_state, cuba_lif_step
+from snnjax.neurons.if_neuron import if_neuron, if_step
+from snnjax.neurons.leaky import LeakyState, leaky, leaky_init_state, leaky_step
+from snnjax.neurons.li import LIState, li, li_init_state, li_step
 from snnjax.neurons.lif import (
     LIFState,
     lif,
@@ -16,10 +22,14 @@ from snnjax.neurons.lif import (
     llc_lif,
     llc_lif_step,
 )
+from snnjax.neurons.plif import plif, plif_leak, plif_step, plif_w_init
 
 __all__ = [
     "ALIFState",
     "CELIFState",
+    "CuBaLIFState",
+    "LIState",
+    "LeakyState",
     "LIFState",
     "alif",
     "alif_init_state",
@@ -27,10 +37,25 @@ __all__ = [
     "ce_lif",
     "ce_lif_init_state",
     "ce_lif_step",
+    "cuba_lif",
+    "cuba_lif_init_state",
+    "cuba_lif_step",
+    "if_neuron",
+    "if_step",
+    "leaky",
+    "leaky_init_state",
+    "leaky_step",
+    "li",
+    "li_init_state",
+    "li_step",
     "lif",
     "lif_init_state",
     "lif_step",
     "llc_leak",
     "llc_lif",
     "llc_lif_step",
+    "plif",
+    "plif_leak",
+    "plif_step",
+    "plif_w_init",
 ]

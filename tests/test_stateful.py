@@ -1,0 +1,124 @@
+"""The stateful-layer contract: ``layer(x, state) -> (out, state)`` for neuron layers, the recurrent
+layer and the sequence nets; chunked calls equal one call; the per-step whole-net scan equals the
+per-layer scans."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from snnjax import layers, neurons
+from snnjax.layers import encoders
+from snnjax.layers.recurrent import RecurrentSpikingLayer
+from snnjax.models import SequenceSNN
+
+
+def _images(b=3, side=6, seed=1):
+    return jax.random.uniform(jax.random.PRNGKey(seed), (b, side, side, 1))
+
+
+NETS = {
+    "ce_lif": dict(hidden=(8, 6)),
+    "ce_lif-recurrent": dict(hidden=(8, 6), recurrent_layers=(1,)),
+    "lif-recurrent-both": dict(hidden=(5, 4), recurrent_layers=(0, 1),
+                               neuron=layers.NeuronConfig(kind="lif", decay=0.6, v_th=0.2)),
+    "llc_lif-learned-threshold": dict(hidden=(7,), neuron=layers.NeuronConfig(
+        kind="llc_lif", v_th=0.2, learn_threshold=True, per_channel=True)),
+    "cuba_lif": dict(hidden=(6, 6), neuron=layers.NeuronConfig(kind="cuba_lif", decay=0.8, v_th=0.2, reset="soft")),
+    "ce_lif-li-readout": dict(hidden=(8, 6), readout_decay=0.8),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_chunked_inference_equals_one_call(name):
+    model = SequenceSNN(num_outputs=4, **NETS[name])
+    x = _images()
+    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+    whole, final = model.apply(variables, x, train=False, return_state=True)
+    h = encoders.encode("pixel", x, 1)  # [36, B, 1]
+    outs, state = [], None
+    for start, stop in [(0, 5), (5, 20), (20, 36)]:
+        out, state = model.apply(variables, h[start:stop], train=False, encoded=True, state=state, return_state=True)
+        outs.append(out.out)
+    np.testing.assert_array_equal(np.concatenate(outs), np.asarray(whole.out))
+    assert int(state.t) == 36
+    chex.assert_trees_all_close(state, final)
+    assert float(jnp.abs(whole.out).sum()) > 0  # the readout is not trivially zero
+
+
+@pytest.mark.parametrize("name", sorted(NETS))
+def test_per_step_whole_net_scan_equals_per_layer_scans(name):
+    model = SequenceSNN(num_outputs=4, **NETS[name])
+    x = _images(seed=2)
+    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+    ref, ref_cols = model.apply(variables, x, train=False, mutable=["spikes", "spike_counts"], return_state=True)
+    step_model = model.clone(scan="step")
+    got, cols = step_model.apply(variables, x, train=False, mutable=["spikes", "spike_counts"], return_state=True)
+    np.testing.assert_allclose(np.asarray(got[0].out), np.asarray(ref[0].out), rtol=1e-6, atol=1e-6)
+    chex.assert_trees_all_close(got[1], ref[1], rtol=1e-6, atol=1e-6)
+    chex.assert_trees_all_close(cols, ref_cols, rtol=1e-6, atol=1e-6)  # same rates and counts, same names
+    # and its gradient is the per-layer path's
+    loss = lambda m: lambda p: jnp.sum(m.apply({"params": p}, x, train=False).out ** 2)
+    chex.assert_trees_all_close(jax.grad(loss(step_model))(variables["params"]),
+                                jax.grad(loss(model))(variables["params"]), rtol=1e-4, atol=1e-6)
+
+
+def test_unknown_scan_is_refused():
+    with pytest.raises(ValueError, match="scan must be one of"):
+        SequenceSNN(hidden=(4,), num_outputs=2, scan="time").init(jax.random.PRNGKey(0), _images(), train=False)
+
+
+def test_spiking_neuron_layer_contract_equals_the_pure_function():
+    cfg = layers.NeuronConfig(kind="alif", decay=0.7, rho=0.9, beta=0.5, v_th=0.6)
+    layer = layers.SpikingNeuron(cfg)
+    x = jnp.asarray(np.random.default_rng(0).normal(0.5, 0.7, (9, 2, 3)), jnp.float32)
+    variables = layer.init(jax.random.PRNGKey(0), x)
+    s1, st = layer.apply(variables, x[:4], return_state=True)
+    s2, st = layer.apply(variables, x[4:], st, return_state=True)
+    s_ref, st_ref = neurons.alif(x, decay=0.7, rho=0.9, beta=0.5, v_th=0.6)
+    np.testing.assert_array_equal(np.concatenate([s1, s2]), np.asarray(s_ref))
+    chex.assert_trees_all_close(st, st_ref)
+    assert isinstance(st, neurons.ALIFState)
+    np.testing.assert_array_equal(np.asarray(layer.apply(variables, x)), np.asarray(s_ref))  # default: spikes only
+
+
+def test_recurrent_layer_carries_its_last_spikes():
+    layer = RecurrentSpikingLayer(5, layers.NeuronConfig(kind="lif", decay=0.6, v_th=0.3))
+    x = jnp.asarray(np.random.default_rng(1).random((12, 2, 3)) < 0.4, jnp.float32)
+    variables = layer.init(jax.random.PRNGKey(0), x)
+    whole, st_whole = layer.apply(variables, x, return_state=True)
+    s1, st = layer.apply(variables, x[:7], return_state=True)
+    s2, st = layer.apply(variables, x[7:], st, return_state=True)
+    np.testing.assert_array_equal(np.concatenate([s1, s2]), np.asarray(whole))
+    np.testing.assert_array_equal(np.asarray(st.spikes), np.asarray(whole[-1]))
+    chex.assert_trees_all_close(st, st_whole)
+
+
+def test_leaky_integrator_matches_spyx_and_spikingjelly_updates():
+    x = np.random.default_rng(2).normal(0, 1, (9, 2, 3)).astype(np.float32)
+    v, out = np.zeros((2, 3)), []
+    for t in range(9):  # Spyx LI: V = β V + x
+        v = 0.7 * v + x[t]
+        out.append(v)
+    v_seq, state = neurons.li(jnp.asarray(x), decay=0.7)
+    np.testing.assert_allclose(np.asarray(v_seq), np.stack(out), rtol=1e-5, atol=1e-6)
+    v, out = np.zeros((2, 3)), []
+    for t in range(9):  # SpikingJelly NonSpikingLIFNode(tau=4): v = v + (x - v)/τ
+        v = v + (x[t] - v) / 4.0
+        out.append(v)
+    v_seq, _ = neurons.li(jnp.asarray(x), decay=0.75, decay_input=True)
+    np.testing.assert_allclose(np.asarray(v_seq), np.stack(out), rtol=1e-5, atol=1e-6)
+
+
+def test_leaky_integrator_readout_filters_the_linear_readout():
+    x = _images(seed=4)
+    linear = SequenceSNN(hidden=(6,), num_outputs=3)
+    variables = linear.init(jax.random.PRNGKey(0), x, train=False)
+    lin = np.asarray(linear.apply(variables, x, train=False).out)
+    li = np.asarray(linear.clone(readout_decay=0.5).apply(variables, x, train=False).out)
+    expected, v = [], np.zeros_like(lin[0])
+    for t in range(lin.shape[0]):
+        v = 0.5 * v + lin[t]
+        expected.append(v)
+    np.testing.assert_allclose(li, np.stack(expected), rtol=1e-5, atol=1e-6)
