@@ -62,6 +62,10 @@ def test_jit_vmap_grad_remat_agree_with_eager(name):
 
 
 BF16_EPS = float(jnp.finfo(jnp.bfloat16).eps)  # 2**-7, the spacing of bfloat16 numbers at 1
+# Relative gradient tolerance of the bfloat16 run. The fast sigmoid (slope k = 25) is the sharpest
+# surrogate here: d log g'/dx = −2k / (1 + k|x|) ≈ −50 at the threshold, so one bfloat16 rounding of
+# u − θ (≈ 2⁻⁸ for |u| < 1) moves g' by up to ~20 %; the others move it by a few per cent.
+GRAD_RTOL = {"leaky-subtract-strict": 0.25}
 
 
 @pytest.mark.parametrize("name", sorted(NEURONS))
@@ -96,7 +100,7 @@ def test_bfloat16_run_matches_float32_in_conv_layout(name):
     chex.assert_type(g16, jnp.bfloat16)
     g16 = np.asarray(g16, np.float32)
     assert np.all(np.isfinite(g16))
-    assert np.linalg.norm(g16 - g32) <= 0.15 * np.linalg.norm(g32)
+    assert np.linalg.norm(g16 - g32) <= GRAD_RTOL.get(name, 0.15) * np.linalg.norm(g32)
 
 
 @pytest.mark.parametrize("name", sorted(NEURONS))
