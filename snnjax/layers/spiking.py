@@ -86,7 +86,7 @@ class NeuronConfig:
     def spike_fn(self) -> surrogate.SpikeFunction:
         if self.surrogate_param is None:
             return surrogate.get(self.surrogate)
-        param = "width" if self.surrogate in ("boxcar", "triangle") else "eps" if self.surrogate == "bpsa" else "alpha"
+        param = "width" if self.surrogate in ("boxcar", "triangle") else "eps" if self.surrogate in ("bpsa", "bpsa_code") else "alpha"
         return surrogate.get(self.surrogate, **{param: self.surrogate_param})
 
     def step_kwargs(self) -> dict[str, Any]:

@@ -56,6 +56,15 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.local_detach = False
     c.local_dropout = 0.5
     c.votes_per_class = 10
+    # Switches for the authors' released nets (configs/*_code.py; docs/papers.md); defaults = text.
+    c.trunk_calls = 1
+    c.first_neuron = "shared"
+    c.dense_bias = True
+    c.norm_stats = "pooled"
+    c.static_norm_updates = "once"
+    c.dense_relu = False
+    c.dropout_site = "spikes"
+    c.conv_bias = False
     return c
 
 
