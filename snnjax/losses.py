@@ -26,7 +26,7 @@ Array = jax.Array
 
 def _loss_dtype(x: Array):
     """Losses in at least float32 (bfloat16 outputs are promoted), float64 for a float64 model."""
-    return jnp.promote_types(x.dtype, jnp.float32)
+    return jnp.float64 if x.dtype == jnp.float64 else jnp.float32
 
 
 def mse_rate(out: Array, labels: Array, readout: str = "mean", reduction: str = "mean") -> Array:

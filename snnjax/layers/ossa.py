@@ -56,7 +56,7 @@ class OSSA(nn.Module):
         steps, b, h, w, c = calls.shape
         qk_width = c if self.form == "text" else max(c // self.reduction, 1)
         positions = calls.reshape(steps, b, h * w, c)
-        dtype = jnp.promote_types(x.dtype, jnp.float32)
+        dtype = jnp.float64 if x.dtype == jnp.float64 else jnp.float32  # bfloat16 → float32
 
         def branch(width: int, name: str) -> Array:
             current = SeqDense(width, name=f"{name}_conv")(positions)  # a 1×1 conv
