@@ -15,7 +15,7 @@ Not stated anywhere, our choices:
   batch size 64 (16 for the large net on 128×128 DVS frames, for memory); weight decay 1e-2,
   PyTorch AdamW's default, since the text names AdamW and no value; SGDR with T_0 = 10 epochs and
   T_mult = 2 (one of SGDR's own settings) after a 5-epoch linear warm-up (the code's length); dropout
-  rate 0.5; a detached reset (NOTES §2's worked example of BPTA uses one); seed 0; the baseline's
+  rate 0.5; a detached reset (the worked example of BPTA in docs/papers.md §2.1 uses one); seed 0; the baseline's
   surrogate (STBP, Wu et al. 2018, Table 8) is that paper's rectangular curve, width 1 our choice.
 Not implementable as printed, documented instead: the spike test ``u > u_th`` (Eq. 4, § Spiking Neuron Model) — snnjax fires on
 ``u ≥ u_th`` like the code (the two differ only where u equals the threshold exactly); Eq. 2's
