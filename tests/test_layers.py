@@ -184,3 +184,21 @@ def test_released_bpsa_spike_value_and_gradient():
     # in float32 the value rounds to 1 and the plain BPSA forward is recovered
     u32 = jnp.array([0.2, 0.5, 0.8], jnp.float32)
     np.testing.assert_array_equal(np.asarray(spike(u32, 0.5)), [0.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4, 5), (1, 2, 7, 5, 3)])  # the second with floor crops
+def test_argmax_max_pool_equals_autodiff_of_flax_max_pool(shape):
+    from snnjax.layers.pooling import max_pool_argmax
+
+    key = jax.random.PRNGKey(0)
+    spikes = jax.random.bernoulli(key, 0.4, shape).astype(jnp.float32)  # many ties
+    analog = jax.random.normal(jax.random.PRNGKey(1), shape)
+    g = jax.random.normal(jax.random.PRNGKey(2), (shape[0], shape[1], shape[2] // 2, shape[3] // 2, shape[4]))
+    for x in (spikes, analog):
+        ref_out, ref_vjp = jax.vjp(lambda x: layers.pool(x, "max", 2), x)
+        out, vjp = jax.vjp(lambda x: jax.jit(max_pool_argmax, static_argnums=1)(x, 2), x)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(ref_out))
+        np.testing.assert_array_equal(np.asarray(vjp(g)[0]), np.asarray(ref_vjp(g)[0]))
+    chex.assert_trees_all_equal(layers.pool(spikes, "max", 2, impl="argmax"), layers.pool(spikes, "max", 2))
+    with pytest.raises(ValueError, match="max pool impl"):
+        layers.pool(spikes, "max", 2, impl="cuda")

@@ -371,3 +371,25 @@ def test_subsample_token_keeps_every_second_pixel():
     seen = jnp.swapaxes(x, 0, 1)[:, :, ::2, ::2].reshape(3, 2, -1)
     fc0 = v["params"]["fc0"]
     chex.assert_trees_all_close(inter["intermediates"]["fc0"]["__call__"][0], seen @ fc0["kernel"] + fc0["bias"][None, None], atol=1e-6)
+
+
+def test_argmax_max_pool_impl_gives_the_same_gradients():
+    cfg = _tiny()
+    cfg.spec = "4c3-mp2-4c3-mp2-24-10"
+    cfg.neuron.surrogate = "atan"
+    x, y = TINY_X, jnp.array([1, 2])
+    grads = {}
+    for impl in ("xla", "argmax"):
+        cfg.max_pool_impl = impl
+        model = models.build_model(cfg, 10)
+        v = model.init(TINY_RNGS, x, train=False)
+
+        def loss(params):
+            out, _ = model.apply({**v, "params": params}, x, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats"])
+            return jnp.square(out.out.mean(0) - jax.nn.one_hot(y, 10)).sum()
+
+        grads[impl] = jax.grad(loss)(v["params"])
+    assert float(sum(jnp.abs(g).sum() for g in jax.tree.leaves(grads["xla"]))) > 0
+    chex.assert_trees_all_close(grads["argmax"], grads["xla"], rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="max_pool_impl must be one of"):
+        models.build_model(_tiny(max_pool_impl="cuda"), 10)

@@ -65,6 +65,7 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.dense_relu = False
     c.dropout_site = "spikes"
     c.conv_bias = False
+    c.max_pool_impl = "xla"  # or "argmax": same values and gradients, hand-written backward pass
     return c
 
 

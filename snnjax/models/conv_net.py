@@ -34,6 +34,8 @@ each text/code difference with its key). Every default is the paper text's behav
 - ``dropout_site="current"`` (BP-STA code): a ``dp`` right after a dense layer acts on that layer's
   analog current before its neurons (one mask for all steps) instead of on its spikes.
 - ``conv_bias=True`` (BP-STA code): convolutions keep their bias under a norm.
+- ``max_pool_impl``: ``"xla"`` (``nn.max_pool``) or ``"argmax"`` (the same values and gradients, with a
+  hand-written backward pass; see :mod:`snnjax.layers.pooling`). Not a paper switch: speed only.
 - ``pool`` and the spec (average pooling, a dropout before the first dense layer) and
   ``neuron.surrogate="bpsa_code"`` (the released BP-STA spike value) are the remaining switches.
 """
@@ -51,7 +53,7 @@ from snnjax.layers.dropout import TimeConsistentDropout
 from snnjax.layers.llc_batch_norm import LLCBatchNorm
 from snnjax.layers.local_classifier import LocalClassifier, block_boundary
 from snnjax.layers.ossa import OSSA
-from snnjax.layers.pooling import pool
+from snnjax.layers.pooling import MAX_POOL_IMPLS, pool
 from snnjax.layers.spiking import NeuronConfig, SpikingNeuron, leak_parameter
 from snnjax.layers.synapse import SeqConv, SeqDense
 from snnjax.layers.voting import vote
@@ -95,6 +97,7 @@ class ConvOptions:
     dense_relu: bool = False
     dropout_site: str = "spikes"
     conv_bias: bool = False
+    max_pool_impl: str = "xla"
 
     def __post_init__(self):
         if self.norm not in NORMS:
@@ -120,6 +123,8 @@ class ConvOptions:
             )
         if self.dropout_site not in DROPOUT_SITES:
             raise ValueError(f"model.dropout_site must be one of {DROPOUT_SITES}, got {self.dropout_site!r}")
+        if self.max_pool_impl not in MAX_POOL_IMPLS:
+            raise ValueError(f"model.max_pool_impl must be one of {MAX_POOL_IMPLS}, got {self.max_pool_impl!r}")
         if self.trunk_calls not in (1, 2):
             raise ValueError(f"model.trunk_calls must be 1 or 2, got {self.trunk_calls}")
         if self.trunk_calls == 2 and self.local_heads != "code":
@@ -274,7 +279,7 @@ class ConvSNN(nn.Module):
                     h = block_boundary(h, opts.local_detach)
                 n_conv += 1
             elif layer.kind == "pool":
-                h = pool(h, layer.pool, layer.size)
+                h = pool(h, layer.pool, layer.size, impl=opts.max_pool_impl if layer.pool == "max" else "xla")
             elif layer.kind == "subsample":
                 h = h[:, :, :: layer.size, :: layer.size]
             elif layer.kind == "dropout":
