@@ -175,8 +175,10 @@ class ConvBlock(nn.Module):
         a = None
         if self.neuron.kind == "llc_lif" and not self.split:
             a = leak_parameter(self, self.neuron, self.features)
-        per_step = opts.norm_stats == "per_step" and not self.static  # a static conv is one call
-        repeats = opts.time_steps if self.static and opts.norm_stats == "per_step" and opts.static_norm_updates == "per_step" else 1
+        per_step_stats = opts.norm_stats == "per_step"
+        per_step = per_step_stats and not self.static  # a static conv is one call (llc-lif code)...
+        every_step = self.static and per_step_stats and opts.static_norm_updates == "per_step"
+        repeats = opts.time_steps if every_step else 1  # ...or stands for T of them (BP-STA code)
         if opts.norm == "bn":  # statistics per channel over (T, B, H, W), or per step
             y = LLCBatchNorm(alpha=1.0, own_leak=False, per_step=per_step, repeats=repeats, name="norm")(y, train=train)
         elif opts.norm == "llc_bn":
