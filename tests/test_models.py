@@ -258,9 +258,19 @@ def test_double_trunk_call_feeds_the_head_the_first_call_and_the_local_head_the_
     local_current = pooled[1::2] @ lin["kernel"] + lin["bias"][None, None]
     chex.assert_trees_all_close(inter["local1"]["SeqDense_0"]["__call__"][0], local_current, atol=1e-6)
     assert not np.allclose(np.asarray(pooled[0::2]), np.asarray(pooled[1::2]))  # the calls differ
-    # running statistics: every LLC-BN of the trunk advances once per call
-    _, state = model.apply(v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats"])
+    # running statistics: every LLC-BN of the trunk advances once per call (two updates per step)
+    _, state = model.apply(
+        v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats", "intermediates"],
+        capture_intermediates=lambda m, _: m.name == "conv",
+    )
     assert set(state["batch_stats"]) == {"conv0", "onset_conv1", "conv1"}
+    for block, n_calls in (("onset_conv1", 2), ("conv1", 4)):
+        pre = np.asarray(state["intermediates"][block]["conv"]["__call__"][0], np.float64)  # [calls, B, H, W, C]
+        assert pre.shape[0] == n_calls
+        mean = np.zeros(pre.shape[-1])
+        for call in pre:  # PyTorch's BatchNorm, called once per call, momentum 0.1
+            mean = 0.9 * mean + 0.1 * call.mean(axis=(0, 1, 2))
+        np.testing.assert_allclose(np.asarray(state["batch_stats"][block]["norm"]["mean"]), mean, rtol=1e-5, atol=1e-7)
 
 
 def layers_pool(x):
