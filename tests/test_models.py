@@ -178,6 +178,7 @@ def test_unknown_arch_and_switch_values_are_rejected():
 # Each switch of docs/papers.md §1.7 / §2.7 on tiny shapes: what it changes, and that its default
 # (the paper text) is what the model did before.
 
+from snnjax.layers import pool  # noqa: E402
 from snnjax.layers.spiking import NeuronConfig  # noqa: E402
 from snnjax.models.conv_net import ConvBlock, ConvOptions  # noqa: E402
 
@@ -251,7 +252,7 @@ def test_double_trunk_call_feeds_the_head_the_first_call_and_the_local_head_the_
     assert len(out.local_outs) == 2
     # the head reads the first call of each step, the second local head the second
     trunk = jnp.concatenate([inter["onset_conv1"]["__call__"][0][0], inter["conv1"]["__call__"][0][0]])
-    pooled = layers_pool(trunk).reshape(6, 2, -1)
+    pooled = pool(trunk, "avg", 2).reshape(6, 2, -1)
     fc0 = v["params"]["fc0"]
     chex.assert_trees_all_close(inter["fc0"]["__call__"][0], pooled[0::2] @ fc0["kernel"] + fc0["bias"][None, None], atol=1e-6)
     lin = v["params"]["local1"]["SeqDense_0"]
@@ -271,12 +272,6 @@ def test_double_trunk_call_feeds_the_head_the_first_call_and_the_local_head_the_
         for call in pre:  # PyTorch's BatchNorm, called once per call, momentum 0.1
             mean = 0.9 * mean + 0.1 * call.mean(axis=(0, 1, 2))
         np.testing.assert_allclose(np.asarray(state["batch_stats"][block]["norm"]["mean"]), mean, rtol=1e-5, atol=1e-7)
-
-
-def layers_pool(x):
-    from snnjax.layers import pool
-
-    return pool(x, "avg", 2)
 
 
 def test_code_switches_default_to_the_text_model():
