@@ -6,9 +6,16 @@
 
 Target: Table 7, "Ours": **78.95 %**; Table 8: baseline 71.40 %, BPSA 75.30 %, BPSA + BPTA 78.95 %.
 
-Changes against ``configs/bpsa_cifar10_dvs.py`` (NOTES.md §2), nothing else: BPTA coefficient 0.2 instead
-of 0.8, AdamW weight decay 1e-4, 5 warm-up epochs then one cosine decay instead of SGDR. The data,
-the net and our choices (batch size, frames in equal time slices, ...) are those of the text config.
+Changes against ``configs/bpsa_cifar10_dvs.py``: the released network and recipe (docs/papers.md
+§2.7, set by ``bpsa_common.released_code``): BPTA coefficient 0.2 instead of 0.8, AdamW weight decay
+1e-4, 5 warm-up epochs then one cosine decay instead of SGDR; the released net with the frames
+resized to 64×64 (``s2``) and no 1024FC layer (``model.spec``), conv biases under BN
+(``model.conv_bias``), per-step BN statistics and running-statistics updates (``model.norm_stats``,
+``model.static_norm_updates``), ReLU and dropout on the current of the hidden dense layer
+(``model.dense_relu``, ``model.dropout_site``), PyTorch's ``MSELoss`` mean
+(``loss.reduction="mean"``), and the released spike value u/(u + 1e-12) (``neuron.surrogate=
+"bpsa_code"``, a numerical artifact of the code kept on purpose). The data and our choices (batch
+size, frames in equal time slices, ...) are those of the text config. Parameters: 6,599,396.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
-"""The llc-lif paper's recipe (Shi et al., Sensors 2023), shared by the ``llc_lif_*`` configs.
+"""The llc-lif paper's recipe, shared by the ``llc_lif_*`` configs.
 
-:func:`text_config` is the recipe as the paper's text states it, :func:`released_code` switches a
-text config to what the authors' released code does (docs/papers.md §1.7; NOTES.md §1).
-Line numbers ``Lnnn`` refer to ``/work/shared/papers/llc-lif-ossa-local-errors.txt``.
+Paper: "Learnable Leakage and Onset-Spiking Self-Attention in SNNs with Local Error Signals"
+(Shi et al., Sensors 2023, 23(24), 9781). :func:`text_config` is the recipe as the paper's text
+states it, :func:`released_code` switches a text config to what the authors' released code does
+(docs/papers.md §1.7 lists every difference with its config key).
 
 What the text states (and the text config uses):
-  rate coding (L167), T = 8 (L172), batch 16 and Adam (L168), 200 epochs (L168), MSE on the
-  output rates (L149) summed with one local loss per conv layer (L154), LLC-LIF neurons with
-  k = sigmoid(a) one ``a`` per layer and the retention form ``k·u·(1−o) + x`` (L103–L105), LLC-BN
-  with α = 3.2 and λ, β starting at 1, 0 (L140), OSSA at t = 0 whose output replaces the feature map
-  (L71, L110–L118), voting 100 → 10 (L165), dropout "in the latter part of the model" (L166).
+  rate coding (§4.2), T = 8 (§4.3), batch 16 and Adam (§4.2), 200 epochs (§4.2), MSE on the
+  output rates (§3.4) summed with one local loss per conv layer (§3.4, the total-loss equation),
+  LLC-LIF neurons with k = sigmoid(a) one ``a`` per layer and the retention form ``k·u·(1−o) + x``
+  (§3.1, the LLC-LIF equations), LLC-BN with α = 3.2 and λ, β starting at 1, 0 (§3.3), OSSA at
+  t = 0 whose output replaces the feature map (§2.2, §3.2), voting 100 → 10 (§4.2), dropout "in the
+  latter part of the model" (§4.2).
 
 Where the text is silent we take the released code's value when it has one, since it is the only
 number the authors give:
@@ -31,11 +33,21 @@ import ml_collections
 
 from snnjax.config import base_config
 
-# Architecture strings of L164, with the dropout of L166 placed after the 2048 layer (released code).
+# Architecture strings of §4.1 (network structure), with the dropout of §4.1 placed after the 2048
+# layer (the released code's position).
 SPECS = {
     "mnist": "128c3-p2-128c3-p2-2048-dp-100-10",
     "fashion_mnist": "128c3-p2-128c3-p2-2048-dp-100-10",
     "cifar10": "256c3-256c3-256c3-p2-256c3-256c3-256c3-p2-2048-dp-100-10",
+}
+
+# The released networks: average pooling (``-use_max_pool`` defaults to False) and a Dropout(0.5) on
+# the flattened features before the first Linear; the MNIST/Fashion-MNIST head has a second one after
+# the 2048 layer, the CIFAR-10 head none.
+CODE_SPECS = {
+    "mnist": "128c3-ap2-128c3-ap2-dp-2048-dp-100-10",
+    "fashion_mnist": "128c3-ap2-128c3-ap2-dp-2048-dp-100-10",
+    "cifar10": "256c3-256c3-256c3-ap2-256c3-256c3-256c3-ap2-dp-2048-100-10",
 }
 
 
@@ -101,15 +113,27 @@ def text_config(dataset: str) -> ml_collections.ConfigDict:
 
 
 def released_code(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """Switches a :func:`text_config` to the released code (NOTES.md §1), in place; returns it.
+    """Switches a :func:`text_config` to the released code (docs/papers.md §1.7), in place; returns it.
 
     Direct coding (the first conv + LLC-BN computed once, snnjax's static conv), batch 8, the PLIF
     neuron form ``u + (x − u)·sigmoid(w)`` with a detached reset and ATan(α = 2), LLC-BN with its own
     leak parameter, SAGAN-style OSSA (Q, K to C/8, ``γ·O + x``) run by a separate onset block at t = 0
-    with attention dropout 0.1, the code's two local heads, seed 2020. Dataset-specific switches
-    (MNIST's affine augmentation) are set by the dataset's ``_code`` config.
+    with attention dropout 0.1, the code's two local heads, seed 2020, and the details of the released
+    network (each a ``config.model`` key):
+
+    - ``trunk_calls=2``: the released forward calls the onset / later block twice per step, once for
+      the classifier head and once for the second local head, so their neurons and LLC-BNs advance
+      two updates per step. A quirk of the released code, kept here because ``_code`` reproduces it.
+    - ``first_neuron="split"``: the LLC-LIF after the static conv is two layers (t = 0 and t ≥ 1).
+    - ``dense_bias=False``: every Linear has ``bias=False``.
+    - ``norm_stats="per_step"``: LLC-BN uses each call's own batch statistics in training.
+    - ``spec`` from :data:`CODE_SPECS`: average pooling, and a dropout before the first Linear.
+
+    Dataset-specific switches (MNIST's affine augmentation) are set by the dataset's ``_code`` config.
     """
     m = config.model
+    m.spec = CODE_SPECS[config.data.name]
+    m.pool = "avg"
     m.encoder = "direct"
     m.neuron.decay_input = True
     m.neuron.detach_reset = True
@@ -120,6 +144,10 @@ def released_code(config: ml_collections.ConfigDict) -> ml_collections.ConfigDic
     m.ossa_onset = "separate"
     m.ossa_attn_dropout = 0.1
     m.local_heads = "code"
+    m.trunk_calls = 2
+    m.first_neuron = "split"
+    m.dense_bias = False
+    m.norm_stats = "per_step"
     config.train.batch_size = 8
     config.train.seed = 2020
     return config

@@ -24,10 +24,16 @@ from snnjax.models.output import ModelOutput, read_out
 Array = jax.Array
 
 
+def _loss_dtype(x: Array):
+    """Losses in at least float32 (bfloat16 outputs are promoted), float64 for a float64 model."""
+    return jnp.float64 if x.dtype == jnp.float64 else jnp.float32
+
+
 def mse_rate(out: Array, labels: Array, readout: str = "mean", reduction: str = "mean") -> Array:
     """MSE between read-out rates ``[B, K]`` and one-hot ``labels [B]``."""
-    rates = read_out(out, readout).astype(jnp.float32)
-    target = jax.nn.one_hot(labels, rates.shape[-1], dtype=jnp.float32)
+    rates = read_out(out, readout)
+    rates = rates.astype(_loss_dtype(rates))
+    target = jax.nn.one_hot(labels, rates.shape[-1], dtype=rates.dtype)
     sq = jnp.square(rates - target)
     per_example = sq.mean(axis=-1) if reduction == "mean" else sq.sum(axis=-1)
     return per_example.mean()
@@ -35,7 +41,8 @@ def mse_rate(out: Array, labels: Array, readout: str = "mean", reduction: str = 
 
 def cross_entropy(out: Array, labels: Array, readout: str = "mean", reduction: str = "mean") -> Array:
     """Softmax cross-entropy of the read-out logits against integer labels (``[B]`` or ``[B, T]``)."""
-    logits = read_out(out, readout).astype(jnp.float32)
+    logits = read_out(out, readout)
+    logits = logits.astype(_loss_dtype(logits))
     if readout == "per_step":
         logits = jnp.swapaxes(logits, 0, 1)  # [B, T, K] to match labels [B, T]
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32)).mean()
@@ -43,8 +50,9 @@ def cross_entropy(out: Array, labels: Array, readout: str = "mean", reduction: s
 
 def mse_regression(out: Array, targets: Array, readout: str = "last", reduction: str = "mean") -> Array:
     """MSE of a scalar read-out ``[B, 1]`` against float ``targets [B]``."""
-    pred = read_out(out, readout).astype(jnp.float32)[..., 0]
-    return jnp.square(pred - targets.astype(jnp.float32)).mean()
+    pred = read_out(out, readout)
+    pred = pred.astype(_loss_dtype(pred))[..., 0]
+    return jnp.square(pred - targets.astype(pred.dtype)).mean()
 
 
 LOSSES: dict[str, Callable[..., Array]] = {

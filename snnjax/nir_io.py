@@ -226,6 +226,26 @@ def _unsupported_features(model: ConvSNN) -> list[str]:
         problems.append("ReLU before the neurons (model.relu_before_neuron=True): NIR 1.0 has no ReLU node")
     if opts.ossa:
         problems.append("OSSA (model.ossa=True): onset spiking self-attention (a softmax at t = 0) has no NIR node")
+    if opts.trunk_calls != 1:
+        problems.append(
+            "the released llc-lif trunk's double call (model.trunk_calls=2): a NIR graph runs each node once "
+            "per step; set trunk_calls=1"
+        )
+    if opts.first_neuron == "split":
+        problems.append(
+            "two first neuron layers, for t = 0 and t >= 1 (model.first_neuron='split'): a NIR graph has one "
+            "node per layer for all steps"
+        )
+    if opts.dense_relu:
+        problems.append("ReLU before the dense neurons (model.dense_relu=True): NIR 1.0 has no ReLU node")
+    subsample = [f"s{l.size}" for l in model.layers if l.kind == "subsample"]
+    if subsample:
+        problems.append(f"subsampling ({', '.join(subsample)}): NIR 1.0 has no resize node")
+    if neuron.surrogate == "bpsa_code":
+        problems.append(
+            "the released BP-STA spike value u/(u + 1e-12) (neuron.surrogate='bpsa_code'): NIR neurons emit "
+            "spikes of 1; export with surrogate='bpsa' (the same forward up to 1e-12)"
+        )
     if opts.encoder in ("pixel", "permuted_pixel") and any(l.kind in ("conv", "pool") for l in model.layers):
         problems.append(f"a conv net under the {opts.encoder!r} encoder (one pixel per step has no image to convolve)")
     return problems

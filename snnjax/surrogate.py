@@ -436,6 +436,33 @@ def strict(spike_fn: SpikeFunction) -> Strict:
     return Strict(spike_fn)
 
 
+@_pytree_dataclass
+class BPSACode:
+    """The spike of the BP-STA authors' released node (a numerical artifact of their code, not Eq. 9).
+
+    .. math::  s = H(u - \\theta)\\,\\frac{u}{\\mathrm{sg}(u) + \\epsilon}, \\qquad
+               \\frac{\\partial s}{\\partial u} = \\frac{H(u - \\theta)}{u + \\epsilon}, \\qquad \\epsilon = 10^{-12}
+
+    The forward value is :math:`1 - \\epsilon/u`, not 1: in float64 a max pool then passes the gradient to
+    the neuron of the window with the largest membrane instead of the first one; in float32 the value
+    rounds to 1. Use it only to reproduce the released run (``configs/bpsa_*_code.py``).
+    """
+
+    eps: ArrayLike = 1e-12
+
+    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+        eps = jnp.asarray(self.eps, u.dtype)
+        return heaviside(u - jnp.asarray(v_th, u.dtype)) * u / (jax.lax.stop_gradient(u) + eps)
+
+    def derivative_u(self, u: Array, v_th: ArrayLike) -> Array:
+        return heaviside(u - jnp.asarray(v_th, u.dtype)) / (u + jnp.asarray(self.eps, u.dtype))
+
+
+def bpsa_code(eps: ArrayLike = 1e-12) -> BPSACode:
+    """The released BP-STA spike ``H(u − θ)·u/(sg(u) + eps)`` (forward ``1 − eps/u``; see :class:`BPSACode`)."""
+    return BPSACode(eps)
+
+
 _CUSTOM_SPIKES: dict[Callable[..., Array], Callable[..., Array]] = {}
 
 
@@ -490,6 +517,7 @@ SURROGATES: dict[str, Callable[..., SpikeFunction]] = {
     "erf": erf,
     "soft_sign": soft_sign,
     "straight_through": straight_through,
+    "bpsa_code": bpsa_code,
 }
 
 

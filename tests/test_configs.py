@@ -252,6 +252,11 @@ def _features(cfg: ml_collections.ConfigDict) -> set:
             ("relu", m.relu_before_neuron),
             ("ossa", (m.ossa_form, m.ossa_onset, float(m.ossa_attn_dropout) > 0) if m.ossa else None),
             ("local_heads", m.local_heads, m.local_detach),
+            # the released-code switches (docs/papers.md §1.7, §2.7)
+            ("trunk_calls", m.trunk_calls, m.first_neuron),
+            ("dense", m.dense_bias, m.dense_relu, m.dropout_site),
+            ("conv_bias", m.conv_bias),
+            ("norm_stats", m.norm_stats, m.static_norm_updates),
         }
         f |= {("token", t) for t in tokens}
     else:
@@ -337,6 +342,69 @@ def test_docstring_has_command_and_args_resolve(stem):
             module.get_config("no_such_variant")
 
 
+# Trainable parameters of every llc-lif and bpsa config (the CE-LIF ones are pinned against Table 1
+# below), derived by hand. Conv 3×3 C→F: 9·C·F, +F with a bias (bpsa _code); (LLC-)BN: λ, β = 2F,
+# +1 for LLC-BN's own leak w; dense N→M: N·M, +M with a bias (all but llc-lif _code); one leak a per
+# LLC-LIF layer; LIF has none. "Same" convs, floor pooling.
+PARAM_COUNTS = {
+    # llc-lif text, 28×28×1, LLC-BN sharing the LLC-LIF leak, OSSA text (three 1×1 convs C→C + bias
+    # and three leaks: 49,539), local heads per conv: convs 1,152 + 147,456; LLC-BN 2·256; leaks 2;
+    # fc 6272·2048 + 2048 + leak, 2048·100 + 100 + leak; local0 100352·100 + 100 + leak, local1
+    # 25088·100 + 100 + leak (the conv1 block's 128×14×14 output) → 25,794,869.
+    "llc_lif_mnist": 25_794_869,
+    "llc_lif_fashion_mnist": 25_794_869,
+    # llc-lif _code (the released net, 24,029,743): static conv 1,152 + LLC-BN 257; two first LIF
+    # leaks; OSSA code Q, K 128→16 + bias, V 128→128 + bias, three leaks, γ: 20,644; the onset and the
+    # later block each conv 147,456 + LLC-BN 257 + leak; fc 6272·2048 + leak, 2048·100 + leak; local
+    # heads 100352·100 + leak and 6272·100 + leak (no Linear bias anywhere).
+    "llc_lif_mnist_code": 24_029_743,
+    "llc_lif_fashion_mnist_code": 24_029_743,
+    # llc-lif text CIFAR-10, 32×32×3: convs 6,912 + 5·589,824; LLC-BN 6·512; leaks 6; OSSA text
+    # 3·(256·256 + 256) + 3; fc 16384·2048 + 2048 + 1, 2048·100 + 100 + 1; six local heads,
+    # 3·(262144·100 + 100 + 1) + 3·(65536·100 + 100 + 1) → 135,222,477.
+    "llc_lif_cifar10": 135_222_477,
+    # llc-lif _code CIFAR-10: static conv 6,912 + 513; 2 first leaks; OSSA code 256→32 (×2), 256→256
+    # + biases, 3 leaks, γ: 82,244; onset and later blocks 5·(589,824 + 513 + 1) each; fc 16384·2048
+    # + 1, 2048·100 + 1; local heads 262144·100 + 1 and 16384·100 + 1 → 67,605,087.
+    "llc_lif_cifar10_code": 67_605_087,
+    # bpsa small net on 28×28×1: convs 1,152 + 147,456 + 294,912; BN 2·512; fc 12544·4096 + 4096 +
+    # 4096·100 + 100 → 52,238,564; _code: + conv biases 128 + 128 + 256 → 52,239,076 (the released
+    # net with its first Linear read as 12544 → 4096).
+    "bpsa_mnist": 52_238_564,
+    "bpsa_fashion_mnist": 52_238_564,
+    "bpsa_mnist_code": 52_239_076,
+    # bpsa middle net on 32×32×3: convs 3,456 + 147,456 + 294,912 + 1,179,648; BN 2·1024; 512
+    # features: 512·512 + 512 + 512·100 + 100 → 1,941,476. On 34×34×2 (N-MNIST): first conv 2,304 →
+    # 1,940,324.
+    "bpsa_cifar10": 1_941_476,
+    "bpsa_nmnist": 1_940_324,
+    # bpsa _code CIFAR-10 (released 128c3-128c3-mp2-128c3-mp2-256c3-mp2-512c3-ap4-100-10): convs
+    # 3,456 + 2·147,456 + 294,912 + 1,179,648 + biases 1,152; BN 2·1,152; 512·100 + 100 → 1,827,684.
+    "bpsa_cifar10_code": 1_827_684,
+    # bpsa _code N-MNIST (128c3-mp2-128c3-mp2-256c3-ap2-512c3-ap4-dp-100-10): convs 2,304 + 147,456 +
+    # 294,912 + 1,179,648 + biases 1,024; BN 2·1,024; 512·100 + 100 → 1,678,692.
+    "bpsa_nmnist_code": 1_678_692,
+    # bpsa large net on 128×128×2: convs 2,304 + 2·147,456 + 294,912 + 1,179,648 + 4,718,592; BN
+    # 2·2,176; 2×2×1024 = 4096 features: 4096·1024 + 1024, then 1024·110 + 110 (DVS-Gesture, 11
+    # classes) or 1024·100 + 100 → 10,802,798 / 10,792,548.
+    "bpsa_dvs_gesture": 10_802_798,
+    "bpsa_cifar10_dvs": 10_792_548,
+    # bpsa _code DVS nets (s2 to 64×64, no 1024FC): the same convs + biases 2,176; BN 2·2,176; 1024
+    # features: 1024·110 + 110 or 1024·100 + 100 → 6,609,646 / 6,599,396.
+    "bpsa_dvs_gesture_code": 6_609_646,
+    "bpsa_cifar10_dvs_code": 6_599_396,
+}
+ABLATION_COUNTS = {  # llc_lif_ablation rows, against "full" (25,794,869)
+    "full": 25_794_869,
+    "no_llc_lif": 25_794_865,  # LIF: −6 leaks (conv, fc, local; OSSA keeps LLC-LIF), LLC-BN gets its own w: +2
+    "no_local": 13_250_667,  # − the two local heads (10,035,301 + 2,508,901)
+    "no_llc_bn": 25_794_869,  # BN has λ, β too
+    "no_ossa": 25_745_330,  # − OSSA's 49,539
+    "no_llc_bn_ossa": 25_745_330,
+    "llc_lif_only": 13_201_128,  # − local heads − OSSA
+}
+
+
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_model_builds_and_traces_at_full_size(case):
     trace = _abstract(*case)
@@ -347,7 +415,10 @@ def test_model_builds_and_traces_at_full_size(case):
         assert local.shape == (t, 2, k)
     assert trace.loss.shape == () and trace.loss.dtype == jnp.float32
     assert jax.tree.structure(trace.grads) == jax.tree.structure(trace.params)
-    assert _param_count(trace.params) > 0
+    stem, arg = case
+    expected = ABLATION_COUNTS[arg or "full"] if stem == "llc_lif_ablation" else PARAM_COUNTS.get(stem)
+    if stem.startswith(("llc_lif", "bpsa")):
+        assert _param_count(trace.params) == expected, f"configs/{stem}.py: pin its count in PARAM_COUNTS"
 
 
 def test_real_runs_cover_every_switch_value():
@@ -415,6 +486,12 @@ def _diff(a: ml_collections.ConfigDict, b: ml_collections.ConfigDict) -> set[str
 
 
 LLC_CODE_SWITCHES = {
+    "model.spec",  # average pooling, a dropout before the first Linear
+    "model.pool",
+    "model.trunk_calls",
+    "model.first_neuron",
+    "model.dense_bias",
+    "model.norm_stats",
     "model.encoder",
     "model.neuron.decay_input",
     "model.neuron.detach_reset",
@@ -507,19 +584,43 @@ def test_bpsa_text_values():
     assert _config("bpsa_fashion_mnist", "baseline,4").model.time_steps == 4
 
 
+BPSA_CODE_SWITCHES = {
+    "model.neuron.bpta_alpha",
+    "model.neuron.surrogate",
+    "model.spec",
+    "model.dense_relu",
+    "model.dropout_site",
+    "model.conv_bias",
+    "model.norm_stats",
+    "model.static_norm_updates",
+    "loss.reduction",
+    "optim.weight_decay",
+    "optim.schedule",
+}
+
+
 def test_bpsa_code_values():
     text, code = _config("bpsa_mnist", None), _config("bpsa_mnist_code", None)
-    assert _diff(text, code) == {"model.neuron.bpta_alpha", "optim.weight_decay", "optim.schedule"}
+    assert _diff(text, code) == BPSA_CODE_SWITCHES
     assert (code.model.neuron.bpta_alpha, code.optim.weight_decay, code.optim.warmup_epochs, code.optim.schedule) == (
         0.2,
         1e-4,
         5,
         "cosine",
     )
-    assert _config("bpsa_mnist_code", "baseline").model.neuron.bpta_alpha == 0.0  # BPTA stays off
+    assert code.model.spec == "128c3-mp2-128c3-256c3-ap2-4096-dp-100-10"  # second pooling: AvgPool2d(2)
+    assert (code.model.neuron.surrogate, code.loss.reduction) == ("bpsa_code", "mean")
+    assert (code.model.dense_relu, code.model.dropout_site, code.model.conv_bias) == (True, "current", True)
+    assert (code.model.norm_stats, code.model.static_norm_updates) == ("per_step", "per_step")
+    baseline = _config("bpsa_mnist_code", "baseline").model.neuron
+    assert (baseline.bpta_alpha, baseline.surrogate) == (0.0, "boxcar")  # BPTA stays off, STBP surrogate kept
     cifar = _config("bpsa_cifar10_code", None)
     assert (cifar.model.time_steps, cifar.train.num_epochs, cifar.model.neuron.bpta_alpha) == (8, 500, 0.2)
+    assert cifar.model.spec == "128c3-128c3-mp2-128c3-mp2-256c3-mp2-512c3-ap4-100-10"
     assert _config("bpsa_cifar10", None).model.time_steps == 16
+    for name in ("bpsa_nmnist", "bpsa_dvs_gesture", "bpsa_cifar10_dvs"):
+        assert _diff(_config(name, None), _config(name + "_code", None)) == BPSA_CODE_SWITCHES, name
+    assert _config("bpsa_dvs_gesture_code", None).model.spec.startswith("s2-")  # 128 → 64, as F.interpolate
 
 
 @pytest.mark.parametrize(
@@ -613,3 +714,30 @@ def test_ce_lif_gradients_are_finite_over_784_steps(name, arg):
     grads = jax.jit(jax.grad(loss))(variables["params"])
     largest = max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grads))
     assert np.isfinite(largest) and largest < 10.0
+
+
+@pytest.mark.parametrize("stem", ["llc_lif_fashion_mnist_code", "bpsa_mnist_code"])
+def test_code_models_stay_in_float64(stem):
+    """A float64 model of a ``_code`` config (shrunk widths, every switch kept) computes in float64
+    throughout: every intermediate of the train and the eval forward, the running statistics and the
+    loss (no hidden float32 casts)."""
+    cfg = _shrunk(stem, None)
+    cfg.model.time_steps = 3
+    with jax.enable_x64(True):
+        model, _, x, y = _prepare(cfg)
+        x = x.astype(jnp.float64)
+        rngs = {"dropout": jax.random.PRNGKey(1), "encoder": jax.random.PRNGKey(2)}
+        variables = model.init({"params": jax.random.PRNGKey(0), **rngs}, x, train=False)
+        variables = jax.tree.map(lambda a: a.astype(jnp.float64), variables)
+        floats = lambda tree: {jnp.dtype(a.dtype).name for a in jax.tree.leaves(tree) if jnp.issubdtype(a.dtype, jnp.floating)}
+        for train in (True, False):
+            output, state = model.apply(
+                variables, x, train=train, rngs=rngs, capture_intermediates=True,
+                mutable=["intermediates", "batch_stats"] if train else ["intermediates"],
+            )
+            assert floats(state["intermediates"]) == {"float64"}, (train, floats(state["intermediates"]))
+            assert floats(output.out) == {"float64"} and floats(output.local_outs) <= {"float64"}
+            loss, parts = losses.total_loss(output, y, cfg.loss.name, float(cfg.loss.local_weight), cfg.loss.reduction)
+            assert loss.dtype == jnp.float64 and floats(parts) == {"float64"}
+            if train:
+                assert floats(state["batch_stats"]) == {"float64"}

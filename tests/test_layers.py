@@ -156,3 +156,49 @@ def test_pooling_by_hand():
     np.testing.assert_allclose(np.asarray(g_avg), 0.25)
     with pytest.raises(ValueError, match="pool kind"):
         layers.pool(x, "median", 2)
+
+
+def test_max_pool_gradient_goes_to_the_first_of_tied_spikes():
+    """Equal spikes in a window: the gradient goes to the first in row-major order (as PyTorch)."""
+    x = jnp.array([[0.0, 1.0], [1.0, 1.0]]).reshape(1, 1, 2, 2, 1)
+    g = jax.grad(lambda x: layers.pool(x, "max", 2).sum())(x)
+    np.testing.assert_array_equal(np.asarray(g)[0, 0, :, :, 0], [[0, 1], [0, 0]])
+    g = jax.grad(lambda x: layers.pool(x, "max", 2).sum())(jnp.ones((1, 1, 2, 2, 1)))
+    np.testing.assert_array_equal(np.asarray(g)[0, 0, :, :, 0], [[1, 0], [0, 0]])
+
+
+def test_released_bpsa_spike_value_and_gradient():
+    """``bpsa_code``: s = H(u − θ)·u/(sg(u) + 1e-12), ds/du = H/(u + 1e-12) (the BP-STA code)."""
+    spike = layers.NeuronConfig(surrogate="bpsa_code").spike_fn()
+    with jax.enable_x64(True):
+        u = jnp.array([0.2, 0.5, 0.8, 2.0], jnp.float64)
+        s = spike(u, 0.5)
+        np.testing.assert_array_equal(np.asarray(s), [0.0, 0.5 / (0.5 + 1e-12), 0.8 / (0.8 + 1e-12), 2.0 / (2.0 + 1e-12)])
+        assert 0 < 1 - float(s[1]) < 1e-11  # not exactly 1: the artifact
+        g = jax.grad(lambda u: spike(u, 0.5).sum())(u)
+        np.testing.assert_allclose(np.asarray(g), [0.0, 1 / (0.5 + 1e-12), 1 / (0.8 + 1e-12), 1 / (2.0 + 1e-12)], rtol=1e-15)
+        # in float64 a max pool then routes the gradient to the larger membrane, not the first spike
+        window = jnp.array([0.6, 0.9, 0.0, 0.7], jnp.float64)
+        g_pool = jax.grad(lambda u: layers.pool(spike(u, 0.5).reshape(1, 1, 2, 2, 1), "max", 2).sum())(window)
+        np.testing.assert_allclose(np.asarray(g_pool), [0.0, 1 / (0.9 + 1e-12), 0.0, 0.0], rtol=1e-15)
+    # in float32 the value rounds to 1 and the plain BPSA forward is recovered
+    u32 = jnp.array([0.2, 0.5, 0.8], jnp.float32)
+    np.testing.assert_array_equal(np.asarray(spike(u32, 0.5)), [0.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 4, 5), (1, 2, 7, 5, 3)])  # the second with floor crops
+def test_argmax_max_pool_equals_autodiff_of_flax_max_pool(shape):
+    from snnjax.layers.pooling import max_pool_argmax
+
+    key = jax.random.PRNGKey(0)
+    spikes = jax.random.bernoulli(key, 0.4, shape).astype(jnp.float32)  # many ties
+    analog = jax.random.normal(jax.random.PRNGKey(1), shape)
+    g = jax.random.normal(jax.random.PRNGKey(2), (shape[0], shape[1], shape[2] // 2, shape[3] // 2, shape[4]))
+    for x in (spikes, analog):
+        ref_out, ref_vjp = jax.vjp(lambda x: layers.pool(x, "max", 2), x)
+        out, vjp = jax.vjp(lambda x: jax.jit(max_pool_argmax, static_argnums=1)(x, 2), x)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(ref_out))
+        np.testing.assert_array_equal(np.asarray(vjp(g)[0]), np.asarray(ref_vjp(g)[0]))
+    chex.assert_trees_all_equal(layers.pool(spikes, "max", 2, impl="argmax"), layers.pool(spikes, "max", 2))
+    with pytest.raises(ValueError, match="max pool impl"):
+        layers.pool(spikes, "max", 2, impl="cuda")

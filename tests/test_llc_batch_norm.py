@@ -99,3 +99,89 @@ def test_folded_network_equals_unfolded_in_eval(norm, leak):
         alpha = 3.2 if norm == "llc_bn" else 1.0
         expected = layers.llc_batch_norm(raw, stats["mean"], stats["var"], leak=leak_value, scale=norm_params["scale"], bias=norm_params["bias"], alpha=alpha)
         np.testing.assert_allclose(np.asarray(pre_f["intermediates"]["conv1"]["conv"]["__call__"][0]), np.asarray(expected), rtol=1e-9, atol=1e-9)
+
+
+def test_per_step_statistics_normalise_each_step_to_zero_mean(key):
+    """Released code: in training each time step is normalised with its own batch statistics."""
+    steps = 4
+    shift = jnp.arange(steps, dtype=jnp.float32).reshape(steps, 1, 1, 1, 1)  # a different mean per step
+    x = 2.0 * shift + jax.random.normal(key, (steps, 8, 5, 5, 3))
+    per_step = layers.LLCBatchNorm(alpha=1.0, own_leak=False, per_step=True)
+    v = per_step.init(key, x, train=True)
+    y = np.asarray(per_step.apply(v, x, train=True, mutable=["batch_stats"])[0])
+    np.testing.assert_allclose(y.mean(axis=(1, 2, 3)), 0.0, atol=1e-5)  # every step, every channel
+    np.testing.assert_allclose(y.std(axis=(1, 2, 3)), 1.0, rtol=1e-3)
+    pooled = layers.LLCBatchNorm(alpha=1.0, own_leak=False)  # the text: statistics over T as well
+    y_pooled = np.asarray(pooled.apply(v, x, train=True, mutable=["batch_stats"])[0])
+    assert np.abs(y_pooled.mean(axis=(1, 2, 3))).max() > 0.5
+    # eval is the same affine map either way
+    np.testing.assert_allclose(np.asarray(per_step.apply(v, x, train=False)), np.asarray(pooled.apply(v, x, train=False)))
+
+
+def test_per_step_running_statistics_update_once_per_step_in_order(key):
+    steps, m = 3, 0.9
+    x = 1.0 + jnp.arange(steps, dtype=jnp.float32)[:, None, None] + jax.random.normal(key, (steps, 10, 4))
+    bn = layers.LLCBatchNorm(alpha=1.0, own_leak=False, per_step=True, momentum=m)
+    v = bn.init(key, x, train=True)
+    _, state = bn.apply(v, x, train=True, mutable=["batch_stats"])
+    mean, var = np.zeros(4), np.ones(4)
+    for t in range(steps):  # PyTorch's BatchNorm called once per step
+        xt = np.asarray(x[t], np.float64)
+        mean = m * mean + (1 - m) * xt.mean(0)
+        var = m * var + (1 - m) * xt.var(0, ddof=1)
+    np.testing.assert_allclose(np.asarray(state["batch_stats"]["mean"]), mean, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(state["batch_stats"]["var"]), var, rtol=1e-5)
+    # repeats=n: each call's statistics counted n times (a static layer standing for n calls)
+    once = np.asarray(x[0], np.float64)
+    bn5 = layers.LLCBatchNorm(alpha=1.0, own_leak=False, repeats=5, momentum=m)
+    _, state5 = bn5.apply(bn5.init(key, x[0], train=True), x[0], train=True, mutable=["batch_stats"])
+    np.testing.assert_allclose(np.asarray(state5["batch_stats"]["mean"]), (1 - m**5) * once.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(state5["batch_stats"]["var"]), m**5 + (1 - m**5) * once.var(0, ddof=1), rtol=1e-5)
+
+
+def test_static_first_conv_updates_running_statistics_per_step_under_the_bpsa_switch():
+    """``static_norm_updates="per_step"``: the static first conv's BN counts its statistics once per
+    step, as the BP-STA code that recomputes that conv at every step; ``"once"`` as the llc-lif code."""
+    cfg = models.default_model_config()
+    cfg.spec, cfg.time_steps, cfg.norm_stats = "4c3-24-10", 3, "per_step"
+    x = jax.random.uniform(jax.random.PRNGKey(0), (4, 6, 6, 1))
+    stats = {}
+    for updates in ("once", "per_step"):
+        cfg.static_norm_updates = updates
+        model = models.build_model(cfg, 10)
+        v = model.init({"params": jax.random.PRNGKey(1)}, x, train=False)
+        _, state = model.apply(v, x, train=True, mutable=["batch_stats", "spikes", "synops"])
+        stats[updates] = np.asarray(state["batch_stats"]["conv0"]["norm"]["mean"])
+        kernel = np.asarray(v["params"]["conv0"]["conv"]["kernel"])
+    conv = jax.lax.conv_general_dilated(x, jnp.asarray(kernel), (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    batch_mean = np.asarray(conv).mean(axis=(0, 1, 2))
+    np.testing.assert_allclose(stats["once"], 0.1 * batch_mean, rtol=1e-5)
+    np.testing.assert_allclose(stats["per_step"], (1 - 0.9**3) * batch_mean, rtol=1e-5)
+
+
+@pytest.mark.parametrize("flavour", ["llc_lif_code", "bpsa_code"])
+def test_folding_works_for_the_released_code_switches(flavour):
+    cfg = models.default_model_config()
+    cfg.time_steps = 4
+    cfg.neuron.v_th = 0.1
+    cfg.norm_stats = "per_step"
+    if flavour == "llc_lif_code":
+        cfg.spec = "6c3-ap2-6c3-ap2-dp-24-dp-10"
+        cfg.update(norm="llc_bn", llc_bn_leak="own", ossa=True, ossa_form="code", ossa_onset="separate",
+                   local_heads="code", trunk_calls=2, first_neuron="split", dense_bias=False)
+        cfg.neuron.kind = "llc_lif"
+    else:
+        cfg.spec = "6c3-mp2-6c3-ap2-24-dp-10"
+        cfg.update(norm="bn", relu_before_neuron=True, dense_relu=True, dropout_site="current", conv_bias=True,
+                   static_norm_updates="per_step")
+    with jax.enable_x64(True):
+        x = jax.random.uniform(jax.random.PRNGKey(0), (4, 12, 12, 1), jnp.float64)
+        model = models.build_model(cfg, 10)
+        variables = jax.tree.map(lambda a: a.astype(jnp.float64), _trained_variables(model, x.astype(jnp.float32)))
+        out = model.apply(variables, x, train=False)
+        folded_cfg, folded = models.fold_norms(cfg, variables)
+        out_folded = models.build_model(folded_cfg, 10).apply(folded, x, train=False)
+        assert 0 < float(out.out.mean()) < 1
+        np.testing.assert_allclose(np.asarray(out_folded.out), np.asarray(out.out), atol=1e-9)
+        for a, b in zip(out.local_outs, out_folded.local_outs):
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=1e-9)

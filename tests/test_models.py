@@ -32,7 +32,7 @@ def test_parse_llc_lif_spec_with_voting():
         ("128c3-x2-10", "bad token 'x2'"),
         ("128c3-p2-100-11", "ends in 11 outputs but the data has 10 classes"),
         ("100-v7", "votes into 7 classes"),
-        ("100-128c3-10", "conv/pool layers must come before dense"),
+        ("100-128c3-10", "conv/pool/subsample layers must come before dense"),
         ("", "empty network spec"),
     ],
 )
@@ -62,19 +62,30 @@ def test_llc_lif_mnist_net_parameters_by_hand():
     chex.assert_shape(out.out, (8, 2, 10))
 
 
+# Parameter counts by hand. Conv 3×3 C→F: 9·C·F (no bias under a norm); BN/LLC-BN: λ, β per channel
+# (2F), plus LLC-BN's own leak w (1) when no LLC-LIF leak is shared; dense N→M: N·M + M; LIF has no
+# parameter. Spatial sizes with "same" convs and floor pooling.
 PAPER_NETS = {
-    # name: (spec, input shape, time steps, extra switches)
-    "llc_lif_cifar10": ("256c3-256c3-256c3-p2-256c3-256c3-256c3-p2-2048-dp-100-10", (1, 32, 32, 3), 8, {"norm": "llc_bn", "local_heads": "per_conv"}),
-    "bpsa_small": ("128c3-mp2-128c3-256c3-mp2-4096-dp-100-10", (1, 28, 28, 1), 16, {"relu_before_neuron": True}),
-    "bpsa_middle": ("128c3-mp2-128c3-mp2-256c3-mp2-512c3-ap4-512-100-10", (1, 32, 32, 3), 16, {"relu_before_neuron": True}),
-    "bpsa_large": ("128c3-128c3-ap2-128c3-ap2-256c3-ap2-512c3-ap2-1024c3-ap4-dp-1024-110-11", (1, 128, 128, 2), 16, {"relu_before_neuron": True, "encoder": "sequence"}),
-    "spikingjelly_anchor": ("128c3-p2-128c3-p2-dp-2048-dp-100-10", (1, 28, 28, 1), 8, {}),
+    # name: (spec, input shape, time steps, extra switches, parameter count)
+    # convs 9·3·256 + 5·9·256·256 = 2,956,032; 6 LLC-BN (LIF neurons: own w) 6·513 = 3,078;
+    # fc 16384·2048 + 2048 + 2048·100 + 100 = 33,761,380; six local heads, three on 256·32·32 and
+    # three on 256·16·16 features, → 100 each: 3·26,214,500 + 3·6,553,700 = 98,304,600.
+    "llc_lif_cifar10": ("256c3-256c3-256c3-p2-256c3-256c3-256c3-p2-2048-dp-100-10", (1, 32, 32, 3), 8, {"norm": "llc_bn", "local_heads": "per_conv"}, 135_025_090),
+    # convs 1,152 + 147,456 + 294,912; BN 2·512; fc 12544·4096 + 4096 + 4096·100 + 100.
+    "bpsa_small": ("128c3-mp2-128c3-256c3-mp2-4096-dp-100-10", (1, 28, 28, 1), 16, {"relu_before_neuron": True}, 52_238_564),
+    # convs 3,456 + 147,456 + 294,912 + 1,179,648; BN 2·1024; 512 features: 512·512 + 512 + 512·100 + 100.
+    "bpsa_middle": ("128c3-mp2-128c3-mp2-256c3-mp2-512c3-ap4-512-100-10", (1, 32, 32, 3), 16, {"relu_before_neuron": True}, 1_941_476),
+    # convs 2,304 + 2·147,456 + 294,912 + 1,179,648 + 4,718,592; BN 2·2176; 128 → 8 → ap4 → 2×2×1024 =
+    # 4096 features: 4096·1024 + 1024 + 1024·110 + 110.
+    "bpsa_large": ("128c3-128c3-ap2-128c3-ap2-256c3-ap2-512c3-ap2-1024c3-ap4-dp-1024-110-11", (1, 128, 128, 2), 16, {"relu_before_neuron": True, "encoder": "sequence"}, 10_802_798),
+    # convs 1,152 + 147,456; BN 2·256; fc 6272·2048 + 2048 + 2048·100 + 100.
+    "spikingjelly_anchor": ("128c3-p2-128c3-p2-dp-2048-dp-100-10", (1, 28, 28, 1), 8, {}, 13_201_124),
 }
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_NETS))
 def test_paper_architectures_build(name):
-    spec, shape, steps, switches = PAPER_NETS[name]
+    spec, shape, steps, switches, expected = PAPER_NETS[name]
     cfg = models.default_model_config()
     cfg.spec, cfg.time_steps = spec, steps
     for k, v in switches.items():
@@ -84,7 +95,7 @@ def test_paper_architectures_build(name):
         shape = (shape[0], steps) + shape[1:]
     count, out = _param_count(cfg, shape, classes)
     chex.assert_shape(out.out, (steps, 1, classes))
-    assert count > 0
+    assert count == expected
     if cfg.local_heads == "per_conv":
         assert len(out.local_outs) == 6  # one per conv layer (llc-lif text, CIFAR-10)
 
@@ -161,3 +172,229 @@ def test_unknown_arch_and_switch_values_are_rejected():
     cfg.norm = "layer_norm"
     with pytest.raises(ValueError, match="model.norm must be one of"):
         models.build_model(cfg, 10)
+
+
+# --------------------------------------------------------------------------- released-code switches
+# Each switch of docs/papers.md §1.7 / §2.7 on tiny shapes: what it changes, and that its default
+# (the paper text) is what the model did before.
+
+from snnjax.layers import pool  # noqa: E402
+from snnjax.layers.spiking import NeuronConfig  # noqa: E402
+from snnjax.models.conv_net import ConvBlock, ConvOptions  # noqa: E402
+
+
+def _constant_drive_block(calls, split=False, steps=4):
+    """A 1×1 conv block without norm whose neurons (no leak, v_th 1) see a current of 0.3 per call."""
+    opts = ConvOptions(time_steps=steps, norm="none", ossa=split, ossa_onset="separate" if split else "shared")
+    neuron = NeuronConfig(kind="lif", decay=1.0, v_th=1.0)
+    block = ConvBlock(1, 1, neuron, opts, calls=calls, split=split)
+    x = jnp.ones((steps, 1, 1, 1, 1))
+    params = {"conv": {"kernel": jnp.full((1, 1, 1, 1), 0.3), "bias": jnp.zeros((1,))}}
+    return block, x, params
+
+
+def test_double_trunk_call_reaches_threshold_in_half_the_steps():
+    block, x, params = _constant_drive_block(calls=1)
+    once, _ = block.apply({"params": params}, x, train=False)
+    np.testing.assert_array_equal(np.asarray(once)[:, 0, 0, 0, 0], [0, 0, 0, 1])  # 4 × 0.3 ≥ 1 at t = 3
+    block, x, params = _constant_drive_block(calls=2)
+    twice, _ = block.apply({"params": params}, x, train=False)
+    calls = np.asarray(twice)[:, 0, 0, 0, 0].reshape(4, 2)  # [step, call]
+    np.testing.assert_array_equal(calls, [[0, 0], [0, 1], [0, 0], [0, 1]])  # threshold at t = 1
+
+
+def test_split_first_neuron_forgets_the_first_step():
+    """With two onset neurons the t ≥ 1 neuron starts from rest at t = 1: its output at t = 1 does not
+    depend on the input at t = 0; with one neuron carried over all T it does."""
+    x = jax.random.uniform(jax.random.PRNGKey(0), (3, 2, 4, 4, 1))
+    neuron = NeuronConfig(kind="llc_lif", v_th=0.5, surrogate="atan")
+    for split, depends in ((True, False), (False, True)):
+        opts = ConvOptions(time_steps=3, norm="none", ossa=True, ossa_onset="separate", first_neuron="split" if split else "shared")
+        block = ConvBlock(3, 3, neuron, opts, split=split)
+        v = block.init(jax.random.PRNGKey(1), x, train=False)
+        if split:
+            assert set(v["params"]) == {"conv", "onset_neuron", "neuron"}
+            assert set(v["params"]["onset_neuron"]) == {"a"} and set(v["params"]["neuron"]) == {"a"}
+        g = jax.grad(lambda x: block.apply(v, x, train=False)[0][1].sum())(x)
+        assert (float(jnp.abs(g[0]).sum()) > 0) == depends
+        assert float(jnp.abs(g[1]).sum()) > 0
+
+
+def _tiny(**switches):
+    cfg = models.default_model_config()
+    cfg.spec = "4c3-ap2-4c3-ap2-24-10"  # a dense output layer (24 is no multiple of 10: no voting)
+    cfg.time_steps = 3
+    cfg.neuron.v_th = 0.3
+    for k, v in switches.items():
+        cfg[k] = v
+    return cfg
+
+
+TINY_X = jax.random.uniform(jax.random.PRNGKey(5), (2, 8, 8, 1))
+TINY_RNGS = {"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1)}
+LLC_CODE = dict(
+    norm="llc_bn", llc_bn_leak="own", ossa=True, ossa_form="code", ossa_onset="separate", local_heads="code"
+)
+
+
+def test_double_trunk_call_feeds_the_head_the_first_call_and_the_local_head_the_second():
+    cfg = _tiny(**LLC_CODE, trunk_calls=2, first_neuron="split", norm_stats="per_step")
+    cfg.neuron.kind = "llc_lif"
+    model = models.build_model(cfg, 10)
+    v = model.init(TINY_RNGS, TINY_X, train=False)
+    capture = lambda m, _: m.name in ("conv0", "onset_conv1", "conv1", "fc0", "SeqDense_0")
+    out, inter = model.apply(v, TINY_X, train=False, capture_intermediates=capture, mutable=["intermediates"])
+    inter = inter["intermediates"]
+    chex.assert_shape(inter["conv0"]["__call__"][0][0], (6, 2, 8, 8, 4))  # 2 calls × 3 steps
+    chex.assert_shape(inter["onset_conv1"]["__call__"][0][0], (2, 2, 4, 4, 4))  # t = 0, twice
+    chex.assert_shape(inter["conv1"]["__call__"][0][0], (4, 2, 4, 4, 4))  # t = 1, 2, twice each
+    chex.assert_shape(out.out, (3, 2, 10))
+    assert len(out.local_outs) == 2
+    # the head reads the first call of each step, the second local head the second
+    trunk = jnp.concatenate([inter["onset_conv1"]["__call__"][0][0], inter["conv1"]["__call__"][0][0]])
+    pooled = pool(trunk, "avg", 2).reshape(6, 2, -1)
+    fc0 = v["params"]["fc0"]
+    chex.assert_trees_all_close(inter["fc0"]["__call__"][0], pooled[0::2] @ fc0["kernel"] + fc0["bias"][None, None], atol=1e-6)
+    lin = v["params"]["local1"]["SeqDense_0"]
+    local_current = pooled[1::2] @ lin["kernel"] + lin["bias"][None, None]
+    chex.assert_trees_all_close(inter["local1"]["SeqDense_0"]["__call__"][0], local_current, atol=1e-6)
+    assert not np.allclose(np.asarray(pooled[0::2]), np.asarray(pooled[1::2]))  # the calls differ
+    # running statistics: every LLC-BN of the trunk advances once per call (two updates per step)
+    _, state = model.apply(
+        v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats", "intermediates"],
+        capture_intermediates=lambda m, _: m.name == "conv",
+    )
+    assert set(state["batch_stats"]) == {"conv0", "onset_conv1", "conv1"}
+    for block, n_calls in (("onset_conv1", 2), ("conv1", 4)):
+        pre = np.asarray(state["intermediates"][block]["conv"]["__call__"][0], np.float64)  # [calls, B, H, W, C]
+        assert pre.shape[0] == n_calls
+        mean = np.zeros(pre.shape[-1])
+        for call in pre:  # PyTorch's BatchNorm, called once per call, momentum 0.1
+            mean = 0.9 * mean + 0.1 * call.mean(axis=(0, 1, 2))
+        np.testing.assert_allclose(np.asarray(state["batch_stats"][block]["norm"]["mean"]), mean, rtol=1e-5, atol=1e-7)
+
+
+def test_code_switches_default_to_the_text_model():
+    """The new keys at their defaults build the same parameters and outputs as before (text)."""
+    base = _tiny(norm="llc_bn", ossa=True, local_heads="per_conv")
+    explicit = _tiny(
+        norm="llc_bn", ossa=True, local_heads="per_conv", trunk_calls=1, first_neuron="shared", dense_bias=True,
+        norm_stats="pooled", static_norm_updates="once", dense_relu=False, dropout_site="spikes", conv_bias=False,
+    )
+    m1, m2 = models.build_model(base, 10), models.build_model(explicit, 10)
+    v = m1.init(TINY_RNGS, TINY_X, train=False)
+    chex.assert_trees_all_equal_shapes(v, m2.init(TINY_RNGS, TINY_X, train=False))
+    a = m1.apply(v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats"])
+    b = m2.apply(v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats"])
+    chex.assert_trees_all_equal(a, b)
+
+
+def test_no_dense_bias_and_conv_bias_switches():
+    v = models.build_model(_tiny(dense_bias=False, local_heads="code"), 10).init(TINY_RNGS, TINY_X, train=False)
+    for name in ("fc0", "fc1"):
+        assert set(v["params"][name]) == {"kernel"}
+    for name in ("local0", "local1"):
+        assert set(v["params"][name]["SeqDense_0"]) == {"kernel"}
+    assert "bias" not in v["params"]["conv0"]["conv"]
+    v = models.build_model(_tiny(conv_bias=True), 10).init(TINY_RNGS, TINY_X, train=False)
+    assert set(v["params"]["conv0"]["conv"]) == {"kernel", "bias"}  # kept under the norm
+    assert set(v["params"]["fc0"]) == {"kernel", "bias"}
+
+
+def test_dense_relu_acts_on_hidden_dense_layers_only():
+    """With v_th = 0 a neuron fires whenever its membrane is >= 0: after a ReLU every hidden dense
+    neuron fires at every step, while the output layer (no ReLU) does not."""
+    rates = {}
+    for relu in (False, True):
+        cfg = _tiny(dense_relu=relu)
+        cfg.neuron.v_th = 0.0
+        model = models.build_model(cfg, 10)
+        v = model.init(TINY_RNGS, TINY_X, train=False)
+        _, state = model.apply(v, TINY_X, train=False, mutable=["spikes"])
+        rates[relu] = {k: float(state["spikes"][k]["rate"][0]) for k in ("fc0_neuron", "fc1_neuron")}
+    assert rates[True]["fc0_neuron"] == 1.0
+    assert rates[False]["fc0_neuron"] < 1.0
+    assert rates[True]["fc1_neuron"] < 1.0
+
+
+def test_dropout_on_the_current_drops_neurons_before_they_fire():
+    cfg = _tiny()
+    cfg.spec = "16-dp-10"
+    cfg.time_steps = 6
+    cfg.neuron.decay = 1.0
+    cfg.neuron.v_th = 0.5
+    x = jnp.zeros((3, 5))
+    outs = {}
+    for site in ("spikes", "current"):
+        cfg.dropout_site = site
+        model = models.build_model(cfg, 10)
+        v = model.init(TINY_RNGS, x, train=False)
+        params = {**v["params"], "fc0": {"kernel": jnp.zeros((5, 16)), "bias": jnp.full((16,), 0.3)}}
+        capture = lambda m, _: m.name == "fc0_neuron"
+        _, inter = model.apply(
+            {"params": params}, x, train=True, rngs={"dropout": jax.random.PRNGKey(4)},
+            capture_intermediates=capture, mutable=["intermediates", "spikes", "synops"],
+        )
+        outs[site] = np.asarray(inter["intermediates"]["fc0_neuron"]["__call__"][0])  # [T, B, 16]
+    # on the spikes: the neuron sees 0.3 per step and fires every second step, the mask comes after
+    np.testing.assert_array_equal(outs["spikes"], np.broadcast_to(np.array([0, 1] * 3)[:, None, None], (6, 3, 16)))
+    # on the current: kept neurons see 0.6 and fire every step, dropped ones never fire
+    kept = outs["current"][0] == 1
+    assert 0 < kept.mean() < 1
+    np.testing.assert_array_equal(outs["current"], np.broadcast_to(kept, (6, 3, 16)).astype(np.float32))
+
+
+def test_released_switch_values_are_checked():
+    for key, value, message in [
+        ("trunk_calls", 3, "trunk_calls must be 1 or 2"),
+        ("norm_stats", "per_batch", "norm_stats must be one of"),
+        ("dropout_site", "input", "dropout_site must be one of"),
+        ("first_neuron", "triple", "first_neuron must be"),
+        ("static_norm_updates", "twice", "static_norm_updates must be"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            models.build_model(_tiny(**{key: value}), 10)
+    with pytest.raises(ValueError, match="trunk_calls=2 .* needs local_heads='code'"):
+        models.build_model(_tiny(trunk_calls=2), 10)
+    with pytest.raises(ValueError, match="first_neuron='split' .* needs ossa=True and ossa_onset='separate'"):
+        models.build_model(_tiny(first_neuron="split"), 10)
+    with pytest.raises(ValueError, match="set llc_bn_leak='own'"):
+        models.build_model(_tiny(**{**LLC_CODE, "llc_bn_leak": "shared"}, first_neuron="split"), 10)
+
+
+def test_subsample_token_keeps_every_second_pixel():
+    assert parse_spec("s2-4c3-10", 10)[0] == Layer("subsample", 2)
+    cfg = _tiny()
+    cfg.spec = "s2-30-10"
+    cfg.encoder = "sequence"
+    model = models.build_model(cfg, 10)
+    x = jax.random.uniform(jax.random.PRNGKey(0), (2, 3, 8, 8, 2))
+    v = model.init(TINY_RNGS, x, train=False)
+    chex.assert_shape(v["params"]["fc0"]["kernel"], (4 * 4 * 2, 30))
+    capture = lambda m, _: m.name == "fc0"
+    _, inter = model.apply(v, x, train=False, capture_intermediates=capture, mutable=["intermediates"])
+    seen = jnp.swapaxes(x, 0, 1)[:, :, ::2, ::2].reshape(3, 2, -1)
+    fc0 = v["params"]["fc0"]
+    chex.assert_trees_all_close(inter["intermediates"]["fc0"]["__call__"][0], seen @ fc0["kernel"] + fc0["bias"][None, None], atol=1e-6)
+
+
+def test_argmax_max_pool_impl_gives_the_same_gradients():
+    cfg = _tiny()
+    cfg.spec = "4c3-mp2-4c3-mp2-24-10"
+    cfg.neuron.surrogate = "atan"
+    x, y = TINY_X, jnp.array([1, 2])
+    grads = {}
+    for impl in ("xla", "argmax"):
+        cfg.max_pool_impl = impl
+        model = models.build_model(cfg, 10)
+        v = model.init(TINY_RNGS, x, train=False)
+
+        def loss(params):
+            out, _ = model.apply({**v, "params": params}, x, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats"])
+            return jnp.square(out.out.mean(0) - jax.nn.one_hot(y, 10)).sum()
+
+        grads[impl] = jax.grad(loss)(v["params"])
+    assert float(sum(jnp.abs(g).sum() for g in jax.tree.leaves(grads["xla"]))) > 0
+    chex.assert_trees_all_close(grads["argmax"], grads["xla"], rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="max_pool_impl must be one of"):
+        models.build_model(_tiny(max_pool_impl="cuda"), 10)

@@ -136,6 +136,14 @@ ROUND_TRIPS = {
         {"sum_pool": True, "dt": 1e-3},
     ),
     "lif_dense_only_no_norm": ("16-20-10", (6, 6, 2), {"norm": "none", "neuron.decay": 0.6}, {}),
+    # released-code switches that NIR can express: no dense bias, conv bias under BN, per-step
+    # statistics and dropout on the current (training-only), as in the ``_code`` configs
+    "released_code_biases": (
+        "4c3-ap2-6c3-ap2-dp-20-dp-10",
+        (10, 10, 1),
+        {"norm": "bn", "dense_bias": False, "conv_bias": True, "norm_stats": "per_step", "dropout_site": "current"},
+        {},
+    ),
 }
 
 
@@ -277,6 +285,12 @@ def test_imported_lif_and_if_equal_forward_euler_with_leak_and_reset(dt):
         ("4c3-ap2-20-10", {"neuron.reset": "soft"}, r"soft reset"),
         ("4c3-ap2-20-10", {"ossa": True}, r"OSSA"),
         ("4c3-ap2-20-10", {"relu_before_neuron": True}, r"ReLU before the neurons"),
+        # the released-code switches of the ``_code`` configs
+        ("4c3-ap2-20-10", {"ossa": True, "ossa_onset": "separate", "local_heads": "code", "trunk_calls": 2}, r"model.trunk_calls=2"),
+        ("4c3-ap2-20-10", {"ossa": True, "ossa_onset": "separate", "first_neuron": "split"}, r"model.first_neuron='split'"),
+        ("4c3-ap2-20-10", {"dense_relu": True}, r"model.dense_relu=True"),
+        ("s2-4c3-ap2-20-10", {}, r"subsampling \(s2\): NIR 1.0 has no resize node"),
+        ("4c3-ap2-20-10", {"neuron.surrogate": "bpsa_code"}, r"neuron.surrogate='bpsa_code'.*export with surrogate='bpsa'"),
     ],
 )
 def test_unsupported_models_raise_naming_the_part(spec, changes, message):

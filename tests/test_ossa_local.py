@@ -56,20 +56,28 @@ X = jax.random.uniform(jax.random.PRNGKey(5), (4, 8, 8, 1))
 RNGS = {"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1)}
 
 
-def test_ossa_in_the_network_changes_only_step_zero_of_its_block():
-    cfg = _conv_cfg(ossa=True, local_heads="none")
-    model = models.build_model(cfg, 10)
-    v = model.init(RNGS, X, train=False)
-    assert "ossa" in v["params"]
-    capture = lambda m, _: m.name in ("ossa", "conv0")
+def _captured(model, v, names):
+    capture = lambda m, _: m.name in names
     _, inter = model.apply(v, X, train=False, capture_intermediates=capture, mutable=["intermediates"])
-    spikes0 = inter["intermediates"]["conv0"]["__call__"][0][0]  # [T, B, H, W, C]
-    attended = inter["intermediates"]["ossa"]["__call__"][0]  # replaces step 0
-    chex.assert_shape(attended, spikes0.shape[1:])
-    assert not np.allclose(np.asarray(attended), np.asarray(spikes0[0]))
+    return inter["intermediates"]
 
 
-def test_separate_onset_block_has_its_own_weights():
+def test_ossa_in_the_network_changes_only_step_zero_of_its_block():
+    """The current into the next conv block (a stateless conv of the pooled spikes) differs at t = 0
+    between the nets with and without OSSA, and is identical at every step t = 1..T-1."""
+    with_ossa = models.build_model(_conv_cfg(ossa=True, local_heads="none"), 10)
+    v = with_ossa.init(RNGS, X, train=False)
+    assert "ossa" in v["params"]
+    without = models.build_model(_conv_cfg(ossa=False, local_heads="none"), 10)
+    v_without = {**v, "params": {k: p for k, p in v["params"].items() if k != "ossa"}}
+    a = _captured(with_ossa, v, ("conv",))["conv1"]["conv"]["__call__"][0]  # [T, B, H, W, C]
+    b = _captured(without, v_without, ("conv",))["conv1"]["conv"]["__call__"][0]
+    assert a.shape[0] == 3
+    assert not np.allclose(np.asarray(a[0]), np.asarray(b[0]))
+    np.testing.assert_array_equal(np.asarray(a[1:]), np.asarray(b[1:]))
+
+
+def test_separate_onset_block_uses_the_onset_weights_at_step_zero_only():
     cfg = _conv_cfg(ossa=True, ossa_form="code", ossa_onset="separate", local_heads="code")
     model = models.build_model(cfg, 10)
     v = model.init(RNGS, X, train=False)
@@ -77,6 +85,33 @@ def test_separate_onset_block_has_its_own_weights():
     out = model.apply(v, X, train=False)
     chex.assert_shape(out.out, (3, 4, 10))
     assert len(out.local_outs) == 2
+    # fc0's current (a stateless matmul of the trunk's spikes) at each step, before and after
+    # changing one block's conv weights
+    def fc0_current(params):
+        return np.asarray(_captured(model, {**v, "params": params}, ("fc0",))["fc0"]["__call__"][0])
+
+    base = fc0_current(v["params"])
+    assert np.abs(base).sum() > 0
+    for block, changed_steps in (("onset_conv1", [0]), ("conv1", [1, 2])):
+        params = jax.tree.map(lambda p: p, v["params"])
+        params[block] = {**params[block], "conv": {"kernel": -params[block]["conv"]["kernel"]}}
+        moved = fc0_current(params)
+        differs = [t for t in range(3) if not np.allclose(moved[t], base[t])]
+        assert differs == changed_steps, (block, differs)
+
+
+def test_ossa_over_successive_calls_carries_its_neurons(key):
+    """``[S, B, H, W, C]``: S calls at t = 0 (the released double call); the f, g, h neurons advance
+    over the calls, so the second call of the same input differs from the first; a single call
+    ``[B, H, W, C]`` equals the first call."""
+    x = jax.random.bernoulli(key, 0.5, (2, 3, 3, 8)).astype(jnp.float32)
+    ossa = layers.OSSA(layers.NeuronConfig(kind="llc_lif", v_th=0.3), form="text")
+    v = ossa.init(key, x, train=False)
+    single = ossa.apply(v, x, train=False)
+    twice = ossa.apply(v, jnp.stack([x, x]), train=False)
+    chex.assert_shape(twice, (2, 2, 3, 3, 8))
+    np.testing.assert_allclose(np.asarray(twice[0]), np.asarray(single), rtol=1e-6)
+    assert not np.allclose(np.asarray(twice[1]), np.asarray(twice[0]))
 
 
 @pytest.mark.parametrize("heads,count", [("none", 0), ("per_conv", 2), ("code", 2)])

@@ -12,6 +12,12 @@ convolution or dense layer (§3.3):
     W' = \\frac{\\lambda\\,\\alpha\\,k_\\tau(a)}{\\sqrt{\\sigma^2_\\mathrm{inf} + \\epsilon}}\\,W, \\qquad
     B' = \\frac{\\lambda\\,\\alpha\\,k_\\tau(a)}{\\sqrt{\\sigma^2_\\mathrm{inf} + \\epsilon}}\\,(B - \\mu_\\mathrm{inf}) + \\beta.
 
+Statistics (``per_step``): the text pools them over (T, N, H, W) (``per_step=False``, one update of
+the running statistics per batch). The released code of both the llc-lif and the BP-STA papers runs
+its BatchNorm once per time step, so in training each step is normalised with its own statistics
+over (N, H, W) and the running statistics are updated once per step, in order (``per_step=True``,
+the input's leading axis is time).
+
 In the text, :math:`k_\\tau(a)` is the leak of the LLC-LIF neurons that follow (pass it as ``leak``).
 The released code gives the layer its own parameter ``w`` (init 0) and uses ``sigmoid(w)``: leave
 ``leak=None``. A plain BatchNorm is the special case ``α·k = 1``.
@@ -97,6 +103,18 @@ def fold_into_weights(
     return kernel * channels_last(factor, kernel.ndim), (b - mean) * factor + shift
 
 
+def running_update(running: Array, stats: Array, momentum: float, repeats: int = 1) -> Array:
+    """Running statistic after one update per row of ``stats [S, C]``, in order, each ``repeats`` times.
+
+    ``r ← m·r + (1 − m)·b_s`` applied ``repeats`` times for every ``s``; in closed form
+    :math:`r_S = m^{nS} r_0 + (1 - m^n) \\sum_s m^{n(S-1-s)} b_s` with ``n = repeats``.
+    """
+    m_n = momentum**repeats
+    steps = stats.shape[0]
+    weights = (1 - m_n) * m_n ** jnp.arange(steps - 1, -1, -1, dtype=stats.dtype)
+    return m_n**steps * running + (weights[:, None] * stats).sum(axis=0)
+
+
 class LLCBatchNorm(nn.Module):
     """LLC-BN over channels-last input of any rank (merge time into the batch first).
 
@@ -105,12 +123,18 @@ class LLCBatchNorm(nn.Module):
         momentum: running statistics ``r ← momentum·r + (1 − momentum)·batch`` (PyTorch's 0.1 is 0.9 here).
         eps: ε.
         own_leak: without a ``leak`` argument, use the layer's own ``sigmoid(w)`` (released code).
+        per_step: the input is ``[S, ...]``, one call per leading index: in training each is
+            normalised with its own statistics and updates the running statistics (released code).
+        repeats: count each call's statistics this many times in the running statistics (a layer
+            computed once that stands for one recomputed at every step: the BP-STA code's first conv).
     """
 
     alpha: float = 3.2
     momentum: float = 0.9
     eps: float = 1e-5
     own_leak: bool = True
+    per_step: bool = False
+    repeats: int = 1
     dtype: Any = None
 
     @nn.compact
@@ -120,16 +144,26 @@ class LLCBatchNorm(nn.Module):
         bias = self.param("bias", nn.initializers.zeros, (c,))
         if leak is None:
             leak = jax.nn.sigmoid(self.param("w", nn.initializers.zeros, ())) if self.own_leak else 1.0
-        ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros((c,), jnp.float32))
-        ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((c,), jnp.float32))
-        if train:
-            mean, var = batch_moments(x)
-            if not self.is_initializing():
-                n = x.size // c
-                unbiased = var * (n / max(n - 1, 1))  # PyTorch keeps the unbiased variance
-                m = self.momentum
-                ra_mean.value = (m * ra_mean.value + (1 - m) * mean.astype(ra_mean.value.dtype))
-                ra_var.value = (m * ra_var.value + (1 - m) * unbiased.astype(ra_var.value.dtype))
+        stat_dtype = _stat_dtype(x)  # float64 models keep float64 running statistics
+        ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros((c,), stat_dtype))
+        ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((c,), stat_dtype))
+        if not train:
+            return llc_batch_norm(
+                x, ra_mean.value, ra_var.value, leak=leak, scale=scale, bias=bias, alpha=self.alpha, eps=self.eps
+            )
+        if self.per_step:
+            mean, var = jax.vmap(batch_moments)(x)  # [S, C] each
+            n = x[0].size // c
         else:
-            mean, var = ra_mean.value, ra_var.value
-        return llc_batch_norm(x, mean, var, leak=leak, scale=scale, bias=bias, alpha=self.alpha, eps=self.eps)
+            mean, var = batch_moments(x)
+            n = x.size // c
+            mean, var = mean[None], var[None]
+        if not self.is_initializing():
+            unbiased = var * (n / max(n - 1, 1))  # PyTorch keeps the unbiased variance
+            dt = ra_mean.value.dtype
+            ra_mean.value = running_update(ra_mean.value, mean.astype(dt), self.momentum, self.repeats)
+            ra_var.value = running_update(ra_var.value, unbiased.astype(dt), self.momentum, self.repeats)
+        if not self.per_step:
+            return llc_batch_norm(x, mean[0], var[0], leak=leak, scale=scale, bias=bias, alpha=self.alpha, eps=self.eps)
+        norm = lambda xs, m, v: llc_batch_norm(xs, m, v, leak=leak, scale=scale, bias=bias, alpha=self.alpha, eps=self.eps)
+        return jax.vmap(norm)(x, mean, var)

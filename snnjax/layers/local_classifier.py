@@ -36,6 +36,7 @@ class LocalClassifier(nn.Module):
         votes_per_class: neurons per class before voting (10 in the papers).
         dropout: dropout rate before the linear layer (0.5 in the released code).
         analog_input: the head reads analog values (e.g. a conv output before its neurons).
+        use_bias: the linear layer has a bias (text; the llc-lif released code has none).
     """
 
     num_classes: int
@@ -43,11 +44,12 @@ class LocalClassifier(nn.Module):
     votes_per_class: int = 10
     dropout: float = 0.5
     analog_input: bool = False
+    use_bias: bool = True
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool) -> Array:
         flat = x.reshape(x.shape[:2] + (-1,))
         flat = TimeConsistentDropout(self.dropout)(flat, train=train)
-        current = SeqDense(self.num_classes * self.votes_per_class, analog_input=self.analog_input)(flat)
+        current = SeqDense(self.num_classes * self.votes_per_class, use_bias=self.use_bias, analog_input=self.analog_input)(flat)
         spikes = SpikingNeuron(self.neuron)(current)
         return vote(spikes, self.num_classes)

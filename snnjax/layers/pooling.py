@@ -1,28 +1,75 @@
-"""Spatial pooling over time: k×k windows, stride k, NHWC, on the merged ``T·B`` batch."""
+"""Spatial pooling over time: k×k windows, stride k, NHWC, on ``[T, B, H, W, C]``.
+
+Flax's ``nn.max_pool`` and ``nn.pool`` take the leading ``T, B`` axes as batch axes. (Average pooling
+is ``nn.pool``'s window sum divided by k²: ``nn.avg_pool`` divides by an int32 count, which JAX's
+strict dtype promotion refuses.) The gradient of a max pool goes to one element of each window: on
+ties (equal spikes) the first one in row-major order, as PyTorch's ``MaxPool2d`` does.
+
+:func:`max_pool_argmax` is the same max pool with a hand-written backward pass for these
+non-overlapping windows: the gradient is scattered to each window's first arg-max by a one-hot
+product instead of XLA's ``select_and_scatter`` (slow on CPU). ``pool(..., "max", k, impl="argmax")``
+uses it; it equals the autodiff of ``nn.max_pool`` exactly (tested).
+"""
 
 from __future__ import annotations
 
+import functools
+
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
-
-from snnjax.layers.time import apply_merged
 
 Array = jax.Array
 
 POOLS = ("max", "avg")
+MAX_POOL_IMPLS = ("xla", "argmax")
 
 
-def pool(x: Array, kind: str, k: int) -> Array:
-    """``[T, B, H, W, C] -> [T, B, H // k, W // k, C]`` by max (spikes stay spikes) or average."""
+def _windows(x: Array, k: int) -> Array:
+    """``[..., H, W, C] -> [..., H//k, W//k, k·k, C]``: the non-overlapping k×k windows (floor)."""
+    *lead, h, w, c = x.shape
+    hh, ww = h // k, w // k
+    x = x[..., : hh * k, : ww * k, :].reshape(*lead, hh, k, ww, k, c)
+    return jnp.swapaxes(x, -4, -3).reshape(*lead, hh, ww, k * k, c)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1,))
+def max_pool_argmax(x: Array, k: int) -> Array:
+    """k×k max pool, stride k, ``[..., H, W, C] -> [..., H//k, W//k, C]``; gradient to the first arg-max."""
+    return _windows(x, k).max(axis=-2)
+
+
+def _max_pool_fwd(x: Array, k: int):
+    windows = _windows(x, k)
+    return windows.max(axis=-2), (jnp.argmax(windows, axis=-2), x.shape)
+
+
+def _max_pool_bwd(k: int, residuals, g: Array):
+    first, shape = residuals  # first arg-max per window [..., H//k, W//k, C] (row-major order)
+    *lead, h, w, c = shape
+    hh, ww = h // k, w // k
+    onehot = jax.nn.one_hot(first, k * k, axis=-2, dtype=g.dtype)  # [..., hh, ww, k·k, C]
+    dx = (onehot * g[..., None, :]).reshape(*lead, hh, ww, k, k, c)
+    dx = jnp.swapaxes(dx, -4, -3).reshape(*lead, hh * k, ww * k, c)
+    pad = [(0, 0)] * len(lead) + [(0, h - hh * k), (0, w - ww * k), (0, 0)]
+    return (jnp.pad(dx, pad),)
+
+
+max_pool_argmax.defvjp(_max_pool_fwd, _max_pool_bwd)
+
+
+def pool(x: Array, kind: str, k: int, impl: str = "xla") -> Array:
+    """``[T, B, H, W, C] -> [T, B, H // k, W // k, C]`` by max (spikes stay spikes) or average.
+
+    ``impl`` (max pooling only): ``"xla"`` (``nn.max_pool``) or ``"argmax"`` (:func:`max_pool_argmax`).
+    """
     if kind not in POOLS:
         raise ValueError(f"pool kind must be one of {POOLS}, got {kind!r}")
-    window = (1, k, k, 1)
-
-    def one(z: Array) -> Array:
-        # Python-scalar init values let JAX recognise the max/add monoids (differentiable reductions).
-        if kind == "max":
-            return jax.lax.reduce_window(z, -jnp.inf, jax.lax.max, window, window, "VALID")
-        summed = jax.lax.reduce_window(z, 0.0, jax.lax.add, window, window, "VALID")
-        return summed / jnp.asarray(k * k, z.dtype)
-
-    return apply_merged(one, x)
+    if impl not in MAX_POOL_IMPLS:
+        raise ValueError(f"max pool impl must be one of {MAX_POOL_IMPLS}, got {impl!r}")
+    if kind == "max":
+        if impl == "argmax":
+            return max_pool_argmax(x, k)
+        return nn.max_pool(x, window_shape=(k, k), strides=(k, k), padding="VALID")
+    summed = nn.pool(x, 0.0, jax.lax.add, window_shape=(k, k), strides=(k, k), padding="VALID")
+    return summed / jnp.asarray(k * k, x.dtype)

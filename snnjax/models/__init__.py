@@ -59,6 +59,16 @@ def default_model_config() -> ml_collections.ConfigDict:
     # sequence nets: "layer" (per-layer scans) or "step" (one scan of the whole net per step)
     c.scan = "layer"
     c.readout_decay = 0.0  # > 0: a non-spiking leaky-integrator readout (Spyx LI)
+    # Switches for the authors' released nets (configs/*_code.py; docs/papers.md); defaults = text.
+    c.trunk_calls = 1
+    c.first_neuron = "shared"
+    c.dense_bias = True
+    c.norm_stats = "pooled"
+    c.static_norm_updates = "once"
+    c.dense_relu = False
+    c.dropout_site = "spikes"
+    c.conv_bias = False
+    c.max_pool_impl = "xla"  # or "argmax": same values and gradients, hand-written backward pass
     return c
 
 

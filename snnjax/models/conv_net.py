@@ -16,6 +16,28 @@ time). The switches cover the papers' ablations:
   ``local_detach`` stops gradients where a local head reads (true local learning).
 - Under ``encoder="direct"`` the first conv (and its norm) sees the same input at every step, so it
   is computed once on ``[B, ...]`` and broadcast over time (the released code's "static conv").
+
+Switches that reproduce the authors' released networks (``configs/*_code.py``; docs/papers.md lists
+each text/code difference with its key). Every default is the paper text's behaviour:
+
+- ``trunk_calls=2`` (llc-lif code, a quirk): everything after the first conv's norm runs twice per
+  step, once for the classifier head and once for the second ``code`` local head, so its neurons
+  and norms advance two updates per step. The head reads the first call, the local head the second.
+- ``first_neuron="split"`` (llc-lif code): the first conv's neurons are two layers, one for t = 0
+  (in the onset block) and one for t ≥ 1 starting from rest at t = 1, each with its own leak.
+- ``dense_bias=False`` (llc-lif code): no bias in the head's and the local heads' linear layers.
+- ``norm_stats="per_step"`` (both codes): in training each step is normalised with its own batch
+  statistics and updates the running statistics (text: statistics pooled over T).
+  ``static_norm_updates="per_step"`` (BP-STA code) counts the static first conv's statistics once
+  per step in the running statistics, as a network that recomputes that conv at every step.
+- ``dense_relu=True`` (BP-STA code): Linear → ReLU → neurons in hidden dense layers (not the output).
+- ``dropout_site="current"`` (BP-STA code): a ``dp`` right after a dense layer acts on that layer's
+  analog current before its neurons (one mask for all steps) instead of on its spikes.
+- ``conv_bias=True`` (BP-STA code): convolutions keep their bias under a norm.
+- ``max_pool_impl``: ``"xla"`` (``nn.max_pool``) or ``"argmax"`` (the same values and gradients, with a
+  hand-written backward pass; see :mod:`snnjax.layers.pooling`). Not a paper switch: speed only.
+- ``pool`` and the spec (average pooling, a dropout before the first dense layer) and
+  ``neuron.surrogate="bpsa_code"`` (the released BP-STA spike value) are the remaining switches.
 """
 
 from __future__ import annotations
@@ -31,17 +53,19 @@ from snnjax.layers.dropout import TimeConsistentDropout
 from snnjax.layers.llc_batch_norm import LLCBatchNorm
 from snnjax.layers.local_classifier import LocalClassifier, block_boundary
 from snnjax.layers.ossa import OSSA
-from snnjax.layers.pooling import pool
+from snnjax.layers.pooling import MAX_POOL_IMPLS, pool
 from snnjax.layers.spiking import NeuronConfig, SpikingNeuron, leak_parameter
 from snnjax.layers.synapse import SeqConv, SeqDense
 from snnjax.layers.voting import vote
 from snnjax.models.output import ModelOutput
-from snnjax.models.spec import Layer
+from snnjax.models.spec import SPATIAL, Layer
 
 Array = jax.Array
 
 NORMS = ("llc_bn", "bn", "none")
 LOCAL_HEADS = ("none", "per_conv", "code")
+NORM_STATS = ("pooled", "per_step")
+DROPOUT_SITES = ("spikes", "current")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +89,15 @@ class ConvOptions:
     votes_per_class: int = 10
     readout: str = "mean"
     permutation_seed: int = 0
+    trunk_calls: int = 1
+    first_neuron: str = "shared"
+    dense_bias: bool = True
+    norm_stats: str = "pooled"
+    static_norm_updates: str = "once"
+    dense_relu: bool = False
+    dropout_site: str = "spikes"
+    conv_bias: bool = False
+    max_pool_impl: str = "xla"
 
     def __post_init__(self):
         if self.norm not in NORMS:
@@ -82,14 +115,46 @@ class ConvOptions:
                              "use local_heads='code' (the released code's two heads)")
         if self.time_steps < 1:
             raise ValueError(f"model.time_steps must be >= 1, got {self.time_steps}")
+        if self.norm_stats not in NORM_STATS:
+            raise ValueError(f"model.norm_stats must be one of {NORM_STATS}, got {self.norm_stats!r}")
+        if self.static_norm_updates not in ("once", "per_step"):
+            raise ValueError(
+                f"model.static_norm_updates must be 'once' or 'per_step', got {self.static_norm_updates!r}"
+            )
+        if self.dropout_site not in DROPOUT_SITES:
+            raise ValueError(f"model.dropout_site must be one of {DROPOUT_SITES}, got {self.dropout_site!r}")
+        if self.max_pool_impl not in MAX_POOL_IMPLS:
+            raise ValueError(f"model.max_pool_impl must be one of {MAX_POOL_IMPLS}, got {self.max_pool_impl!r}")
+        if self.trunk_calls not in (1, 2):
+            raise ValueError(f"model.trunk_calls must be 1 or 2, got {self.trunk_calls}")
+        if self.trunk_calls == 2 and self.local_heads != "code":
+            raise ValueError(
+                "model.trunk_calls=2 runs the trunk a second time for the released code's second local head; "
+                "it needs local_heads='code' (or set trunk_calls=1)"
+            )
+        if self.first_neuron not in ("shared", "split"):
+            raise ValueError(f"model.first_neuron must be 'shared' or 'split', got {self.first_neuron!r}")
+        if self.first_neuron == "split" and not (self.ossa and self.ossa_onset == "separate"):
+            raise ValueError(
+                "model.first_neuron='split' gives the onset block (t = 0) its own first neurons; "
+                "it needs ossa=True and ossa_onset='separate'"
+            )
+        if self.first_neuron == "split" and self.norm == "llc_bn" and self.llc_bn_leak == "shared":
+            raise ValueError(
+                "model.first_neuron='split' makes two first neuron layers with two leaks, and LLC-BN can share "
+                "only one: set llc_bn_leak='own' (the released code) or first_neuron='shared'"
+            )
 
 
 class ConvBlock(nn.Module):
-    """conv → norm → [ReLU] → neurons, ``[T, B, H, W, C] -> [T, B, H, W, F]``.
+    """conv → norm → [ReLU] → neurons, ``[T, B, H, W, C] -> [T·calls, B, H, W, F]``.
 
     With ``static=True`` the input is ``[B, H, W, C]`` (direct coding): conv and norm run once and
-    their output is broadcast over ``time_steps`` before the neurons. Returns the spikes and the
-    analog pre-activation (which the released code's first local head reads).
+    their output is broadcast over ``time_steps`` before the neurons. With ``calls=2`` every step's
+    pre-activation is fed to the neurons twice in a row (the released llc-lif trunk's double call);
+    with ``split=True`` the first ``calls`` entries (t = 0) go to their own neurons ``onset_neuron``
+    and the rest (t ≥ 1) to ``neuron``, which starts from rest. Returns the spikes and the analog
+    pre-activation ``[T, B, ...]`` (which the released code's first local head reads).
     """
 
     features: int
@@ -97,27 +162,40 @@ class ConvBlock(nn.Module):
     neuron: NeuronConfig
     opts: ConvOptions
     static: bool = False
+    calls: int = 1
+    split: bool = False
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool) -> tuple[Array, Array]:
         opts = self.opts
+        use_bias = opts.norm == "none" or opts.conv_bias
         y = SeqConv(
-            self.features, self.kernel, use_bias=opts.norm == "none", analog_input=self.static, time_major=not self.static, name="conv"
+            self.features, self.kernel, use_bias=use_bias, analog_input=self.static, time_major=not self.static, name="conv"
         )(x)
         a = None
-        if self.neuron.kind == "llc_lif":
+        if self.neuron.kind == "llc_lif" and not self.split:
             a = leak_parameter(self, self.neuron, self.features)
-        if opts.norm == "bn":  # statistics per channel over (T, B, H, W)
-            y = LLCBatchNorm(alpha=1.0, own_leak=False, name="norm")(y, train=train)
+        per_step_stats = opts.norm_stats == "per_step"
+        per_step = per_step_stats and not self.static  # a static conv is one call (llc-lif code)...
+        every_step = self.static and per_step_stats and opts.static_norm_updates == "per_step"
+        repeats = opts.time_steps if every_step else 1  # ...or stands for T of them (BP-STA code)
+        if opts.norm == "bn":  # statistics per channel over (T, B, H, W), or per step
+            y = LLCBatchNorm(alpha=1.0, own_leak=False, per_step=per_step, repeats=repeats, name="norm")(y, train=train)
         elif opts.norm == "llc_bn":
             shared = opts.llc_bn_leak == "shared" and a is not None
-            norm = LLCBatchNorm(alpha=opts.llc_bn_alpha, own_leak=True, name="norm")
+            norm = LLCBatchNorm(alpha=opts.llc_bn_alpha, own_leak=True, per_step=per_step, repeats=repeats, name="norm")
             y = norm(y, train=train, leak=jax.nn.sigmoid(a) if shared else None)
         if opts.relu_before_neuron:
             y = jax.nn.relu(y)
         if self.static:
             y = encoders.direct(y, opts.time_steps)
-        s = SpikingNeuron(self.neuron, name="neuron")(y, a=a)
+        drive = jnp.repeat(y, self.calls, axis=0) if self.calls > 1 else y
+        if self.split:
+            onset = SpikingNeuron(self.neuron, name="onset_neuron")(drive[: self.calls])
+            later = [SpikingNeuron(self.neuron, name="neuron")(drive[self.calls :])] if drive.shape[0] > self.calls else []
+            s = jnp.concatenate([onset, *later], axis=0)
+        else:
+            s = SpikingNeuron(self.neuron, name="neuron")(drive, a=a)
         return s, y
 
 
@@ -141,14 +219,18 @@ class ConvSNN(nn.Module):
         static = opts.encoder == "direct" and first_is_conv and x.ndim == 4
         h = x if static else encoders.encode(opts.encoder, x, opts.time_steps, key, opts.permutation_seed)
 
-        spatial = [i for i, l in enumerate(self.layers) if l.kind in ("conv", "pool")]
+        spatial = [i for i, l in enumerate(self.layers) if l.kind in SPATIAL]
         split = spatial[-1] + 1 if spatial else 0
         trunk, head = self.layers[:split], self.layers[split:]
 
         local_outs: list[Array] = []
+        calls = opts.trunk_calls
         if trunk and first_is_conv:
             first = trunk[0]
-            h, analog = ConvBlock(first.size, first.kernel, self.neuron, opts, static=static, name="conv0")(h, train=train)
+            h, analog = ConvBlock(
+                first.size, first.kernel, self.neuron, opts, static=static, calls=calls,
+                split=opts.first_neuron == "split", name="conv0",
+            )(h, train=train)
             if opts.local_heads == "code":
                 local_outs.append(self._local_head("local0", analog, train, analog_input=True))
             if opts.local_heads == "per_conv":
@@ -157,33 +239,39 @@ class ConvSNN(nn.Module):
                 h = block_boundary(h, opts.local_detach)
             rest = trunk[1:]
             if opts.ossa and opts.ossa_onset == "separate":
-                onset = self._trunk(rest, h[:1], train, "onset_", with_ossa=True, local_outs=None)
-                later = self._trunk(rest, h[1:], train, "", with_ossa=False, local_outs=None) if opts.time_steps > 1 else None
+                onset = self._trunk(rest, h[:calls], train, "onset_", ossa_calls=calls, local_outs=None)
+                later = self._trunk(rest, h[calls:], train, "", ossa_calls=0, local_outs=None) if opts.time_steps > 1 else None
                 h = onset if later is None else jnp.concatenate([onset, later], axis=0)
             else:
-                h = self._trunk(rest, h, train, "", with_ossa=opts.ossa, local_outs=local_outs)
+                h = self._trunk(rest, h, train, "", ossa_calls=calls if opts.ossa else 0, local_outs=local_outs)
         elif trunk:
-            h = self._trunk(trunk, h, train, "", with_ossa=False, local_outs=local_outs)
+            h = self._trunk(trunk, h, train, "", ossa_calls=0, local_outs=local_outs)
 
+        # Under trunk_calls=2 the trunk output holds two calls per step: the head reads the first,
+        # the second local head the second (the released code's order).
+        h_local = h[calls - 1 :: calls] if calls > 1 else h
+        h = h[::calls] if calls > 1 else h
         if trunk and opts.local_heads == "code":
-            local_outs.append(self._local_head(f"local{len(local_outs)}", h, train))
+            local_outs.append(self._local_head(f"local{len(local_outs)}", h_local, train))
             h = block_boundary(h, opts.local_detach)
 
         h = h.reshape(h.shape[:2] + (-1,))
         out = self._head(head, h, train, analog_input=not trunk and opts.encoder == "direct")
         return ModelOutput(out=out, local_outs=tuple(local_outs), readout=opts.readout)
 
-    def _trunk(self, layers, h, train, prefix, *, with_ossa, local_outs):
-        """The conv stage after the first block: conv blocks, pools, dropout; OSSA after block 0."""
+    def _trunk(self, layers, h, train, prefix, *, ossa_calls, local_outs):
+        """The conv stage after the first block: conv blocks, pools, dropout; OSSA on the first
+        ``ossa_calls`` entries of ``h`` (the calls at t = 0; 0 = no OSSA)."""
         opts = self.opts
-        if with_ossa:
+        if ossa_calls:
             ossa = OSSA(
                 self.neuron.replace(kind="llc_lif"),
                 form=opts.ossa_form,
                 attn_dropout=opts.ossa_attn_dropout,
                 name=f"{prefix}ossa",
             )
-            h = h.at[0].set(ossa(h[0], train=train))
+            onset = ossa(h[:ossa_calls], train=train)
+            h = onset if h.shape[0] == ossa_calls else jnp.concatenate([onset, h[ossa_calls:]], axis=0)
         n_conv = 1
         for layer in layers:
             if layer.kind == "conv":
@@ -193,21 +281,38 @@ class ConvSNN(nn.Module):
                     h = block_boundary(h, opts.local_detach)
                 n_conv += 1
             elif layer.kind == "pool":
-                h = pool(h, layer.pool, layer.size)
+                h = pool(h, layer.pool, layer.size, impl=opts.max_pool_impl if layer.pool == "max" else "xla")
+            elif layer.kind == "subsample":
+                h = h[:, :, :: layer.size, :: layer.size]
             elif layer.kind == "dropout":
                 h = TimeConsistentDropout(opts.dropout)(h, train=train)
         return h
 
     def _head(self, layers, h, train, analog_input):
-        """Dense blocks, dropout and voting on flattened ``[T, B, N]`` features."""
+        """Dense blocks, dropout and voting on flattened ``[T, B, N]`` features.
+
+        ``dense_relu``: ReLU on the current of every dense layer but the last (the output layer).
+        ``dropout_site="current"``: a dropout right after a dense layer acts on its current.
+        """
+        opts = self.opts
+        dense_at = [i for i, l in enumerate(layers) if l.kind == "dense"]
+        on_current = {
+            i + 1 for i in dense_at if opts.dropout_site == "current" and i + 1 < len(layers) and layers[i + 1].kind == "dropout"
+        }
         n_dense = 0
-        for layer in layers:
+        for i, layer in enumerate(layers):
             if layer.kind == "dense":
-                current = SeqDense(layer.size, analog_input=analog_input and n_dense == 0, name=f"fc{n_dense}")(h)
+                current = SeqDense(
+                    layer.size, use_bias=opts.dense_bias, analog_input=analog_input and n_dense == 0, name=f"fc{n_dense}"
+                )(h)
+                if opts.dense_relu and i != dense_at[-1]:
+                    current = jax.nn.relu(current)
+                if i + 1 in on_current:
+                    current = TimeConsistentDropout(opts.dropout)(current, train=train)
                 h = SpikingNeuron(self.neuron, name=f"fc{n_dense}_neuron")(current)
                 n_dense += 1
-            elif layer.kind == "dropout":
-                h = TimeConsistentDropout(self.opts.dropout)(h, train=train)
+            elif layer.kind == "dropout" and i not in on_current:
+                h = TimeConsistentDropout(opts.dropout)(h, train=train)
             elif layer.kind == "vote":
                 h = vote(h, layer.size)
         return h
@@ -219,5 +324,6 @@ class ConvSNN(nn.Module):
             votes_per_class=self.opts.votes_per_class,
             dropout=self.opts.local_dropout,
             analog_input=analog_input,
+            use_bias=self.opts.dense_bias,
             name=name,
         )(h, train=train)

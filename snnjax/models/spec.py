@@ -6,7 +6,9 @@ Tokens, separated by ``-`` (case-insensitive):
 ``128c3``      conv block: 3×3 convolution to 128 channels → norm → [ReLU] → spiking neurons
 ``p2``/``mp2`` 2×2 max pooling (``p`` follows ``model.pool``: max by default)
 ``ap4``        4×4 average pooling
-``dp``         time-consistent dropout (rate ``model.dropout``)
+``s2``         keep every 2nd row and column (nearest-neighbour resize to half size, as PyTorch's
+               ``F.interpolate(size=(H/2, W/2))``; the BP-STA code's DVS nets shrink 128 → 64 so)
+``dp``         time-consistent dropout (rate ``model.dropout``; ``model.dropout_site`` places it)
 ``2048``       dense block: linear layer to 2048 → spiking neurons
 ``v10``        voting to 10 classes (average of consecutive groups)
 =============  ==========================================================================
@@ -25,15 +27,18 @@ import re
 class Layer:
     """One parsed token: ``kind`` in {conv, pool, dropout, dense, vote} and its numbers."""
 
-    kind: str
-    size: int = 0  # channels (conv), width (dense), window (pool), classes (vote)
+    kind: str  # conv, pool, subsample, dropout, dense, vote
+    size: int = 0  # channels (conv), width (dense), window (pool), stride (subsample), classes (vote)
     kernel: int = 0  # conv kernel size
     pool: str = ""  # "max" or "avg"
 
 
+SPATIAL = ("conv", "pool", "subsample")  # the layers that keep the [H, W, C] layout
+
 _CONV = re.compile(r"^(\d+)c(\d+)$")
 _POOL = re.compile(r"^(p|mp|ap)(\d+)$")
 _VOTE = re.compile(r"^v(\d+)$")
+_SUBSAMPLE = re.compile(r"^s(\d+)$")
 
 
 def parse_spec(spec: str, num_classes: int, default_pool: str = "max") -> tuple[Layer, ...]:
@@ -48,6 +53,8 @@ def parse_spec(spec: str, num_classes: int, default_pool: str = "max") -> tuple[
         elif m := _POOL.match(tok):
             kind = {"p": default_pool, "mp": "max", "ap": "avg"}[m.group(1)]
             layers.append(Layer("pool", size=int(m.group(2)), pool=kind))
+        elif m := _SUBSAMPLE.match(tok):
+            layers.append(Layer("subsample", size=int(m.group(1))))
         elif tok == "dp":
             layers.append(Layer("dropout"))
         elif m := _VOTE.match(tok):
@@ -56,7 +63,7 @@ def parse_spec(spec: str, num_classes: int, default_pool: str = "max") -> tuple[
             layers.append(Layer("dense", size=int(tok)))
         else:
             raise ValueError(
-                f"bad token {tok!r} (position {i}) in spec {spec!r}: expected e.g. 128c3, p2, mp2, ap4, dp, 2048, v10"
+                f"bad token {tok!r} (position {i}) in spec {spec!r}: expected e.g. 128c3, p2, mp2, ap4, s2, dp, 2048, v10"
             )
     last = layers[-1]
     previous = [l for l in layers[:-1] if l.kind != "dropout"]
@@ -78,8 +85,8 @@ def _check(layers: list[Layer], spec: str, num_classes: int) -> None:
     for layer in layers:
         if layer.kind == "dense":
             seen_dense = True
-        if layer.kind in ("conv", "pool") and seen_dense:
-            raise ValueError(f"spec {spec!r}: conv/pool layers must come before dense layers")
+        if layer.kind in SPATIAL and seen_dense:
+            raise ValueError(f"spec {spec!r}: conv/pool/subsample layers must come before dense layers")
     out = layers[-1]
     if out.kind == "vote" and out.size != num_classes:
         raise ValueError(f"spec {spec!r} votes into {out.size} classes but the data has {num_classes}")
