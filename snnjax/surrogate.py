@@ -450,7 +450,7 @@ class BPSACode:
 
     eps: ArrayLike = 1e-12
 
-    def __call__(self, u: Array, v_th: ArrayLike) -> Array:
+    def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
         eps = jnp.asarray(self.eps, u.dtype)
         return heaviside(u - jnp.asarray(v_th, u.dtype)) * u / (jax.lax.stop_gradient(u) + eps)
 
