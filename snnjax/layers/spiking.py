@@ -41,7 +41,7 @@ class NeuronConfig:
         beta: adaptation strength (``alif``).
         unroll: ``lax.scan`` unroll factor.
         impl: ``scan`` (``lax.scan``, every neuron) or ``pallas`` (the fused kernel of
-            :mod:`snnjax.kernels`; LIF and LLC-LIF only).
+            :mod:`snnjax.kernels`, every kind).
     """
 
     kind: str = "lif"
@@ -67,8 +67,6 @@ class NeuronConfig:
             raise ValueError(f"neuron.reset must be 'hard' or 'soft', got {self.reset!r}")
         if self.impl not in ("scan", "pallas"):
             raise ValueError(f"neuron.impl must be 'scan' or 'pallas', got {self.impl!r}")
-        if self.impl == "pallas" and self.kind not in ("lif", "llc_lif"):
-            raise ValueError(f"neuron.impl='pallas' supports lif and llc_lif; use impl='scan' for {self.kind}")
         if self.surrogate not in surrogate.SURROGATES:
             raise ValueError(
                 f"unknown surrogate {self.surrogate!r}; choose one of {sorted(surrogate.SURROGATES)}"
@@ -124,11 +122,11 @@ class SpikingNeuron(nn.Module):
                 a = leak_parameter(self, cfg, x_seq.shape[-1])
             s, _ = neurons.llc_lif(x_seq, a, impl=cfg.impl, **common)
         elif cfg.kind == "alif":
-            s, _ = neurons.alif(x_seq, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, **common)
+            s, _ = neurons.alif(x_seq, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, impl=cfg.impl, **common)
         else:
             if te is None:
                 raise ValueError("a ce_lif layer needs its temporal encoding te [T, N]")
-            s, _ = neurons.ce_lif(x_seq, te, decay=cfg.decay, rho=cfg.rho, **common)
+            s, _ = neurons.ce_lif(x_seq, te, decay=cfg.decay, rho=cfg.rho, impl=cfg.impl, **common)
         self.sow("spikes", "rate", jnp.mean(s.astype(jnp.float32)))
         return s
 
