@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, help="one batch size instead of the workloads' own")
     parser.add_argument("--T", type=int, help="time steps: the seed nets' T, the sequence nets' length")
     args = parser.parse_args(argv)
+    if args.batch is not None and (args.batch < 1 or args.batch % jax.device_count()):
+        parser.error(f"--batch must be a positive multiple of the {jax.device_count()} devices, got {args.batch}")
+    if args.T is not None and args.T < 1:
+        parser.error(f"--T must be at least 1, got {args.T}")
     for record in records(args):
         print(json.dumps(record), flush=True)
     return 0
