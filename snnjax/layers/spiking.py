@@ -19,6 +19,7 @@ from snnjax import neurons, surrogate
 Array = jax.Array
 
 NEURON_KINDS = ("lif", "llc_lif", "alif", "ce_lif")
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +43,10 @@ class NeuronConfig:
         unroll: ``lax.scan`` unroll factor.
         impl: ``scan`` (``lax.scan``, every neuron) or ``pallas`` (the fused kernel of
             :mod:`snnjax.kernels`, every kind).
+        precision: ``float32``, or ``bfloat16``: the layer emits bfloat16 spikes (exactly 0/1), so
+            the synapses after it multiply and accumulate in bfloat16, while the membrane stays
+            float32 (the input current is cast up before the neuron). An analog first-layer input
+            stays float32.
     """
 
     kind: str = "lif"
@@ -59,6 +64,7 @@ class NeuronConfig:
     beta: float = 1.8
     unroll: int = 1
     impl: str = "scan"
+    precision: str = "float32"
 
     def __post_init__(self):
         if self.kind not in NEURON_KINDS:
@@ -67,6 +73,8 @@ class NeuronConfig:
             raise ValueError(f"neuron.reset must be 'hard' or 'soft', got {self.reset!r}")
         if self.impl not in ("scan", "pallas"):
             raise ValueError(f"neuron.impl must be 'scan' or 'pallas', got {self.impl!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"neuron.precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.surrogate not in surrogate.SURROGATES:
             raise ValueError(
                 f"unknown surrogate {self.surrogate!r}; choose one of {sorted(surrogate.SURROGATES)}"
@@ -115,6 +123,9 @@ class SpikingNeuron(nn.Module):
     def __call__(self, x_seq: Array, *, a: Array | None = None, te: Array | None = None) -> Array:
         cfg = self.config
         common = dict(cfg.step_kwargs(), unroll=cfg.unroll)
+        if cfg.precision == "bfloat16":  # float32 membrane, bfloat16 spikes out
+            x_seq = x_seq.astype(jnp.float32)
+            te = None if te is None else jnp.asarray(te).astype(jnp.float32)
         if cfg.kind == "lif":
             s, _ = neurons.lif(x_seq, decay=cfg.decay, impl=cfg.impl, **common)
         elif cfg.kind == "llc_lif":
@@ -128,7 +139,7 @@ class SpikingNeuron(nn.Module):
                 raise ValueError("a ce_lif layer needs its temporal encoding te [T, N]")
             s, _ = neurons.ce_lif(x_seq, te, decay=cfg.decay, rho=cfg.rho, impl=cfg.impl, **common)
         self.sow("spikes", "rate", jnp.mean(s.astype(jnp.float32)))
-        return s
+        return s.astype(jnp.bfloat16) if cfg.precision == "bfloat16" else s
 
 
 def leak_parameter(module: nn.Module, cfg: NeuronConfig, channels: int, name: str = "a") -> Array:
