@@ -1,0 +1,72 @@
+"""Where the seed net's train step goes on a CPU: the 3×3 conv's backward, two ways.
+
+    python -m bench.conv_backward                # seed net conv1 at T = 8, batch 16
+    python -m bench.conv_backward --batch 4 --steps 3
+
+Times, for the seed net's second conv (``[T·B, 14, 14, 128] -> 128`` channels, 3×3, SAME, as
+``snnjax.layers.synapse.SeqConv`` runs it after merging time into the batch), one JSON line each:
+
+- ``forward``: ``lax.conv_general_dilated`` alone;
+- ``grad_conv``: forward + backward as XLA differentiates the conv (a transposed conv for the
+  input gradient, a conv over the batch for the kernel gradient);
+- ``grad_im2col``: the same maths as patches + one matmul (``lax.conv_general_dilated_patches``
+  then ``dot``), whose backward is two matmuls and the patches' transpose;
+
+and checks that both give the same gradients. A finding for the conv side of the issue-12 profile,
+not part of the library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from bench.timing import device_record, time_steps
+
+DN = ("NHWC", "HWIO", "NHWC")
+
+
+def conv(x, k):
+    return jax.lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=DN)
+
+
+def conv_im2col(x, k):
+    kh, kw, c_in, c_out = k.shape
+    patches = jax.lax.conv_general_dilated_patches(x, (kh, kw), (1, 1), "SAME", dimension_numbers=DN)
+    # patches' feature axis is ordered (c_in, kh, kw)
+    return patches @ jnp.transpose(k, (2, 0, 1, 3)).reshape(c_in * kh * kw, c_out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--T", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=10)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    n = args.T * args.batch
+    x = jnp.asarray(rng.uniform(0, 1, (n, 14, 14, 128)) < 0.2, jnp.float32)  # spikes
+    k = jnp.asarray(rng.normal(0, 0.03, (3, 3, 128, 128)), jnp.float32)
+    w = jnp.asarray(rng.normal(0, 1, (n, 14, 14, 128)), jnp.float32)
+
+    def grad_of(f):
+        return jax.jit(jax.grad(lambda x, k: jnp.sum(f(x, k) * w), (0, 1)))
+
+    fns = {"forward": jax.jit(conv), "grad_conv": grad_of(conv), "grad_im2col": grad_of(conv_im2col)}
+    g_conv, g_im2col = fns["grad_conv"](x, k), fns["grad_im2col"](x, k)
+    for a, b in zip(g_conv, g_im2col):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)
+    for name, f in fns.items():
+        seconds, _ = time_steps(lambda c, f=f: (f(x + 0 * jnp.sum(jax.tree.leaves(c)[0][:1]), k)), f(x, k), 2, args.steps)
+        print(json.dumps({"what": name, "shape": [n, 14, 14, 128], "ms": round(1000 * seconds, 2), **device_record()}),
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
