@@ -9,8 +9,9 @@ Times, for the seed net's second conv (``[T·B, 14, 14, 128] -> 128`` channels, 
 - ``forward``: ``lax.conv_general_dilated`` alone;
 - ``grad_conv``: forward + backward as XLA differentiates the conv (a transposed conv for the
   input gradient, a conv over the batch for the kernel gradient);
-- ``grad_im2col``: the same maths as patches + one matmul (``lax.conv_general_dilated_patches``
-  then ``dot``), whose backward is two matmuls and the patches' transpose;
+- ``grad_conv_input_only`` / ``grad_conv_kernel_only``: the two halves of that backward apart;
+- ``grad_im2col``: the same maths as 9 shifted views of the padded input + one matmul, whose
+  backward is two matmuls and the views' transpose (pads and adds);
 
 and checks that both give the same gradients. A finding for the conv side of the issue-12 profile,
 not part of the library.
@@ -36,10 +37,12 @@ def conv(x, k):
 
 
 def conv_im2col(x, k):
+    """The same conv as 9 shifted views of the padded input, concatenated, and one matmul."""
     kh, kw, c_in, c_out = k.shape
-    patches = jax.lax.conv_general_dilated_patches(x, (kh, kw), (1, 1), "SAME", dimension_numbers=DN)
-    # patches' feature axis is ordered (c_in, kh, kw)
-    return patches @ jnp.transpose(k, (2, 0, 1, 3)).reshape(c_in * kh * kw, c_out)
+    h, w = x.shape[1:3]
+    xp = jnp.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    patches = jnp.concatenate([xp[:, i:i + h, j:j + w, :] for i in range(kh) for j in range(kw)], axis=-1)
+    return patches @ k.reshape(kh * kw * c_in, c_out)  # HWIO flattens in the same (i, j, c) order
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,10 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     k = jnp.asarray(rng.normal(0, 0.03, (3, 3, 128, 128)), jnp.float32)
     w = jnp.asarray(rng.normal(0, 1, (n, 14, 14, 128)), jnp.float32)
 
-    def grad_of(f):
-        return jax.jit(jax.grad(lambda x, k: jnp.sum(f(x, k) * w), (0, 1)))
+    def grad_of(f, argnums=(0, 1)):
+        return jax.jit(jax.grad(lambda x, k: jnp.sum(f(x, k) * w), argnums))
 
-    fns = {"forward": jax.jit(conv), "grad_conv": grad_of(conv), "grad_im2col": grad_of(conv_im2col)}
+    fns = {"forward": jax.jit(conv), "grad_conv": grad_of(conv), "grad_conv_input_only": grad_of(conv, 0),
+           "grad_conv_kernel_only": grad_of(conv, 1), "grad_im2col": grad_of(conv_im2col)}
     g_conv, g_im2col = fns["grad_conv"](x, k), fns["grad_im2col"](x, k)
     for a, b in zip(g_conv, g_im2col):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)

@@ -108,7 +108,7 @@ done
 # 4. summary ------------------------------------------------------------------------------------
 for impl in scan pallas; do
   echo "impl = $impl"
-  "$PY" -m bench.table "$OUT/bench_${impl}.jsonl"
+  "$PY" -m bench.table --impl "$impl" "$OUT/bench_${impl}.jsonl"
   echo
 done >"$OUT/summary.txt" 2>>"$LOG"
 tee -a "$LOG" <"$OUT/summary.txt"

@@ -23,9 +23,10 @@ from typing import Any, Iterable
 CPU_DOC_RUNS = [("seed_bn_lif", 16, 8), ("seq_ce_lif", 32, 784)]
 
 
-def table(records: Iterable[dict[str, Any]]) -> str:
+def table(records: Iterable[dict[str, Any]], impl: str = "scan") -> str:
     """One row per snnjax record (workload, mode, batch, T, loop, impl): its samples/s, the peer's
-    samples/s for the same workload, mode, batch and T, and their ratio; notes at the end."""
+    samples/s for the same workload, mode, batch and T, and their ratio; notes at the end. ``impl``
+    names the neuron implementation of records that do not say (``bench.run --impl``'s)."""
     ours: dict[tuple, dict[str, Any]] = {}
     peers: dict[tuple, dict[str, Any]] = {}
     notes = []
@@ -36,7 +37,7 @@ def table(records: Iterable[dict[str, Any]]) -> str:
             continue
         key = (r["workload"], r["mode"], r["batch"], r.get("T"))
         if r["framework"] == "snnjax":
-            ours[key + (r.get("loop", "host"), r.get("impl", "scan"))] = r
+            ours[key + (r.get("loop", "host"), r.get("impl", impl))] = r
         else:
             peers[key] = r
     lines = ["| workload | mode | batch | T | loop | impl | snnjax samples/s | SpikingJelly samples/s | ratio |",
@@ -86,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="with --cpu-doc: the workloads' --quick sizes")
     parser.add_argument("--steps", type=int, help="with --cpu-doc: timed steps per record (bench.run's default)")
     parser.add_argument("--jsonl", help="with --cpu-doc: also write the JSON lines here")
+    parser.add_argument("--impl", default="scan", help="the impl of records that do not name theirs (bench.run --impl)")
     args = parser.parse_args(argv)
     records = cpu_doc(args.quick, args.steps, args.jsonl) if args.cpu_doc else _read(args.files)
-    print(table(records))
+    print(table(records, args.impl))
     return 0
 
 

@@ -96,3 +96,29 @@ def test_pallas_impl_covers_every_neuron():
         assert NeuronConfig(kind=kind, impl="pallas").impl == "pallas"
     with pytest.raises(ValueError, match="neuron.impl must be"):
         NeuronConfig(kind="ce_lif", impl="cuda")
+
+
+def test_table_pairs_each_record_with_its_peer():
+    from bench import table
+
+    records = [
+        {"note": "a note"},
+        {"framework": "snnjax", "workload": "w", "mode": "train", "batch": 4, "T": 8, "samples_per_s": 30.0},
+        {"framework": "spikingjelly", "workload": "w", "mode": "train", "batch": 4, "T": 8, "samples_per_s": 12.0},
+        {"ratio": "snnjax/spikingjelly w train batch 4", "samples_per_s_ratio": 2.5},
+        {"framework": "snnjax", "workload": "w", "mode": "eval", "batch": 4, "T": 8, "samples_per_s": 50.0},
+    ]
+    lines = table.table(records, impl="pallas").splitlines()
+    assert lines[2] == "| w | train | 4 | 8 | host | pallas | 30 | 12 | 2.50× |"
+    assert lines[3] == "| w | eval | 4 | 8 | host | pallas | 50 | – | – |"
+    assert lines[-1] == "note: a note"
+
+
+def test_gpu_check_script_parses_and_wants_an_outdir():
+    import subprocess
+    from pathlib import Path
+
+    script = Path(run.__file__).with_name("gpu_check.sh")
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+    assert result.returncode == 2 and "usage: bench/gpu_check.sh OUTDIR" in result.stderr
