@@ -13,7 +13,8 @@ Times, for the seed net's second conv (``[T·B, 14, 14, 128] -> 128`` channels, 
 - ``grad_im2col``: the same maths as 9 shifted views of the padded input + one matmul, whose
   backward is two matmuls and the views' transpose (pads and adds);
 
-and checks that both give the same gradients. A finding for the conv side of the issue-12 profile,
+and checks that both give the same gradients; where torch is importable, also ``torch_forward`` and
+``torch_grad`` (``torch.nn.functional.conv2d`` and its backward, NCHW, same sizes) in the same process. A finding for the conv side of the issue-12 profile,
 not part of the library.
 """
 
@@ -69,7 +70,38 @@ def main(argv: list[str] | None = None) -> int:
         seconds, _ = time_steps(lambda c, f=f: (f(x + 0 * jnp.sum(jax.tree.leaves(c)[0][:1]), k)), f(x, k), 2, args.steps)
         print(json.dumps({"what": name, "shape": [n, 14, 14, 128], "ms": round(1000 * seconds, 2), **device_record()}),
               flush=True)
+    _torch_lines(n, args.steps)
     return 0
+
+
+def _torch_lines(n: int, steps: int) -> None:
+    try:
+        import torch
+    except ImportError:
+        return
+    import time
+
+    x = (torch.rand(n, 128, 14, 14) < 0.2).float().requires_grad_()
+    k = (0.03 * torch.randn(128, 128, 3, 3)).requires_grad_()
+    w = torch.randn(n, 128, 14, 14)
+
+    def forward():
+        with torch.no_grad():
+            torch.nn.functional.conv2d(x, k, padding=1)
+
+    def grad():
+        x.grad = k.grad = None
+        (torch.nn.functional.conv2d(x, k, padding=1) * w).sum().backward()
+
+    for name, f in (("torch_forward", forward), ("torch_grad", grad)):
+        for _ in range(2):
+            f()
+        start = time.perf_counter()
+        for _ in range(steps):
+            f()
+        ms = 1000 * (time.perf_counter() - start) / steps
+        print(json.dumps({"what": name, "shape": [n, 14, 14, 128], "ms": round(ms, 2), "torch": torch.__version__,
+                          "torch_threads": torch.get_num_threads()}), flush=True)
 
 
 if __name__ == "__main__":

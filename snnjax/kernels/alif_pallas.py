@@ -3,8 +3,9 @@
 :func:`alif_pallas` computes what :func:`snnjax.neurons.alif` (the ``lax.scan`` reference)
 computes, with the time loop inside the kernel (layout, blocks and backends as in
 :mod:`snnjax.kernels.common`). Forward, per neuron, in float32 (:math:`c = 1`, or :math:`1 - k`
-with ``decay_input``; Bellec et al. 2018, "Long short-term memory and learning-to-learn in networks
-of spiking neurons", Eq. 1-2 in the CE-LIF paper's discrete form):
+with ``decay_input``; the adaptive threshold of Bellec et al. 2018, "Long short-term memory and
+learning-to-learn in networks of spiking neurons", in the discrete form the ce-lif paper uses as
+its baseline):
 
 .. math::
     h_t = k\\,v_{t-1} + c\\,x_t, \\qquad \\vartheta_t = \\vartheta_0 + \\beta\\,\\eta_{t-1}, \\qquad

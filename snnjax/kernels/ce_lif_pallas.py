@@ -2,8 +2,9 @@
 
 :func:`ce_lif_pallas` computes what :func:`snnjax.neurons.ce_lif` (the ``lax.scan`` reference)
 computes, with the time loop inside the kernel (layout, blocks and backends as in
-:mod:`snnjax.kernels.common`). CE-LIF is the neuron of the ce-lif paper ("Context-aware
-temporal encoding ... CE-LIF", §3, its Seq-MNIST net runs T = 784 steps). Forward, per neuron, in
+:mod:`snnjax.kernels.common`). CE-LIF is the neuron of the ce-lif paper (Chen, Wu, Tang, Ren,
+Tan; its neuron section, whose equations are written out in ``docs/papers.md`` §3.1; its Seq-MNIST
+net runs T = 784 steps). Forward, per neuron, in
 float32 (:math:`c = 1`, or :math:`1 - k` with ``decay_input``):
 
 .. math::
