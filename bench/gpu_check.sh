@@ -19,7 +19,10 @@
 # On a machine without a GPU it degrades to the CPU checks: the same tests in Pallas interpret mode
 # at small sizes, and `bench.run --quick`. Environment: PYTHON (default python3), SKIP_INSTALL=1
 # (use the environment as it is), STEPS (timed steps per record; default 10, 1 on a CPU),
-# BENCH_TIMEOUT (seconds per bench.run; default 130 on a GPU, 300 on a CPU).
+# BENCH_TIMEOUT (seconds per bench.run; default 130 on a GPU, 300 on a CPU), ONLY (workloads; default
+# "seed_bn_lif seq_ce_lif" on a GPU, the T = 8 and T = 784 nets, "seq_plif seq_ce_lif" on a
+# CPU). Worst case on a GPU: ~1 min install + 150 s tests + 2 x 130 s bench, under 8 minutes; a
+# bench run cut by its timeout keeps the JSON lines it printed.
 set -uo pipefail
 
 if [ $# -ne 1 ]; then
@@ -68,19 +71,19 @@ EOF
 cat "$OUT/environment.json" | tee -a "$LOG"
 BACKEND=$("$PY" -c "import jax; print(jax.default_backend())" 2>/dev/null)
 if [ "$BACKEND" = gpu ]; then
-  QUICK=()
+  QUICK=(--only ${ONLY:-seed_bn_lif seq_ce_lif})
   STEPS=${STEPS:-10}
   BENCH_TIMEOUT=${BENCH_TIMEOUT:-130}
 else
   say "no GPU here (JAX backend: $BACKEND): the CPU checks (interpret mode; bench --quick on the sequence nets)"
-  QUICK=(--quick --only seq_plif seq_ce_lif)
+  QUICK=(--quick --only ${ONLY:-seq_plif seq_ce_lif})
   STEPS=${STEPS:-1}
   BENCH_TIMEOUT=${BENCH_TIMEOUT:-300}
 fi
 
 # 2. kernel tests -------------------------------------------------------------------------------
 say "pytest tests/test_pallas_device.py and the CUDA-lowering tests"
-timeout 240 "$PY" -m pytest -q -p no:cacheprovider tests/test_pallas_device.py \
+timeout 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_pallas_device.py \
   "tests/test_lif_pallas.py::test_lowers_to_triton_for_cuda" \
   "tests/test_alif_ce_lif_pallas.py::test_lowers_to_triton_for_cuda" \
   --junitxml="$OUT/pytest_kernels.xml" >"$OUT/pytest_kernels.log" 2>&1
