@@ -3,7 +3,7 @@
 #
 # What it does, from the repository root, writing every log and JSON line into OUTDIR:
 #   1. installs snnjax over the machine's own JAX: `pip install --no-deps -e .`, plus the wheels in
-#      .whl/ (git-ignored) for what the machine lacks (ml-collections, spikingjelly, loguru);
+#      .whl/ (git-ignored) for what the machine lacks (ml-collections, spikingjelly, loguru, tqdm);
 #   2. runs the fused-kernel tests on the default backend: tests/test_pallas_device.py (on a GPU:
 #      the Triton-compiled kernels at the benchmark's sizes, spikes bit-identical to the lax.scan,
 #      gradients to float32 rounding) and the CUDA-lowering tests;
@@ -12,7 +12,7 @@
 #   4. prints OUTDIR/summary.txt (python -m bench.table of each impl's JSON lines).
 #
 # Prepare the wheels once, on a machine with PyPI access, in the repository root:
-#   pip download --no-deps ml-collections spikingjelly loguru -d .whl/
+#   pip download --no-deps ml-collections spikingjelly loguru tqdm -d .whl/
 # (pure-Python wheels, so any platform will do; .whl/ is in .gitignore, carry it with the tree).
 # The GPU machine we use has jax 0.11.2 (CUDA 13), flax, optax, chex, orbax and torch 2.11.
 #
@@ -39,7 +39,7 @@ status=0
 
 # 1. install ------------------------------------------------------------------------------------
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
-  for pair in ml_collections:ml-collections spikingjelly:spikingjelly loguru:loguru; do
+  for pair in ml_collections:ml-collections spikingjelly:spikingjelly loguru:loguru tqdm:tqdm; do
     module=${pair%%:*}
     dist=${pair#*:}
     if ! "$PY" -c "import $module" 2>/dev/null; then
