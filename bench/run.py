@@ -4,6 +4,7 @@
     python -m bench.run --quick         # tiny batches and a 49-step sequence: under a minute on a CPU
     python -m bench.run --peer          # also time the same nets in SpikingJelly and print our/their ratios
     python -m bench.run --only seq_plif --impl pallas
+    python -m bench.run --peer --only seed_bn_lif --batch 16 --T 8     # one size, any T
 
 A train step is the real one ``train.py`` runs (``snnjax.train_lib.make_train_step``: forward, loss,
 backward, optimiser, NaN guard), jitted with the state donated; eval is a jitted eval-mode forward.
@@ -14,6 +15,7 @@ and the JAX version. Compare runs as ratios taken in one process on one device, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any, Iterator
@@ -63,26 +65,36 @@ def _time_steps(workload: Workload) -> int:
 
 
 def peer_record(workload: Workload, batch: int, mode: str, steps: int) -> dict[str, Any] | None:
-    """The same workload in SpikingJelly (the seed nets and the PLIF sequence net have a peer)."""
-    train = mode == "train"
-    if workload.name == "seed_bn_lif":
-        result = peer_spikingjelly.seed(batch, steps, plif=False, train=train)
-    elif workload.name == "seed_llc_lif":
-        result = peer_spikingjelly.seed(batch, steps, plif=True, train=train)
-    elif workload.name in ("seq_plif", "seq_ce_lif"):
-        result = peer_spikingjelly.seq(batch, steps, train=train)
-    else:
+    """The same workload, layer for layer, in SpikingJelly (None for a workload without a peer)."""
+    result = peer_spikingjelly.run(workload, batch, steps, train=mode == "train")
+    if result is None:
         return None
-    return {"framework": "spikingjelly", "workload": workload.name, "mode": mode, "batch": batch, **result}
+    return {"framework": "spikingjelly", "workload": workload.name, "mode": mode, "batch": batch,
+            "T": _time_steps(workload), **result}
+
+
+def resized(workload: Workload, batch: int | None = None, time_steps: int | None = None) -> Workload:
+    """``workload`` at one batch size and/or another T (the seed nets' steps, the sequence length)."""
+    if batch is not None:
+        workload = dataclasses.replace(workload, batch_sizes=(batch,))
+    if time_steps is not None:
+        if workload.config.model.arch == "sequence":  # the pixel encoder runs one step per pixel
+            workload = dataclasses.replace(workload, input_shape=(time_steps, 1, 1))
+        else:
+            config = workload.config.copy_and_resolve_references()
+            config.model.time_steps = time_steps
+            workload = dataclasses.replace(workload, config=config)
+    return workload
 
 
 def records(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     peer = args.peer and peer_spikingjelly.available()
     if args.peer and not peer:
-        yield {"note": "peer mode needs torch with CUDA and spikingjelly importable; running snnjax only"}
+        yield {"note": "peer mode needs torch and spikingjelly importable; running snnjax only"}
     for workload in workloads(quick=args.quick):
         if args.only and workload.name not in args.only:
             continue
+        workload = resized(workload, args.batch, args.T)
         for batch in workload.batch_sizes:
             for mode in ("train", "eval"):
                 steps = args.steps or (2 if args.quick else 20)
@@ -103,7 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", help="workload names to run")
     parser.add_argument("--steps", type=int, default=0, help="timed steps per record")
     parser.add_argument("--impl", default="scan", choices=("scan", "pallas"), help="neuron implementation")
+    parser.add_argument("--batch", type=int, help="one batch size instead of the workloads' own")
+    parser.add_argument("--T", type=int, help="time steps: the seed nets' T, the sequence nets' length")
     args = parser.parse_args(argv)
+    if args.batch is not None and (args.batch < 1 or args.batch % jax.device_count()):
+        parser.error(f"--batch must be a positive multiple of the {jax.device_count()} devices, got {args.batch}")
+    if args.T is not None and args.T < 1:
+        parser.error(f"--T must be at least 1, got {args.T}")
     for record in records(args):
         print(json.dumps(record), flush=True)
     return 0

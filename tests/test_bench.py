@@ -1,10 +1,13 @@
-"""The benchmark runs and prints well-formed JSON lines (speed itself is never asserted in tests)."""
+"""The benchmark runs and prints well-formed JSON lines, and its peer nets are ours (speed itself is never asserted)."""
 
 import json
 
+import jax
+import numpy as np
 import pytest
 
-from bench import run
+from bench import run, workloads
+from snnjax import models
 from snnjax.layers import NeuronConfig
 
 
@@ -18,15 +21,104 @@ def test_quick_bench_prints_one_record_per_mode(capsys):
         assert {"device", "jax", "peak_mem_MiB"} <= set(r)
 
 
-def test_peer_mode_without_spikingjelly_says_so(capsys):
-    if run.peer_spikingjelly.available():
-        pytest.skip("SpikingJelly with CUDA is available here: peer mode runs for real")
+def test_peer_mode_without_spikingjelly_says_so(capsys, monkeypatch):
+    monkeypatch.setattr(run.peer_spikingjelly, "available", lambda: False)
     assert run.main(["--quick", "--steps", "1", "--only", "nothing", "--peer"]) == 0
-    out = capsys.readouterr().out
-    assert "spikingjelly" in out  # a note, since torch+CUDA+spikingjelly are not here
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines == [{"note": "peer mode needs torch and spikingjelly importable; running snnjax only"}]
 
 
-def test_pallas_impl_is_limited_to_lif_neurons():
-    NeuronConfig(kind="llc_lif", impl="pallas")
-    with pytest.raises(ValueError, match="impl='pallas' supports lif and llc_lif"):
-        NeuronConfig(kind="ce_lif", impl="pallas")
+def test_batch_and_time_steps_override_the_workload_sizes(capsys):
+    seed = {w.name: w for w in workloads.workloads(quick=True)}["seed_bn_lif"]
+    resized = run.resized(seed, batch=2, time_steps=3)
+    assert resized.batch_sizes == (2,) and resized.config.model.time_steps == 3
+    assert seed.config.model.time_steps == 8  # the original is left alone
+    with pytest.raises(SystemExit):  # the batch is split over the devices (4 fake CPU devices here)
+        run.main(["--only", "seq_ce_lif", "--batch", "6"])
+    assert run.main(["--quick", "--steps", "1", "--only", "seq_ce_lif", "--batch", "8", "--T", "6"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["mode"], r["batch"], r["T"]) for r in lines] == [("train", 8, 6), ("eval", 8, 6)]
+
+
+# The peer nets, layer for layer (SpikingJelly class names) and parameter for parameter.
+PEER_LAYERS = {
+    "seed_bn_lif": ["Conv2d", "BatchNorm2d", "LIFNode", "MaxPool2d", "Conv2d", "BatchNorm2d", "LIFNode",
+                    "MaxPool2d", "Flatten", "Dropout", "Linear", "LIFNode", "Dropout", "Linear", "LIFNode",
+                    "VotingLayer"],
+    "seq_plif": ["Linear", "ParametricLIFNode"] * 3 + ["Linear"],
+    "seq_ce_lif": ["Linear", "CELIFNode"] * 3 + ["Linear"],
+}
+PEER_LAYERS["seed_llc_lif"] = [n.replace("LIFNode", "ParametricLIFNode") for n in PEER_LAYERS["seed_bn_lif"]]
+PARAMETER_COUNTS = {"seed_bn_lif": 13_201_124, "seed_llc_lif": 13_201_128, "seq_plif": 34_797,
+                    "seq_ce_lif": 34_794 + 784 * 152}  # TE is [T = 784, 152]
+
+
+def _flax_layout(name, shape):
+    """A torch weight's shape in flax's layout: conv [O, I, kh, kw] -> [kh, kw, I, O], linear [O, I] -> [I, O]."""
+    if not name.endswith("weight") or len(shape) < 2:
+        return shape  # biases, norms, PLIF's w, CE-LIF's TE [T, N] (as in snnjax)
+    return (shape[2], shape[3], shape[1], shape[0]) if len(shape) == 4 else (shape[1], shape[0])
+
+
+@pytest.mark.parametrize("name", sorted(PEER_LAYERS))
+def test_peer_nets_are_ours_layer_for_layer(name):
+    pytest.importorskip("spikingjelly.activation_based", exc_type=ImportError)
+    workload = {w.name: w for w in workloads.workloads()}[name]
+    net, _ = run.peer_spikingjelly.build(workload)
+    assert run.peer_spikingjelly.layer_list(net) == PEER_LAYERS[name]
+    model = models.build_model(workload.config.model, workload.num_classes)
+    x = np.zeros((1,) + workload.input_shape, np.float32)
+    keys = {k: jax.random.PRNGKey(0) for k in ("params", "dropout", "encoder")}
+    params = jax.eval_shape(lambda: model.init(keys, x, train=False))["params"]
+    ours = sorted(tuple(p.shape) for p in jax.tree.leaves(params))
+    theirs = sorted(_flax_layout(n, tuple(p.shape)) for n, p in net.named_parameters())
+    assert ours == theirs
+    assert sum(int(np.prod(s)) for s in ours) == run.peer_spikingjelly.parameter_count(net) == PARAMETER_COUNTS[name]
+
+
+def test_peer_mode_runs_spikingjelly_on_this_machine(capsys):
+    """Where SpikingJelly is installed (on the CPU too), ``--peer`` times the peer net beside ours."""
+    pytest.importorskip("spikingjelly.activation_based", exc_type=ImportError)
+    assert run.main(["--quick", "--steps", "1", "--peer", "--only", "seq_ce_lif", "--batch", "4", "--T", "5"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r.get("framework"), r.get("mode")) for r in lines] == [
+        ("snnjax", "train"), ("spikingjelly", "train"), (None, None),
+        ("snnjax", "eval"), ("spikingjelly", "eval"), (None, None),
+    ]
+    for r in lines[1::3]:
+        assert (r["workload"], r["batch"], r["T"]) == ("seq_ce_lif", 4, 5)
+        assert r["samples_per_s"] > 0 and "torch" in r
+    assert lines[2]["ratio"] == "snnjax/spikingjelly seq_ce_lif train batch 4"
+
+
+def test_pallas_impl_covers_every_neuron():
+    for kind in ("lif", "llc_lif", "alif", "ce_lif"):
+        assert NeuronConfig(kind=kind, impl="pallas").impl == "pallas"
+    with pytest.raises(ValueError, match="neuron.impl must be"):
+        NeuronConfig(kind="ce_lif", impl="cuda")
+
+
+def test_table_pairs_each_record_with_its_peer():
+    from bench import table
+
+    records = [
+        {"note": "a note"},
+        {"framework": "snnjax", "workload": "w", "mode": "train", "batch": 4, "T": 8, "samples_per_s": 30.0},
+        {"framework": "spikingjelly", "workload": "w", "mode": "train", "batch": 4, "T": 8, "samples_per_s": 12.0},
+        {"ratio": "snnjax/spikingjelly w train batch 4", "samples_per_s_ratio": 2.5},
+        {"framework": "snnjax", "workload": "w", "mode": "eval", "batch": 4, "T": 8, "samples_per_s": 50.0},
+    ]
+    lines = table.table(records, impl="pallas").splitlines()
+    assert lines[2] == "| w | train | 4 | 8 | host | pallas | 30 | 12 | 2.50× |"
+    assert lines[3] == "| w | eval | 4 | 8 | host | pallas | 50 | – | – |"
+    assert lines[-1] == "note: a note"
+
+
+def test_gpu_check_script_parses_and_wants_an_outdir():
+    import subprocess
+    from pathlib import Path
+
+    script = Path(run.__file__).with_name("gpu_check.sh")
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True)
+    assert result.returncode == 2 and "usage: bench/gpu_check.sh OUTDIR" in result.stderr

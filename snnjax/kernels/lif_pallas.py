@@ -71,7 +71,6 @@ CUDA); compiling that Triton IR and running it on a GPU have not been done yet.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from typing import Any
@@ -81,85 +80,27 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 
 from snnjax import surrogate
+from snnjax.kernels.common import (
+    ROW,
+    SEQ,
+    KernelConfig,
+    as_row,
+    auto_block_size,
+    call,
+    charge as _charge,
+    fire as _fire,
+    make_config,
+    pad_lanes,
+    reset as _reset,
+    surrogate_grads as _surrogate_grads,
+    unpad,
+)
 
 Array = jax.Array
 ArrayLike = Any
 
-RESET_MODES = ("hard", "soft")
-MIN_BLOCK, MAX_BLOCK = 32, 1024
-# Auto block size: the largest power of two in [MIN_BLOCK, MAX_BLOCK] that still gives this many
-# programs (an H100 has 132 SMs; the neurons are independent, so more programs hide more latency).
-TARGET_PROGRAMS = 256
-
+_Config = KernelConfig
 _DEFAULT_SPIKE_FN = surrogate.Sigmoid()
-
-# spike-function type -> (kernel name, name of its one hyper-parameter field)
-_SPIKE_KINDS = {
-    surrogate.Sigmoid: ("sigmoid", "alpha"),
-    surrogate.ATan: ("atan", "alpha"),
-    surrogate.Boxcar: ("boxcar", "width"),
-    surrogate.Triangle: ("triangle", "width"),
-    surrogate.BPSA: ("bpsa", "eps"),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class _Config:
-    """Everything static about one kernel instance (hashable: a ``nondiff_argnums`` argument)."""
-
-    num_steps: int
-    block: int
-    reset: str
-    detach_reset: bool
-    decay_input: bool
-    spike_kind: str
-    interpret: bool
-    num_warps: int | None
-    num_stages: int | None
-
-
-# --- the per-step maths, shared by both kernels (all float32 [1, block] rows) --------------------
-
-
-def _charge(v, x, k, decay_input):
-    return k * v + (1 - k) * x if decay_input else k * v + x
-
-
-def _fire(h, v_th):
-    # The reference's H(h - v_th), written the same way so the spikes are bit-identical.
-    return jnp.where(h - v_th >= 0, 1.0, 0.0).astype(jnp.float32)
-
-
-def _reset(h, s, v_th, mode):
-    return h * (1 - s) if mode == "hard" else h - s * v_th
-
-
-def _surrogate_grads(kind, h, s, v_th, theta):
-    """``(g, g_vth, g_theta)``: ``∂s/∂h``, ``∂s/∂θ_th`` and ``∂s/∂θ`` of the spike function."""
-    x = h - v_th
-    zero = jnp.zeros_like(h)
-    if kind == "sigmoid":
-        sig = 1 / (1 + jnp.exp(-theta * x))
-        d = sig * (1 - sig)
-        return theta * d, -theta * d, x * d
-    if kind == "atan":
-        den = 1 + jnp.square((math.pi / 2) * theta * x)
-        g = (theta / 2) / den
-        return g, -g, (x / 2) / den
-    if kind == "boxcar":
-        inside = jnp.abs(x) < theta / 2
-        g = jnp.where(inside, 1 / theta, zero)
-        return g, -g, jnp.where(inside, -x / jnp.square(theta), zero)
-    if kind == "triangle":
-        r = x / theta
-        g = jnp.maximum(zero, 1 - jnp.abs(x) / theta) / theta
-        w2 = jnp.square(theta)
-        d_theta = jnp.where(x < 0, (1 + r) * (-x / w2), -(1 - r) * (x / w2))
-        return g, -g, jnp.where(jnp.abs(x) < theta, d_theta, zero)
-    if kind == "bpsa":
-        sign = jnp.where(h < 0, -1.0, 1.0).astype(jnp.float32)
-        return s * sign / jnp.maximum(jnp.abs(h), theta), zero, zero
-    raise ValueError(f"unknown spike kind {kind!r}")
 
 
 # --- kernels ------------------------------------------------------------------------------------
@@ -237,58 +178,16 @@ def _backward_kernel(
 # --- pallas_call wrappers -----------------------------------------------------------------------
 
 
-def _specs(cfg: _Config):
-    seq = pl.BlockSpec((cfg.num_steps, cfg.block), lambda i: (0, i))
-    row = pl.BlockSpec((1, cfg.block), lambda i: (0, i))
-    return seq, row
-
-
-def _compiler_params(cfg: _Config):
-    if cfg.interpret:
-        return None
-    # Triton, explicitly: without compiler params JAX lowers pallas_call to Mosaic GPU on GPU.
-    from jax.experimental.pallas import triton as pl_triton
-
-    # Default: one neuron per thread up to 4 warps (Triton's own default of 4 warps would leave
-    # threads idle on blocks under 128 neurons).
-    num_warps = min(4, max(1, cfg.block // 32)) if cfg.num_warps is None else cfg.num_warps
-    return pl_triton.CompilerParams(num_warps=num_warps, num_stages=cfg.num_stages)
-
-
 def _forward_call(cfg: _Config, x, v0, k, v_th, *, save_h: bool):
-    num_steps, n = x.shape
-    seq, row = _specs(cfg)
-    out_shape = [jax.ShapeDtypeStruct((num_steps, n), x.dtype), jax.ShapeDtypeStruct((1, n), jnp.float32)]
-    out_specs = [seq, row]
-    if save_h:
-        out_shape.append(jax.ShapeDtypeStruct((num_steps, n), jnp.float32))
-        out_specs.append(seq)
-    return pl.pallas_call(
-        functools.partial(_forward_kernel, cfg=cfg, save_h=save_h),
-        out_shape=tuple(out_shape),
-        grid=(n // cfg.block,),
-        in_specs=[seq, row, row, row],
-        out_specs=tuple(out_specs),
-        interpret=cfg.interpret,
-        compiler_params=_compiler_params(cfg),
-        name="lif_forward",
-    )(x, v0, k, v_th)
+    outputs = [(SEQ, x.dtype), (ROW, jnp.float32)] + ([(SEQ, jnp.float32)] if save_h else [])
+    return call(functools.partial(_forward_kernel, cfg=cfg, save_h=save_h), cfg, "lif_forward",
+                [(x, SEQ), (v0, ROW), (k, ROW), (v_th, ROW)], outputs)
 
 
 def _backward_call(cfg: _Config, gs, gv, x, h, v0, k, v_th, alpha, theta):
-    num_steps, n = x.shape
-    seq, row = _specs(cfg)
-    row_f32 = jax.ShapeDtypeStruct((1, n), jnp.float32)
-    return pl.pallas_call(
-        functools.partial(_backward_kernel, cfg=cfg),
-        out_shape=(jax.ShapeDtypeStruct((num_steps, n), x.dtype),) + (row_f32,) * 4,
-        grid=(n // cfg.block,),
-        in_specs=[seq, row, seq, seq, row, row, row, row, row],
-        out_specs=(seq, row, row, row, row),
-        interpret=cfg.interpret,
-        compiler_params=_compiler_params(cfg),
-        name="lif_backward",
-    )(gs, gv, x, h, v0, k, v_th, alpha, theta)
+    inputs = [(gs, SEQ), (gv, ROW), (x, SEQ), (h, SEQ), (v0, ROW), (k, ROW), (v_th, ROW), (alpha, ROW), (theta, ROW)]
+    return call(functools.partial(_backward_kernel, cfg=cfg), cfg, "lif_backward", inputs,
+                [(SEQ, x.dtype)] + [(ROW, jnp.float32)] * 4)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -314,33 +213,6 @@ _lif_2d.defvjp(_lif_2d_fwd, _lif_2d_bwd)
 
 
 # --- public API -----------------------------------------------------------------------------------
-
-
-def auto_block_size(n: int) -> int:
-    """The default neurons per program: the largest power of two in [32, 1024] leaving ≥ 256 programs."""
-    block = MAX_BLOCK
-    while block > MIN_BLOCK and -(-n // block) < TARGET_PROGRAMS:
-        block //= 2
-    return block
-
-
-def _spike_kind(spike_fn) -> tuple[str, ArrayLike]:
-    try:
-        kind, field = _SPIKE_KINDS[type(spike_fn)]
-    except KeyError:
-        names = sorted(cls.__name__ for cls in _SPIKE_KINDS)
-        raise ValueError(
-            f"lif_pallas evaluates the surrogate in-kernel and knows {names}; got "
-            f"{type(spike_fn).__name__}. Use the scan implementation (impl='scan') for it."
-        ) from None
-    return kind, getattr(spike_fn, field)
-
-
-def _row(value: ArrayLike, shape: tuple[int, ...], n_pad: int, fill: float) -> Array:
-    """``value`` broadcast to the neuron shape, flattened to a float32 ``[1, n_pad]`` row."""
-    n = math.prod(shape)
-    row = jnp.broadcast_to(jnp.asarray(value).astype(jnp.float32), shape).reshape(1, n)
-    return row if n_pad == n else jnp.pad(row, ((0, 0), (0, n_pad - n)), constant_values=fill)
 
 
 def lif_pallas(
@@ -389,43 +261,21 @@ def lif_pallas(
         membrane in ``v0``'s dtype (``x_seq``'s when ``v0`` is None). The membrane is computed in
         float32 whatever the input dtype.
     """
-    if jnp.ndim(x_seq) < 1 or x_seq.shape[0] < 1:
-        raise ValueError(f"x_seq must have a leading time axis with at least one step; got {jnp.shape(x_seq)}")
-    if reset not in RESET_MODES:
-        raise ValueError(f"reset must be one of {RESET_MODES}, got {reset!r}")
-    kind, theta = _spike_kind(spike_fn)
-    if interpret is None:
-        interpret = jax.default_backend() == "cpu"
+    cfg, theta, n_pad = make_config(
+        x_seq, spike_fn=spike_fn, reset=reset, detach_reset=detach_reset, decay_input=decay_input,
+        interpret=interpret, block_size=block_size, num_warps=num_warps, num_stages=num_stages,
+        kernel_name="lif_pallas",
+    )
     num_steps, shape = x_seq.shape[0], tuple(x_seq.shape[1:])
     n = math.prod(shape)
-    block = auto_block_size(n) if block_size is None else int(block_size)
-    if block < 1 or block & (block - 1):
-        raise ValueError(f"block_size must be a power of two, got {block_size}")
-    n_pad = -(-n // block) * block
-
     state_dtype = x_seq.dtype if v0 is None else v0.dtype
-    x = x_seq.reshape(num_steps, n)
-    if n_pad != n:
-        x = jnp.pad(x, ((0, 0), (0, n_pad - n)))
-    v0_row = _row(0.0 if v0 is None else v0, shape, n_pad, 0.0)
+    x = pad_lanes(x_seq.reshape(num_steps, n), n_pad)
+    v0_row = as_row(0.0 if v0 is None else v0, shape, n_pad, 0.0)
     # Padded lanes get harmless values (k = 1, v_th = 1, width 1): x = 0 there, so they never fire.
-    k = _row(decay, shape, n_pad, 1.0)
-    v_th_row = _row(v_th, shape, n_pad, 1.0)
-    alpha = _row(bpta_alpha, shape, n_pad, 0.0)
-    theta = _row(theta, shape, n_pad, 1.0)
-
-    cfg = _Config(
-        num_steps=num_steps,
-        block=block,
-        reset=reset,
-        detach_reset=bool(detach_reset),
-        decay_input=bool(decay_input),
-        spike_kind=kind,
-        interpret=bool(interpret),
-        num_warps=num_warps,
-        num_stages=num_stages,
-    )
+    k = as_row(decay, shape, n_pad, 1.0)
+    v_th_row = as_row(v_th, shape, n_pad, 1.0)
+    alpha = as_row(bpta_alpha, shape, n_pad, 0.0)
+    theta = as_row(theta, shape, n_pad, 1.0)
     s, v = _lif_2d(cfg, x, v0_row, k, v_th_row, alpha, theta)
-    if n_pad != n:
-        s, v = s[:, :n], v[:, :n]
+    s, v = unpad(s, n), unpad(v, n)
     return s.reshape(x_seq.shape), v.reshape(shape).astype(state_dtype)

@@ -31,6 +31,7 @@ from snnjax.registry import Registry
 Array = jax.Array
 State = Any  # a neuron's NamedTuple state (LIFState, ALIFState, ...)
 Params = Mapping[str, Array]
+PRECISIONS = ("float32", "bfloat16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +62,11 @@ class NeuronConfig:
         syn_decay: synaptic current decay α (``cuba_lif``).
         unroll: ``lax.scan`` unroll factor.
         impl: ``scan`` (``lax.scan``, every neuron) or ``pallas`` (the fused kernel of
-            :mod:`snnjax.kernels`; LIF, LLC-LIF, IF and PLIF only).
+            :mod:`snnjax.kernels`, LIF, LLC-LIF, IF, PLIF, ALIF and CE-LIF).
+        precision: ``float32``, or ``bfloat16``: the layer emits bfloat16 spikes (exactly 0/1), so
+            the synapses after it multiply and accumulate in bfloat16, while the membrane stays
+            float32 (the input current is cast up before the neuron). An analog first-layer input
+            stays float32.
     """
 
     kind: str = "lif"
@@ -83,6 +88,7 @@ class NeuronConfig:
     syn_decay: float = 0.5
     unroll: int = 1
     impl: str = "scan"
+    precision: str = "float32"
 
     def __post_init__(self):
         kind = NEURON_KINDS.lookup(self.kind)
@@ -99,6 +105,8 @@ class NeuronConfig:
             raise ValueError(f"neuron.bpta_alpha is for the LIF family; {self.kind!r} has no BPTA path (set it to 0)")
         if self.decay_input and not kind.decay_input:
             raise ValueError(f"neuron.decay_input is not an option of {self.kind!r} (set it to False)")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"neuron.precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.surrogate not in surrogate.SURROGATES:
             raise ValueError(
                 f"unknown surrogate {self.surrogate!r}; choose one of {sorted(surrogate.SURROGATES)}"
@@ -247,6 +255,9 @@ def _alif_kind() -> NeuronKind:
         step=lambda cfg, p: lambda st, x, te=None: neurons.alif_step(
             st, x, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, **cfg.step_kwargs(p)),
         init_state=lambda cfg, p, shape, dtype: neurons.alif_init_state(shape, dtype),
+        sequence=lambda cfg, p, x, st, te: neurons.alif(x, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, state=st,
+                                                        unroll=cfg.unroll, impl=cfg.impl, **cfg.step_kwargs(p)),
+        impls=("scan", "pallas"),
     )
 
 
@@ -258,7 +269,10 @@ def _ce_lif_kind() -> NeuronKind:
         step=lambda cfg, p: lambda st, x, te: neurons.ce_lif_step(st, x, te, decay=cfg.decay, rho=cfg.rho,
                                                                   **cfg.step_kwargs(p)),
         init_state=init,
+        sequence=lambda cfg, p, x, st, te: neurons.ce_lif(x, te, decay=cfg.decay, rho=cfg.rho, state=st,
+                                                          unroll=cfg.unroll, impl=cfg.impl, **cfg.step_kwargs(p)),
         needs_te=True,
+        impls=("scan", "pallas"),
     )
 
 
@@ -332,12 +346,17 @@ class SpikingNeuron(nn.Module):
         kind = NEURON_KINDS.lookup(cfg.kind)
         if kind.needs_te and te is None:
             raise ValueError(f"a {cfg.kind} layer needs its temporal encoding te [T, N]")
+        if cfg.precision == "bfloat16":  # float32 membrane, bfloat16 spikes out
+            x_seq = x_seq.astype(jnp.float32)
+            te = None if te is None else jnp.asarray(te).astype(jnp.float32)
         params = neuron_parameters(self, cfg, x_seq.shape[-1], a)
         te = te if kind.needs_te else None
         if self.is_mutable_collection("membranes"):  # snnjax.monitor: every step's state
             self.sow("membranes", "state", state_trace(kind, cfg, params, x_seq, state, te))
         s, state = kind.run(cfg, params, x_seq, state, te)
         sow_spikes(self, s)
+        if cfg.precision == "bfloat16":
+            s = s.astype(jnp.bfloat16)
         return (s, state) if return_state else s
 
 

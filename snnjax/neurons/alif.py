@@ -30,6 +30,8 @@ from snnjax.neurons import dynamics
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike
 
+ALIF_IMPLS = ("scan", "pallas")
+
 
 class ALIFState(NamedTuple):
     """State of an ALIF layer.
@@ -98,13 +100,29 @@ def alif(
     bpta_alpha: ArrayLike = 0.0,
     decay_input: bool = False,
     unroll: int = 1,
+    impl: str = "scan",
 ) -> tuple[Array, ALIFState]:
     """ALIF neurons over a sequence: ``x_seq [T, *shape] -> (s_seq [T, *shape], state)``.
 
-    See :func:`alif_step` for the dynamics and arguments.
+    See :func:`alif_step` for the dynamics and arguments. ``impl``: ``"scan"`` (the reference, a
+    ``jax.lax.scan`` of :func:`alif_step`; ``unroll`` is passed to it) or ``"pallas"``
+    (:func:`snnjax.kernels.alif_pallas`, one fused kernel forward and one backward, equal to the scan
+    within float32 rounding; state in float32 inside; the restrictions of
+    :func:`snnjax.neurons.lif`'s ``impl="pallas"`` apply).
     """
     dynamics.check_sequence(x_seq)
     dynamics.check_reset(reset)
+    if impl not in ALIF_IMPLS:
+        raise ValueError(f"impl must be one of {ALIF_IMPLS}, got {impl!r}")
+    if impl == "pallas":
+        from snnjax.kernels import alif_pallas  # imported on use: Pallas is only needed here
+
+        s_seq, v, eta = alif_pallas(
+            x_seq, decay=decay, rho=rho, beta=beta, v_th=v_th, spike_fn=spike_fn,
+            v0=None if state is None else state.v, eta0=None if state is None else state.eta,
+            reset=reset, detach_reset=detach_reset, bpta_alpha=bpta_alpha, decay_input=decay_input,
+        )
+        return s_seq, ALIFState(v, eta)
     if state is None:
         state = alif_init_state(x_seq.shape[1:], x_seq.dtype)
     step = functools.partial(

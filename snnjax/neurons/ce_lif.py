@@ -30,6 +30,8 @@ from snnjax.neurons import dynamics
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike
 
+CE_LIF_IMPLS = ("scan", "pallas")
+
 
 class CELIFState(NamedTuple):
     """State of a CE-LIF layer.
@@ -100,20 +102,37 @@ def ce_lif(
     bpta_alpha: ArrayLike = 0.0,
     decay_input: bool = False,
     unroll: int = 1,
+    impl: str = "scan",
 ) -> tuple[Array, CELIFState]:
     """CE-LIF neurons over a sequence: ``x_seq [T, *shape], te [T, ...] -> (s_seq, state)``.
 
     ``te[t]`` must broadcast against ``x_seq[t]``: ``[T, N]`` for ``x_seq: [T, B, N]``. See
-    :func:`ce_lif_step` for the dynamics and arguments.
+    :func:`ce_lif_step` for the dynamics and arguments. ``impl``: ``"scan"`` (the reference, a
+    ``jax.lax.scan`` of :func:`ce_lif_step`; ``unroll`` is passed to it) or ``"pallas"``
+    (:func:`snnjax.kernels.ce_lif_pallas`, one fused kernel forward and one backward, equal to the
+    scan within float32 rounding; state in float32 inside; the restrictions of
+    :func:`snnjax.neurons.lif`'s ``impl="pallas"`` apply).
     """
     dynamics.check_sequence(x_seq)
     dynamics.check_reset(reset)
+    if impl not in CE_LIF_IMPLS:
+        raise ValueError(f"impl must be one of {CE_LIF_IMPLS}, got {impl!r}")
     te = jnp.asarray(te)
     if te.ndim < 1 or te.shape[0] != x_seq.shape[0]:
         raise ValueError(
             f"te must have one row per time step: te.shape[0] == x_seq.shape[0] == {x_seq.shape[0]}, "
             f"got te.shape={te.shape}"
         )
+    if impl == "pallas":
+        from snnjax.kernels import ce_lif_pallas  # imported on use: Pallas is only needed here
+
+        s_seq, v, u, theta = ce_lif_pallas(
+            x_seq, te, decay=decay, rho=rho, v_th=v_th, spike_fn=spike_fn,
+            v0=None if state is None else state.v, u0=None if state is None else state.u,
+            theta0=None if state is None else state.theta,
+            reset=reset, detach_reset=detach_reset, bpta_alpha=bpta_alpha, decay_input=decay_input,
+        )
+        return s_seq, CELIFState(v, u, theta)
     if state is None:
         state = ce_lif_init_state(x_seq.shape[1:], v_th, x_seq.dtype)
     step = functools.partial(

@@ -1,0 +1,98 @@
+"""Markdown tables from ``bench.run`` JSON lines, and the one command behind docs/performance.md.
+
+    python -m bench.table results.jsonl ...         # or JSON lines on stdin
+    python -m bench.table --cpu-doc                 # runs the CPU table of docs/performance.md
+    python -m bench.table --cpu-doc --quick         # the same at --quick sizes (a minute or two)
+
+``--cpu-doc`` times, in one process, the issue-12 CPU workloads with their SpikingJelly peers: the
+seed net (``seed_bn_lif``) at T = 8, batch 16 and the Seq-MNIST CE-LIF net (``seq_ce_lif``) at
+T = 784, batch 32, train and eval, float32, and prints every JSON line to ``--jsonl`` (if given)
+and the table to stdout. Each row's ratio is snnjax / SpikingJelly samples per second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+from typing import Any, Iterable
+
+# (workload, batch, T) of the CPU table; --quick keeps the workloads' own quick sizes
+CPU_DOC_RUNS = [("seed_bn_lif", 16, 8), ("seq_ce_lif", 32, 784)]
+
+
+def table(records: Iterable[dict[str, Any]], impl: str = "scan") -> str:
+    """One row per snnjax record (workload, mode, batch, T, loop, impl): its samples/s, the peer's
+    samples/s for the same workload, mode, batch and T, and their ratio; notes at the end. ``impl``
+    names the neuron implementation of records that do not say (``bench.run --impl``'s)."""
+    ours: dict[tuple, dict[str, Any]] = {}
+    peers: dict[tuple, dict[str, Any]] = {}
+    notes = []
+    for r in records:
+        if "note" in r:
+            notes.append(r["note"])
+        if "framework" not in r:
+            continue
+        key = (r["workload"], r["mode"], r["batch"], r.get("T"))
+        if r["framework"] == "snnjax":
+            ours[key + (r.get("loop", "host"), r.get("impl", impl))] = r
+        else:
+            peers[key] = r
+    lines = ["| workload | mode | batch | T | loop | impl | snnjax samples/s | SpikingJelly samples/s | ratio |",
+             "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: |"]
+    for key, r in ours.items():
+        peer = peers.get(key[:4])
+        p = f"{peer['samples_per_s']:g}" if peer else "–"
+        ratio = f"{r['samples_per_s'] / peer['samples_per_s']:.2f}×" if peer else "–"
+        lines.append("| " + " | ".join(map(str, key)) + f" | {r['samples_per_s']:g} | {p} | {ratio} |")
+    return "\n".join(lines + [f"\nnote: {n}" for n in notes])
+
+
+def _read(paths: list[str]) -> list[dict[str, Any]]:
+    streams = [open(p) for p in paths] if paths else [sys.stdin]
+    out = []
+    for stream in streams:
+        for line in stream:
+            line = line.strip()
+            if line.startswith("{"):
+                out.append(json.loads(line))
+    return out
+
+
+def cpu_doc(quick: bool, steps: int | None, jsonl: str | None) -> list[dict[str, Any]]:
+    """Runs ``bench.run --peer`` for each of :data:`CPU_DOC_RUNS` in this process; its JSON lines."""
+    from bench import run
+
+    records = []
+    for workload, batch, time_steps in CPU_DOC_RUNS:
+        argv = ["--peer", "--only", workload]
+        argv += ["--quick"] if quick else ["--batch", str(batch), "--T", str(time_steps)]
+        argv += ["--steps", str(steps)] if steps else []
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            run.main(argv)
+        records += [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    if jsonl:
+        with open(jsonl, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="*", help="JSON-line files (default: stdin)")
+    parser.add_argument("--cpu-doc", action="store_true", help="run the CPU table of docs/performance.md")
+    parser.add_argument("--quick", action="store_true", help="with --cpu-doc: the workloads' --quick sizes")
+    parser.add_argument("--steps", type=int, help="with --cpu-doc: timed steps per record (bench.run's default)")
+    parser.add_argument("--jsonl", help="with --cpu-doc: also write the JSON lines here")
+    parser.add_argument("--impl", default="scan", help="the impl of records that do not name theirs (bench.run --impl)")
+    args = parser.parse_args(argv)
+    records = cpu_doc(args.quick, args.steps, args.jsonl) if args.cpu_doc else _read(args.files)
+    print(table(records, args.impl))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
