@@ -168,7 +168,7 @@ def test_options_a_kind_does_not_have_are_refused():
     with pytest.raises(ValueError, match="decay_input is not an option of 'cuba_lif'"):
         layers.NeuronConfig(kind="cuba_lif", decay_input=True)
     with pytest.raises(ValueError, match="impl='pallas' supports"):
-        layers.NeuronConfig(kind="alif", impl="pallas")
+        layers.NeuronConfig(kind="leaky", impl="pallas")
     with pytest.raises(ValueError, match="fires on u >= v_th only"):
         layers.NeuronConfig(kind="lif", impl="pallas", strict_threshold=True)
     with pytest.raises(ValueError, match="has no parameter"):
