@@ -45,16 +45,20 @@ class Checkpointer:
     Args:
       directory: root directory of the step directories; created if missing.
       max_to_keep: how many of the newest checkpoints to keep; ``None`` keeps all.
+      read_only: for tools that only read a run (report, export, evaluation): nothing is created,
+        saved, deleted or cleaned up (no background clean-up of a half-written save's temporary
+        directory, whose thread would outlive a short-lived tool and fail at its exit).
     """
 
-    def __init__(self, directory: str | os.PathLike, max_to_keep: int | None = 3):
+    def __init__(self, directory: str | os.PathLike, max_to_keep: int | None = 3, read_only: bool = False):
         self.directory = os.path.abspath(os.fspath(directory))
         options = ocp.CheckpointManagerOptions(
             # `max_to_keep=` is deprecated in favour of a preservation policy.
             preservation_policy=ocp.checkpoint_managers.LatestN(n=max_to_keep),
-            cleanup_tmp_directories=True,
-            create=True,
+            cleanup_tmp_directories=not read_only,
+            create=not read_only,
         )
+        self.read_only = read_only
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
     def save(self, step: int, state: PyTree, meta: Mapping[str, Any], force: bool = False) -> bool:
@@ -76,6 +80,8 @@ class Checkpointer:
             ``StepAlreadyExistsError``), or ``state`` holds a leaf orbax cannot save; earlier
             checkpoints are untouched.
         """
+        if self.read_only:
+            raise ValueError(f"this Checkpointer on {self.directory} is read-only; open one without read_only to save")
         meta = dict(meta)
         json.dumps(meta)  # fail now, not in orbax's background thread
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))

@@ -64,7 +64,9 @@ def load_run(workdir: str | Path, step: int | None = None, with_data: bool = Tru
     workdir = Path(workdir)
     config = load_config(workdir)
     dataset = data_lib.load(config.data) if with_data else None
-    ckpt = checkpointing.Checkpointer(workdir / "checkpoints")
+    if not (workdir / "checkpoints").is_dir():
+        raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}: the run saved none yet")
+    ckpt = checkpointing.Checkpointer(workdir / "checkpoints", read_only=True)
     try:
         step = ckpt.latest_step() if step is None else step
         if step is None:
