@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import ml_collections
 
+from configs import common
 from snnjax.config import base_config
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    del arg
+    common.no_arg(arg, "smoke")
     config = base_config()
     config.data.name = "mnist_small"
 
