@@ -35,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 
 PyTree = Any
 
@@ -158,7 +159,8 @@ class Checkpointer:
 
     def _restore_step(self, step: int, target: PyTree) -> tuple[PyTree, dict]:
         abstract = _abstract(target) if target is not None else _on_default_device(
-            ocp.StandardCheckpointer().metadata(os.path.join(self._step_dir(step), "state"))
+            # the handler's metadata, not StandardCheckpointer's (which warns about a step-metadata file)
+            ocp.StandardCheckpointHandler().metadata(epath.Path(self._step_dir(step)) / "state")
         )
         restored = self._manager.restore(
             step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())

@@ -69,6 +69,7 @@ def test_run_trained_on_4_devices_is_evaluated_reported_and_exported_on_1(run_4_
     """)
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=_env(1), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr == ""  # no orbax warnings on the way
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
     assert (tmp_path / "model.nir").stat().st_size > 1000
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == [
