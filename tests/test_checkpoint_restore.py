@@ -117,3 +117,31 @@ def test_an_explicit_unreadable_step_is_an_error_not_a_fallback(tmp_path):
             ckpt.restore(step=2)
         _, meta = ckpt.restore(step=1)
     assert meta == {"epoch": 1}
+
+
+def test_training_resumes_from_the_newest_readable_checkpoint_and_sets_the_bad_one_aside(tmp_path, capsys):
+    from configs import smoke
+    from snnjax import train_lib
+
+    def config(steps):
+        c = smoke.get_config()
+        with c.unlocked():
+            c.model.spec = "4c3-p2-8c3-p2-20-10"
+            c.train.num_steps = steps
+            c.train.checkpoint_every_steps = 2
+            c.train.max_checkpoints = 5
+        return c
+
+    train_lib.train_and_evaluate(config(4), tmp_path, progress=False, allow_config_change=True)
+    _truncate_array_files(tmp_path / "checkpoints" / "4")
+    capsys.readouterr()
+    train_lib.train_and_evaluate(config(6), tmp_path, progress=False, allow_config_change=True)
+    err = capsys.readouterr().err
+    ckpts = tmp_path / "checkpoints"
+    assert f"checkpoint {ckpts / '4'} is unreadable (" in err
+    assert f"moved to {ckpts / '4.unreadable'}" in err
+    assert f"restoring the newest readable checkpoint, {ckpts / '2'}" in err
+    assert sorted(os.listdir(ckpts)) == ["2", "4", "4.unreadable", "6"]  # step 4 saved anew, then 6
+    with checkpointing.Checkpointer(ckpts, read_only=True) as ckpt:
+        _, meta = ckpt.restore()
+    assert meta["step"] == 6
