@@ -48,15 +48,30 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:  # orbax logs every save at INFO
         logging.set_verbosity(logging.WARNING)
+    from snnjax import cli_errors
+
+    workdir_problem = cli_errors.check_workdir(_WORKDIR.value)
+    if workdir_problem:
+        sys.exit(workdir_problem)
     if _multi_process():
         _init_distributed()
-    from snnjax import train_lib, validate
+    from snnjax import checkpointing, train_lib, validate
     from snnjax.data import DataNotFoundError
+    from snnjax.data.idx import IDXError
 
-    try:
-        train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value, allow_config_change=_ALLOW_CONFIG_CHANGE.value)
-    except (validate.ConfigError, train_lib.NonFiniteLossError, DataNotFoundError) as error:
-        sys.exit(f"error ({type(error).__name__}): {error}")
+    known = (validate.ConfigError, train_lib.NonFiniteLossError, DataNotFoundError, IDXError,
+             checkpointing.CheckpointError)
+    with cli_errors.OrbaxErrorLog() as orbax_errors:
+        try:
+            train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value, allow_config_change=_ALLOW_CONFIG_CHANGE.value)
+        except Exception as error:  # noqa: BLE001 - explained in one line, or re-raised with its traceback
+            line = cli_errors.explain(error, _WORKDIR.value, known)
+            if line is None:
+                orbax_errors.release()
+                raise
+            orbax_errors.discard()
+            sys.exit(line)
+    orbax_errors.release()
 
 
 if __name__ == "__main__":

@@ -48,7 +48,10 @@ def positive_int(arg: str | None, default: int, config_name: str) -> int:
 def no_arg(arg: str | None, config_name: str) -> None:
     """For configs without variants: an argument (``configs/<name>.py:x``) is an error, not ignored."""
     if arg is not None and str(arg).strip() != "":
-        raise ValueError(f"configs/{config_name}.py takes no argument, got {arg!r}")
+        raise ValueError(
+            f"configs/{config_name}.py takes no argument, got {arg!r}: drop ':{arg}' "
+            f"(--config configs/{config_name}.py) and change keys with --config.<section>.<key>=<value>"
+        )
 
 
 def finish(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 
 PyTree = Any
 
@@ -44,16 +46,20 @@ class Checkpointer:
     Args:
       directory: root directory of the step directories; created if missing.
       max_to_keep: how many of the newest checkpoints to keep; ``None`` keeps all.
+      read_only: for tools that only read a run (report, export, evaluation): nothing is created,
+        saved, deleted or cleaned up (no background clean-up of a half-written save's temporary
+        directory, whose thread would outlive a short-lived tool and fail at its exit).
     """
 
-    def __init__(self, directory: str | os.PathLike, max_to_keep: int | None = 3):
+    def __init__(self, directory: str | os.PathLike, max_to_keep: int | None = 3, read_only: bool = False):
         self.directory = os.path.abspath(os.fspath(directory))
         options = ocp.CheckpointManagerOptions(
             # `max_to_keep=` is deprecated in favour of a preservation policy.
             preservation_policy=ocp.checkpoint_managers.LatestN(n=max_to_keep),
-            cleanup_tmp_directories=True,
-            create=True,
+            cleanup_tmp_directories=not read_only,
+            create=not read_only,
         )
+        self.read_only = read_only
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
     def save(self, step: int, state: PyTree, meta: Mapping[str, Any], force: bool = False) -> bool:
@@ -75,6 +81,8 @@ class Checkpointer:
             ``StepAlreadyExistsError``), or ``state`` holds a leaf orbax cannot save; earlier
             checkpoints are untouched.
         """
+        if self.read_only:
+            raise ValueError(f"this Checkpointer on {self.directory} is read-only; open one without read_only to save")
         meta = dict(meta)
         json.dumps(meta)  # fail now, not in orbax's background thread
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
@@ -88,33 +96,93 @@ class Checkpointer:
         """All finalised checkpoint steps, ascending."""
         return sorted(self._manager.all_steps())
 
-    def restore(self, step: int | None = None, target: PyTree = None) -> tuple[PyTree, dict]:
-        """Restores checkpoint ``step`` (default: the latest) into the structure of ``target``.
+    def restore(
+        self, step: int | None = None, target: PyTree = None, set_aside_unreadable: bool = False
+    ) -> tuple[PyTree, dict]:
+        """Restores checkpoint ``step`` (default: the newest readable one) into ``target``'s structure.
+
+        With ``step=None`` a checkpoint that cannot be read (a truncated array file, an empty or
+        corrupted ``_METADATA``, ...) is skipped for the next older one, with a warning on stderr
+        naming the unreadable checkpoint and the one used. The unreadable one is never deleted:
+        it stays in place, or with ``set_aside_unreadable=True`` (the training loop, which must be
+        able to save that step again) it is renamed to ``<step>.unreadable`` next to the others,
+        where orbax ignores it.
 
         Args:
-          step: which checkpoint; ``None`` for the latest.
+          step: which checkpoint; ``None`` for the newest readable one.
           target: a pytree like the saved state (concrete arrays or ``jax.ShapeDtypeStruct``s).
-            Leaves are restored with its dtypes and shardings. ``None`` restores as saved, as
-            NumPy/JAX arrays on the default device.
+            Leaves are restored with its dtypes and shardings. ``None`` restores the saved tree
+            as saved, onto the current default device, whatever devices it was saved from (a run
+            trained on 4 devices is read back on 1).
+          set_aside_unreadable: rename skipped checkpoints to ``<step>.unreadable``.
 
         Returns:
           ``(state, meta)``.
 
         Raises:
           FileNotFoundError: there is no checkpoint (at ``step``).
+          CheckpointError: checkpoint ``step`` is unreadable, or (``step=None``) none is readable;
+            the message names each checkpoint and its error.
         """
         self.wait()
-        if step is None:
-            step = self.latest_step()
-            if step is None:
-                raise FileNotFoundError(f"no checkpoint in {self.directory}")
-        elif step not in self._manager.all_steps():
-            raise FileNotFoundError(f"no checkpoint for step {step} in {self.directory}")
-        state_args = ocp.args.StandardRestore(None if target is None else _abstract(target))
+        if step is not None:
+            if step not in self._manager.all_steps():
+                raise FileNotFoundError(f"no checkpoint for step {step} in {self.directory}")
+            try:
+                return self._restore_step(int(step), target)
+            except Exception as error:  # orbax/tensorstore raise many types for a damaged file
+                raise CheckpointError(
+                    f"checkpoint {self._step_dir(step)} is unreadable ({_one_line(error)}); "
+                    "restore another step or delete this one"
+                ) from error
+        steps = sorted(self._manager.all_steps(), reverse=True)
+        if not steps:
+            raise FileNotFoundError(f"no checkpoint in {self.directory}")
+        failures: list[tuple[int, Exception]] = []
+        for candidate in steps:
+            try:
+                restored = self._restore_step(candidate, target)
+            except Exception as error:  # see above; the newest error is re-raised if none is readable
+                failures.append((candidate, error))
+                continue
+            if failures:
+                self._report_unreadable(failures, candidate, set_aside_unreadable)
+            return restored
+        listing = "; ".join(f"{self._step_dir(s)}: {_one_line(e)}" for s, e in failures)
+        raise CheckpointError(
+            f"no readable checkpoint in {self.directory} ({listing}); nothing was deleted. Restore a "
+            f"copy of the checkpoints, or start afresh in a new --workdir"
+        ) from failures[0][1]
+
+    def _step_dir(self, step: int) -> str:
+        return os.path.join(self.directory, str(step))
+
+    def _restore_step(self, step: int, target: PyTree) -> tuple[PyTree, dict]:
+        abstract = _abstract(target) if target is not None else _on_default_device(
+            # the handler's metadata, not StandardCheckpointer's (which warns about a step-metadata file)
+            ocp.StandardCheckpointHandler().metadata(epath.Path(self._step_dir(step)) / "state")
+        )
         restored = self._manager.restore(
-            int(step), args=ocp.args.Composite(state=state_args, meta=ocp.args.JsonRestore())
+            step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore())
         )
         return restored.state, restored.meta
+
+    def _report_unreadable(self, failures: list[tuple[int, Exception]], used: int, set_aside: bool) -> None:
+        for bad, error in failures:
+            where = self._step_dir(bad)
+            if set_aside:
+                moved = _free_name(where + ".unreadable")
+                if jax.process_index() == 0:
+                    os.rename(where, moved)
+                kept = f"moved to {moved} (delete it once you have looked at it)"
+            else:
+                kept = "left in place"
+            print(f"warning: checkpoint {where} is unreadable ({_one_line(error)}); {kept}", file=sys.stderr)
+        print(f"warning: restoring the newest readable checkpoint, {self._step_dir(used)}", file=sys.stderr)
+        if set_aside:
+            if jax.process_count() > 1:
+                ocp.multihost.sync_global_processes("snnjax_set_aside_unreadable")
+            self._manager.reload()
 
     def wait(self) -> None:
         """Blocks until every started save is finalised on disk."""
@@ -129,6 +197,44 @@ class Checkpointer:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class CheckpointError(ValueError):
+    """A checkpoint exists but cannot be read (damaged files, or none readable at all)."""
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message``, cut to ``limit`` characters (orbax errors run long)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _free_name(path: str) -> str:
+    """``path``, or ``path.2``, ``path.3``, ... if taken (an earlier set-aside is never overwritten)."""
+    candidate, n = path, 1
+    while os.path.exists(candidate):
+        n += 1
+        candidate = f"{path}.{n}"
+    return candidate
+
+
+def _on_default_device(metadata: Any) -> PyTree:
+    """The saved tree's ``jax.ShapeDtypeStruct``s, placed on the current default device.
+
+    Restoring without a target would use the saved shardings, which name the devices of the run
+    that saved them (orbax: "Topology mismatch" on another machine or device count).
+    """
+    tree = getattr(metadata, "item_metadata", metadata)  # StepMetadata (newer orbax) or the tree
+    tree = getattr(tree, "tree", tree)
+    device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+
+    def leaf(x):
+        if hasattr(x, "shape") and hasattr(x, "dtype"):
+            return jax.ShapeDtypeStruct(tuple(x.shape), x.dtype, sharding=device)
+        return x
+
+    return jax.tree.map(leaf, tree)
 
 
 def _abstract(tree: PyTree) -> PyTree:

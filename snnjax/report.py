@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from snnjax import checkpointing
 from snnjax.run_dir import Run, load_run
 
 
@@ -99,7 +100,8 @@ def plot_curves(rows, out: Path) -> Path | None:
     axes[1].set(xlabel="step", ylabel=f"{metric}{' (%)' if metric == 'accuracy' else ''}", title=metric)
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:  # a run with no evaluation yet has no test curve
+            ax.legend(fontsize=8)
     return _save(fig, out / "curves.png", plt)
 
 
@@ -193,13 +195,21 @@ def make_report(workdir: str | Path, out: str | Path | None = None) -> list[Path
     """Writes the report's PNGs and ``index.html`` into ``out`` (default ``workdir/report``)."""
     workdir = Path(workdir)
     out = Path(out) if out else workdir / "report"
-    out.mkdir(parents=True, exist_ok=True)
-    rows = read_metrics(workdir)
+    rows = read_metrics(workdir)  # everything that can fail is read before `out` is created
     summary_path = workdir / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
-    images = [plot_curves(rows, out), plot_firing_rates(rows, summary, out), plot_leaks(rows, out)]
+    run = None
     if (workdir / "checkpoints").exists():
-        run = load_run(workdir)
+        with checkpointing.Checkpointer(workdir / "checkpoints", read_only=True) as ckpt:
+            saved = ckpt.latest_step() is not None
+        if not saved:
+            print(f"note: no checkpoint in {workdir / 'checkpoints'} yet: the report has no spike raster "
+                  "or learned-parameter plots", file=sys.stderr)
+        else:
+            run = load_run(workdir)
+    out.mkdir(parents=True, exist_ok=True)
+    images = [plot_curves(rows, out), plot_firing_rates(rows, summary, out), plot_leaks(rows, out)]
+    if run is not None:
         images += [plot_raster(spike_trains(run), out), plot_te_similarity(run.variables["params"], out)]
     images = [p for p in images if p is not None]
     return images + [write_html(out, f"snnjax run {workdir.name}", images, summary)]
@@ -212,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         paths = make_report(args.workdir, args.out)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, checkpointing.CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print("\n".join(str(p) for p in paths))

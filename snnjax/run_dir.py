@@ -59,19 +59,26 @@ def _update(config: ml_collections.ConfigDict, values: dict) -> None:
 def load_run(workdir: str | Path, step: int | None = None, with_data: bool = True) -> Run:
     """Loads a run's config, dataset (unless ``with_data=False``), model and checkpointed variables.
 
-    Raises ``FileNotFoundError`` naming what is missing (no config, no checkpoint).
+    ``step=None`` takes the newest readable checkpoint: an unreadable newer one is skipped with a
+    warning and left in place (:meth:`snnjax.checkpointing.Checkpointer.restore`). The variables
+    land on the current default device, whatever devices trained the run.
+
+    Raises ``FileNotFoundError`` naming what is missing (no config, no checkpoint), and
+    ``snnjax.checkpointing.CheckpointError`` when no checkpoint (or the given ``step``) is readable.
     """
     workdir = Path(workdir)
     config = load_config(workdir)
     dataset = data_lib.load(config.data) if with_data else None
-    ckpt = checkpointing.Checkpointer(workdir / "checkpoints")
+    if not (workdir / "checkpoints").is_dir():
+        raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}: the run saved none yet")
+    ckpt = checkpointing.Checkpointer(workdir / "checkpoints", read_only=True)
     try:
-        step = ckpt.latest_step() if step is None else step
-        if step is None:
+        if ckpt.latest_step() is None:
             raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}: the run saved none yet")
-        state, _ = ckpt.restore(step)
+        state, _ = ckpt.restore(step)  # step None: the newest readable one
     finally:
         ckpt.close()
+    step = int(state["step"])
     variables = {"params": state["params"]}
     if state.get("batch_stats"):
         variables["batch_stats"] = state["batch_stats"]

@@ -579,7 +579,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     state = create_train_state(model, tx, dataset.input_shape, init_key, mesh)
     meta: dict[str, Any] = {}
     if resuming:
-        state, meta = ckpt.restore(target=state)
+        state, meta = ckpt.restore(target=state, set_aside_unreadable=True)
     step = int(state.step)
     last_checkpoint = ckpt.latest_step()
     train_step = jit_train_step(make_train_step(model, tx, schedule, config.loss, dataset.task, train_key), mesh)

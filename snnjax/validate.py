@@ -17,6 +17,7 @@ Every stage collects all the problems it finds and raises one :class:`ConfigErro
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -67,9 +68,19 @@ def parse_flags(argv: list[str]) -> list[str]:
     """
     from absl import flags
 
+    config_arg = _config_arg(argv)
+    if config_arg is not None:
+        config_file = config_arg.split(":", 1)[0]
+        if not os.path.isfile(config_file):
+            sys.exit(f"error: config file {config_file} not found (looked in {os.getcwd()}); give the path of an "
+                     "experiment config, e.g. --config configs/smoke.py (configs/README.md lists them)")
     try:
         return flags.FLAGS(argv)
     except flags.Error as error:
+        text = str(error)
+        if "Error whilst parsing config file" in text:  # get_config raised: its last line says why
+            reason = [line for line in text.splitlines() if line.strip()][-1].strip()
+            sys.exit(f"error: --config {config_arg}: {reason}")
         sys.exit(f"FATAL Flags parsing error: {error}\nPass --helpshort or --helpfull to see help on flags.")
     except (KeyError, AttributeError) as error:
         inner = error
@@ -83,6 +94,16 @@ def parse_flags(argv: list[str]) -> list[str]:
             f"error: unknown config key in {', '.join(bad) or 'the --config overrides'}: {message}\n"
             "Overrides can only set keys the config file defines (see snnjax/config.py for all keys)."
         )
+
+
+def _config_arg(argv: list[str]) -> str | None:
+    """The value of ``--config`` (``--config=x`` or ``--config x``) in ``argv``, or ``None``."""
+    for i, arg in enumerate(argv[1:], start=1):
+        if arg.startswith("--config="):
+            return arg[len("--config="):]
+        if arg == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
 
 
 # --------------------------------------------------------------------------- the config alone

@@ -22,7 +22,8 @@ NEURONS = {
     "llc_lif": lambda x, **kw: neurons.llc_lif(x, jnp.float32(0.2), **kw),
     "llc_lif-code": lambda x, **kw: neurons.llc_lif(x, jnp.float32(0.0), decay_input=True, detach_reset=True, spike_fn=surrogate.atan(), **kw),
     "alif": functools.partial(neurons.alif, decay=0.7, rho=0.9, beta=0.5, v_th=0.6),
-    "ce_lif": lambda x, **kw: neurons.ce_lif(x, 0.05 * jnp.ones((x.shape[0],) + x.shape[2:], x.dtype), **kw),
+    # TE per neuron: [T, *x.shape[2:]], or [T, B] for a [T, B] input (a shape-[T] TE is refused)
+    "ce_lif": lambda x, **kw: neurons.ce_lif(x, 0.05 * jnp.ones((x.shape[0],) + (x.shape[2:] or x.shape[1:]), x.dtype), **kw),
     "if": functools.partial(neurons.if_neuron, v_th=0.9),
     "plif": lambda x, **kw: neurons.plif(x, jnp.float32(neurons.plif_w_init(2.0)), **kw),
     "plif-soft-no-decay-input": lambda x, **kw: neurons.plif(x, jnp.float32(0.3), decay_input=False, reset="soft", **kw),

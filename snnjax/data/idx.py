@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,10 @@ MNIST_FILES = {
 
 class IDXError(ValueError):
     """An IDX file is malformed or does not hold what was expected."""
+
+
+REPLACE_HINT = ("Replace it with an intact copy of the original file (MNIST / Fashion-MNIST IDX files, "
+                "gzip-compressed or not), or point --config.data.data_dir at a folder that has one")
 
 
 def parse_idx(data: bytes, source: str = "<bytes>",
@@ -84,12 +89,19 @@ def read_idx(path: str | os.PathLike, expected_magic: int | None = None) -> np.n
         expected_magic: if given, the magic number the file must have.
 
     Raises:
-        IDXError: see `parse_idx`.
+        IDXError: see `parse_idx`; also a truncated or damaged gzip file. The message names the
+            file and says how to replace it.
     """
     raw = Path(path).read_bytes()
-    if raw[:2] == _GZIP_MAGIC:
-        raw = gzip.decompress(raw)
-    return parse_idx(raw, source=str(path), expected_magic=expected_magic)
+    try:
+        if raw[:2] == _GZIP_MAGIC:
+            try:
+                raw = gzip.decompress(raw)
+            except (EOFError, gzip.BadGzipFile, zlib.error) as error:  # EOFError names no file
+                raise IDXError(f"{path}: truncated or damaged gzip file ({error})") from error
+        return parse_idx(raw, source=str(path), expected_magic=expected_magic)
+    except IDXError as error:
+        raise IDXError(f"{error}. {REPLACE_HINT}") from error
 
 
 def find_idx_file(directory: Path, stem: str) -> Path | None:
@@ -121,13 +133,13 @@ def read_image_label_pair(
     images = read_idx(images_path, expected_magic=IMAGES_MAGIC)
     labels = read_idx(labels_path, expected_magic=LABELS_MAGIC)
     if images.shape[1:] != tuple(image_shape):
-        raise IDXError(f"{images_path}: images of shape {images.shape[1:]}, expected {image_shape}")
+        raise IDXError(f"{images_path}: images of shape {images.shape[1:]}, expected {image_shape}. {REPLACE_HINT}")
     if len(images) != len(labels):
         raise IDXError(
-            f"{images_path} holds {len(images)} images but {labels_path} {len(labels)} labels"
+            f"{images_path} holds {len(images)} images but {labels_path} {len(labels)} labels. {REPLACE_HINT}"
         )
     if labels.size and labels.max() >= num_classes:
-        raise IDXError(f"{labels_path}: label {labels.max()} >= num_classes={num_classes}")
+        raise IDXError(f"{labels_path}: label {labels.max()} >= num_classes={num_classes}. {REPLACE_HINT}")
     return images, labels
 
 

@@ -9,7 +9,9 @@ tensorflow-datasets is optional. Two ways in, tried in order:
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import logging
 
 import numpy as np
 
@@ -34,6 +36,27 @@ def describe_place(data_dir: str | None) -> str:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
+class _FolderWarnings(logging.Filter):
+    """Drops tfds's warnings about the dataset folders it looks at ("Variant folder ... has no
+    dataset_info.json", also for folders that do not exist): the ``TFDSReadError`` (and the
+    not-found message built from it) says where the dataset was looked for, once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING and "tensorflow_datasets" in (record.pathname or "")
+                    and str(record.msg).startswith("Variant folder"))
+
+
+@contextlib.contextmanager
+def _quiet_folder_warnings():
+    quiet = _FolderWarnings()
+    logger = logging.getLogger("absl")
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 def _read_data_source(tfds, name: str, split: str, data_dir: str | None):
@@ -74,7 +97,8 @@ def read_image_split(name: str, split: str, data_dir: str | None) -> tuple[np.nd
     failures = []
     for reader in (_read_data_source, _read_load):
         try:
-            images, labels = reader(tfds, name, split, data_dir)
+            with _quiet_folder_warnings():
+                images, labels = reader(tfds, name, split, data_dir)
         # tfds reports a missing or unreadable dataset with assorted exception types
         # (AssertionError, NotImplementedError, ImportError without TensorFlow, ...).
         except Exception as error:  # noqa: BLE001

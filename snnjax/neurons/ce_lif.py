@@ -53,6 +53,24 @@ def ce_lif_init_state(shape: tuple[int, ...], v_th: ArrayLike = 0.3, dtype: Any 
     return CELIFState(v=zeros, u=zeros, theta=jnp.full(shape, v_th, dtype))
 
 
+def check_te_shape(te_shape: tuple[int, ...], x_shape: tuple[int, ...], name: str = "te_t") -> None:
+    """TE is one value per neuron: its shape must equal the trailing axes of the input, exactly.
+
+    ``[N]`` (or ``[H, W, C]``) for an input ``[B, N]`` (``[B, H, W, C]``), or the input's whole
+    shape. A scalar or a size-1 axis would silently share one threshold encoding between all
+    neurons (the ce-lif paper learns one per neuron and time step), so it is refused; pass
+    ``jnp.broadcast_to(te, (T, N))`` to mean that on purpose.
+    """
+    k = len(te_shape)
+    if k == 0 or k > len(x_shape) or tuple(te_shape) != tuple(x_shape[len(x_shape) - k:]):
+        example = x_shape[-1:] if x_shape else ()
+        raise ValueError(
+            f"{name} must have the shape of the input's trailing (neuron) axes, e.g. {list(example)} for "
+            f"an input of shape {list(x_shape)}; got {list(te_shape)}. TE is learned per neuron; to share one "
+            f"value across neurons, broadcast it explicitly (jnp.broadcast_to)"
+        )
+
+
 def ce_lif_step(
     state: CELIFState,
     x_t: Array,
@@ -72,13 +90,16 @@ def ce_lif_step(
     Args:
         state: ``CELIFState``.
         x_t: input current ``[*shape]``.
-        te_t: this step's temporal encoding, broadcasting against ``x_t`` (e.g. ``[N]`` for ``[B, N]``).
+        te_t: this step's temporal encoding, the shape of ``x_t``'s trailing (neuron) axes: ``[N]``
+            for ``x_t: [B, N]`` (or ``x_t``'s whole shape); a scalar or a size-1 axis that would
+            broadcast is an error (:func:`check_te_shape`).
         decay: membrane decay α.
         rho: threshold decay ρ (slow: 0.99).
         v_th: baseline threshold θ₀.
         spike_fn, reset, detach_reset, bpta_alpha, decay_input: as in :func:`snnjax.neurons.lif_step`;
             a soft reset subtracts θ[t].
     """
+    check_te_shape(jnp.shape(te_t), jnp.shape(x_t))
     u = dynamics.charge(state.v, x_t, decay, decay_input)
     r = dynamics.as_dtype(rho, u)
     theta = r * state.theta + (1 - r) * dynamics.as_dtype(v_th, u) + state.u * dynamics.as_dtype(te_t, u)
@@ -106,8 +127,11 @@ def ce_lif(
 ) -> tuple[Array, CELIFState]:
     """CE-LIF neurons over a sequence: ``x_seq [T, *shape], te [T, ...] -> (s_seq, state)``.
 
-    ``te[t]`` must broadcast against ``x_seq[t]``: ``[T, N]`` for ``x_seq: [T, B, N]``. See
-    :func:`ce_lif_step` for the dynamics and arguments. ``impl``: ``"scan"`` (the reference, a
+    ``te`` is ``[T, *neuron_shape]``: ``[T, N]`` for ``x_seq: [T, B, N]``, ``[T, H, W, C]`` for
+    ``[T, B, H, W, C]`` (or ``x_seq``'s whole shape). ``[T]`` or ``[T, 1]`` is an error, not a
+    silent broadcast of one value to every neuron (:func:`check_te_shape`). See
+    :func:`ce_lif_step` for the dynamics and arguments.
+    ``impl``: ``"scan"`` (the reference, a
     ``jax.lax.scan`` of :func:`ce_lif_step`; ``unroll`` is passed to it) or ``"pallas"``
     (:func:`snnjax.kernels.ce_lif_pallas`, one fused kernel forward and one backward, equal to the
     scan within float32 rounding; state in float32 inside; the restrictions of
@@ -123,6 +147,7 @@ def ce_lif(
             f"te must have one row per time step: te.shape[0] == x_seq.shape[0] == {x_seq.shape[0]}, "
             f"got te.shape={te.shape}"
         )
+    check_te_shape(te.shape[1:], x_seq.shape[1:], "te[t]")
     if impl == "pallas":
         from snnjax.kernels import ce_lif_pallas  # imported on use: Pallas is only needed here
 

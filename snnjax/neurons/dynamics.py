@@ -21,12 +21,33 @@ ArrayLike = jax.typing.ArrayLike
 RESET_MODES = ("hard", "soft")
 
 
+def check_float(x: ArrayLike, name: str = "x") -> None:
+    """Neurons compute in floating point: an integer or boolean input or state is an error.
+
+    The membrane takes the input's dtype (``docs/design.md``), so an integer input would cast a
+    decay of 0.9 to 0 and a threshold of 2.5 to 2 and give wrong spikes silently. Every neuron
+    calls this through :func:`check_sequence` (multi-step) and :func:`charge` (single step), so a
+    new neuron built from these helpers gets the check too.
+
+    Raises:
+        TypeError: ``x``'s dtype is not a floating-point type.
+    """
+    dtype = jnp.result_type(x)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(
+            f"{name} has dtype {dtype}; spiking neurons compute in floating point (an integer membrane "
+            f"would truncate the decay and the threshold): pass {name}.astype(jnp.float32)"
+        )
+
+
 def as_dtype(value: ArrayLike, like: Array) -> Array:
     """``value`` cast to ``like``'s dtype and, unless scalar, broadcast to its shape.
 
     Explicit, so the neurons also run under ``jax_numpy_dtype_promotion="strict"`` and
     ``jax_numpy_rank_promotion="raise"``; gradients flow through the cast and the broadcast.
+    ``like`` must be floating point (:func:`check_float`): casting 0.9 to an integer gives 0.
     """
+    check_float(like, "the neuron's membrane")
     value = jnp.asarray(value).astype(like.dtype)
     return value if value.ndim == 0 else jnp.broadcast_to(value, like.shape)
 
@@ -39,6 +60,8 @@ def charge(v: Array, x: Array, decay: ArrayLike, decay_input: bool = False) -> A
     The second form is SpikingJelly's ``decay_input=True`` LIF, ``h = v + (x - v)/τ``, with
     ``k = 1 - 1/τ``.
     """
+    check_float(v, "the membrane state")
+    check_float(x, "the input x_t")
     k = as_dtype(decay, v)
     x = x.astype(v.dtype)
     if decay_input:
@@ -83,6 +106,8 @@ def check_reset(reset: str) -> None:
 
 
 def check_sequence(x_seq: Array, name: str = "x_seq") -> None:
+    """``x_seq`` is a floating-point sequence ``[T, ...]`` with ``T >= 1``."""
+    check_float(x_seq, name)
     if jnp.ndim(x_seq) < 1:
         raise ValueError(f"{name} must have a leading time axis [T, ...]; got a scalar")
     if x_seq.shape[0] < 1:
