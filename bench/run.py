@@ -5,7 +5,7 @@
     python -m bench.run --peer          # also time the same nets in SpikingJelly and print our/their ratios
     python -m bench.run --only seq_plif --impl pallas
 
-A train step is the real one ``train.py`` runs (``snnjax.train_lib.make_train_step``: forward, loss,
+A train step is the real one ``train.py`` runs (``snnjax.train_steps.make_train_step``: forward, loss,
 backward, optimiser, NaN guard), jitted with the state donated; eval is a jitted eval-mode forward.
 Each line holds samples/s, ms/step, peak device memory (where the backend reports it), the device
 and the JAX version. Compare runs as ratios taken in one process on one device, never across machines.
@@ -25,7 +25,9 @@ import numpy as np
 from bench import peer_spikingjelly
 from bench.timing import device_record, peak_memory_mib, time_steps
 from bench.workloads import Workload, workloads
-from snnjax import models, optim, train_lib
+from snnjax import input_pipeline as pipeline
+from snnjax import models, optim
+from snnjax import train_steps
 
 
 def _batch(workload: Workload, batch: int) -> tuple[jax.Array, jax.Array]:
@@ -39,13 +41,13 @@ def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup:
     config = workload.config.copy_and_resolve_references()
     config.model.neuron.impl = impl
     model = models.build_model(config.model, workload.num_classes)
-    mesh = train_lib.make_mesh()
+    mesh = pipeline.make_mesh()
     tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=1000, num_epochs=1)
-    state = train_lib.create_train_state(model, tx, workload.input_shape, jax.random.PRNGKey(0), mesh)
-    x, y = train_lib.shard_batch(tuple(np.asarray(a) for a in _batch(workload, batch)), mesh)
+    state = steps.create_train_state(model, tx, workload.input_shape, jax.random.PRNGKey(0), mesh)
+    x, y = pipeline.shard_batch(tuple(np.asarray(a) for a in _batch(workload, batch)), mesh)
     if mode == "train":
-        step_fn = train_lib.jit_train_step(
-            train_lib.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1)), mesh)
+        step_fn = train_steps.jit_train_step(
+            train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1)), mesh)
         seconds, _ = time_steps(lambda s: step_fn(s, x, y)[0], state, warmup, steps)
     else:
         variables = {"params": state.params, "batch_stats": state.batch_stats}

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from jax.sharding import NamedSharding, PartitionSpec
 
-from snnjax import optim
+from snnjax import evaluation, optim
+from snnjax import input_pipeline as pipeline
 from snnjax import train_lib as tl
+from snnjax import train_steps as steps
 from snnjax.config import base_config
 from snnjax.models import build_model
 
@@ -51,29 +53,29 @@ def _train(mesh, initial, num_steps=3):
     model = build_model(config.model, 10)
     tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=10, num_epochs=1)
     state = jax.device_put(initial, NamedSharding(mesh, PartitionSpec()))  # replicated over the mesh
-    step = tl.jit_train_step(tl.make_train_step(model, tx, schedule, config.loss, "classification",
+    step = steps.jit_train_step(steps.make_train_step(model, tx, schedule, config.loss, "classification",
                                                 jax.random.PRNGKey(1)), mesh)
     losses = []
     for x, y in _batches(num_steps, np.random.default_rng(0)):
-        xs, ys = tl.shard_batch((x, y), mesh)
+        xs, ys = pipeline.shard_batch((x, y), mesh)
         assert len(xs.sharding.device_set) == mesh.size
         state, metrics = step(state, xs, ys)
         losses.append(float(metrics["loss"]))
     # the step compiled once; a batch of another shape would recompile, which the guard refuses
     with pytest.raises(AssertionError, match="traced 2 times"):
-        step(state, *tl.shard_batch((x[:mesh.size], y[:mesh.size]), mesh))
+        step(state, *pipeline.shard_batch((x[:mesh.size], y[:mesh.size]), mesh))
     return jax.device_get(state), losses, model, state
 
 
 @pytest.fixture(scope="module")
 def runs():
     devices = _cpu_devices()
-    mesh4 = tl.make_mesh(devices[:NUM_DEVICES])
-    mesh1 = tl.make_mesh(devices[:1])
+    mesh4 = pipeline.make_mesh(devices[:NUM_DEVICES])
+    mesh1 = pipeline.make_mesh(devices[:1])
     config = _config()
     model = build_model(config.model, 10)
     tx, _ = optim.make_optimizer(config.optim, steps_per_epoch=10, num_epochs=1)
-    initial = jax.device_get(tl.create_train_state(model, tx, (8, 8, 1), jax.random.PRNGKey(0), mesh1))
+    initial = jax.device_get(steps.create_train_state(model, tx, (8, 8, 1), jax.random.PRNGKey(0), mesh1))
     return _train(mesh4, initial), _train(mesh1, initial), mesh4, mesh1
 
 
@@ -109,8 +111,8 @@ def test_sharded_eval_equals_single_device(runs):
     results = []
     for mesh in (mesh4, mesh1):
         state = jax.device_put(jax.device_get(live4), NamedSharding(mesh, PartitionSpec()))
-        step = tl.jit_eval_step(tl.make_eval_step(model, config.loss, "classification", jax.random.PRNGKey(2)), mesh)
-        results.append(tl.evaluate(step, state, split, 8, mesh))
+        step = steps.jit_eval_step(steps.make_eval_step(model, config.loss, "classification", jax.random.PRNGKey(2)), mesh)
+        results.append(evaluation.evaluate(step, state, split, 8, mesh))
     for k in results[0].metrics:
         np.testing.assert_allclose(results[0].metrics[k], results[1].metrics[k], rtol=1e-5, err_msg=k)
     for k in results[0].firing_rates:

@@ -15,7 +15,10 @@ import pytest
 
 from snnjax import checkpointing
 from snnjax import data as data_lib
+from snnjax import evaluation, run_summary, validate
+from snnjax import input_pipeline as pipeline
 from snnjax import train_lib as tl
+from snnjax import train_steps as steps
 from snnjax.config import base_config
 from snnjax.data.dataset import ArraySplit
 from snnjax.models import build_model
@@ -111,7 +114,7 @@ def test_resuming_with_a_different_config_is_refused(smoke_run):
     workdir, config, _ = smoke_run
     changed = ml_collections.ConfigDict(config.to_dict())
     changed.optim.learning_rate = 0.5
-    with pytest.raises(tl.validate.ConfigError, match="optim.learning_rate"):
+    with pytest.raises(validate.ConfigError, match="optim.learning_rate"):
         tl.train_and_evaluate(changed, workdir, progress=False)
     lengthened = ml_collections.ConfigDict(config.to_dict())
     lengthened.train.eval_every_epochs = 2  # cadence keys may change
@@ -129,12 +132,12 @@ def test_truncate_metrics_drops_records_after_the_checkpoint(tmp_path):
 
 
 def test_epoch_permutation_is_a_pure_function_of_seed_and_epoch():
-    a = tl.epoch_permutation(0, 3, 100)
-    np.testing.assert_array_equal(a, tl.epoch_permutation(0, 3, 100))
+    a = pipeline.epoch_permutation(0, 3, 100)
+    np.testing.assert_array_equal(a, pipeline.epoch_permutation(0, 3, 100))
     np.testing.assert_array_equal(np.sort(a), np.arange(100))
-    assert not np.array_equal(a, tl.epoch_permutation(0, 4, 100))
-    assert not np.array_equal(a, tl.epoch_permutation(1, 3, 100))
-    batches = [tl.train_batch_indices(a, i, 32) for i in range(100 // 32)]
+    assert not np.array_equal(a, pipeline.epoch_permutation(0, 4, 100))
+    assert not np.array_equal(a, pipeline.epoch_permutation(1, 3, 100))
+    batches = [pipeline.train_batch_indices(a, i, 32) for i in range(100 // 32)]
     assert all(len(b) == 32 for b in batches)
     assert len(np.unique(np.concatenate(batches))) == 96  # distinct examples; the last 4 dropped
 
@@ -142,11 +145,11 @@ def test_epoch_permutation_is_a_pure_function_of_seed_and_epoch():
 def test_run_length_epochs_steps_and_fractions():
     cfg = base_config().train
     cfg.batch_size, cfg.num_epochs = 32, 2.5
-    length = tl.run_length(cfg, 100)  # 3 steps per epoch, the incomplete batch dropped
+    length = pipeline.run_length(cfg, 100)  # 3 steps per epoch, the incomplete batch dropped
     assert (length.steps_per_epoch, length.total_steps, length.num_epochs) == (3, 8, 3)
     assert [length.steps_in_epoch(e) for e in range(3)] == [3, 3, 2]
     cfg.num_steps = 10  # a step budget overrides num_epochs
-    assert tl.run_length(cfg, 100).total_steps == 10
+    assert pipeline.run_length(cfg, 100).total_steps == 10
 
 
 class _Oracle(nn.Module):
@@ -164,11 +167,11 @@ def test_eval_is_exact_over_a_set_that_is_not_a_multiple_of_the_batch():
     pred = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0], np.float32)
     labels = np.array([0, 1, 2, 0, 1, 2, 0, 2, 0, 1], np.int32)  # the last 3 wrong
     split = ArraySplit(pred[:, None], labels)
-    mesh = tl.make_mesh(jax.devices()[:4] if jax.device_count() >= 4 else jax.devices()[:1])
+    mesh = pipeline.make_mesh(jax.devices()[:4] if jax.device_count() >= 4 else jax.devices()[:1])
     loss_cfg = base_config().loss  # mse_rate
-    state = tl.TrainState(step=jnp.zeros((), jnp.int32), params={}, batch_stats={}, opt_state=())
-    step = tl.jit_eval_step(tl.make_eval_step(_Oracle(), loss_cfg, "classification", jax.random.PRNGKey(0)), mesh)
-    result = tl.evaluate(step, state, split, 4, mesh)
+    state = steps.TrainState(step=jnp.zeros((), jnp.int32), params={}, batch_stats={}, opt_state=())
+    step = steps.jit_eval_step(steps.make_eval_step(_Oracle(), loss_cfg, "classification", jax.random.PRNGKey(0)), mesh)
+    result = evaluation.evaluate(step, state, split, 4, mesh)
     assert result.metrics["accuracy"] == pytest.approx(0.7)  # not 0.75 (padding counted) nor 0.667 (batch means)
     one_hot = np.eye(3)[pred.astype(int)]
     expected_loss = np.mean(np.mean((one_hot - np.eye(3)[labels]) ** 2, axis=1))
@@ -176,7 +179,7 @@ def test_eval_is_exact_over_a_set_that_is_not_a_multiple_of_the_batch():
 
 
 def test_eval_batches_pad_by_wrapping_and_mask():
-    batches = list(tl.eval_batches(10, 4))
+    batches = list(pipeline.eval_batches(10, 4))
     assert [len(i) for i, _ in batches] == [4, 4, 4]
     np.testing.assert_array_equal(batches[-1][0], [8, 9, 0, 1])
     np.testing.assert_array_equal(batches[-1][1], [True, True, False, False])
@@ -185,7 +188,7 @@ def test_eval_batches_pad_by_wrapping_and_mask():
 def test_energy_report_uses_the_paper_constants():
     synops = {"conv0/conv": {"macs": 100.0, "input_rate": 0.3, "analog_input": True, "steps": 1},
               "fc0": {"macs": 50.0, "input_rate": 0.1, "analog_input": False, "steps": 4}}
-    report = tl.energy_report(synops)
+    report = run_summary.energy_report(synops)
     assert report["time_steps"] == 4
     assert report["e_ann"] == pytest.approx(150 * 4.6e-12)
     assert report["e_snn"] == pytest.approx(100 * 4 * 4.6e-12 + 50 * 0.1 * 4 * 0.1e-12)
