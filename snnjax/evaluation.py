@@ -1,4 +1,9 @@
-"""Evaluation over a whole split: exact means of the per-example metrics, firing rates, costs."""
+"""Evaluation over a whole split: exact means of the per-example metrics, firing rates, costs.
+
+Batches come from the host here (:func:`evaluate`); :func:`snnjax.device_loop.make_eval_call` runs the
+same eval step over the same batches of a split held on the device, and both reduce with
+:func:`reduce_outputs`.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +45,15 @@ def evaluate(eval_step, state: TrainState, split: data_lib.Split, batch_size: in
 
     outputs = [eval_step(state, *shard_batch(b, mesh))
                for b in prefetch(load, eval_batches(split.num_examples, batch_size))]
-    outputs = jax.device_get(outputs)
+    return reduce_outputs(jax.device_get(outputs))
+
+
+def reduce_outputs(outputs: list) -> EvalResult:
+    """Per-batch ``(sums, rates, synops)`` of the eval step (on the host) → means over the split.
+
+    Shared by the host loop and the device loop (which scans the same step over the same batches),
+    so both report the same numbers.
+    """
     counts = np.array([float(s["count"]) for s, _, _ in outputs])
     total = counts.sum()
     metrics = {k: float(sum(float(s[k]) for s, _, _ in outputs) / total) for k in outputs[0][0] if k != "count"}

@@ -50,18 +50,24 @@ from tqdm.auto import tqdm
 
 from snnjax import checkpointing, metric_writers, optim, validate
 from snnjax import data as data_lib
-from snnjax.config_diff import RESUMABLE_KEYS, check_resumed_config
-from snnjax.evaluation import EvalResult, evaluate
+from snnjax.config_diff import RESUMABLE_KEYS, append_config_history, check_resumed_config, config_changes
+from snnjax.device_loop import (LOOPS, DeviceSplit, call_length, choose_loop, device_budget, make_eval_call,
+                                make_train_call, put_replicated_array, split_nbytes, unstack, unstack_batches)
+from snnjax.evaluation import EvalResult, evaluate, reduce_outputs
 from snnjax.input_pipeline import (RunLength, epoch_permutation, load_batch, make_mesh, prefetch, run_length,
                                    shard_batch, train_batch_indices)
 from snnjax.run_summary import build_summary, count_params, format_eval, leak_values, progress_postfix
-from snnjax.train_steps import (NonFiniteLossError, TrainState, create_train_state, init_state, jit_eval_step,
-                                jit_train_step, make_eval_step, make_train_step)
+from snnjax.run_lock import RunLock
+from snnjax.train_steps import (NonFiniteLossError, TrainState, create_train_state, guarded_names, init_state,
+                                jit_eval_step, jit_train_step, make_eval_step, make_train_step)
 
 __all__ = ["train_and_evaluate", "NonFiniteLossError", "TrainState", "RESUMABLE_KEYS", "check_resumed_config",
            "truncate_metrics"]
 
+
 Metrics = dict[str, float]
+# Keys of the step metrics that are flags of the NaN guard, not quantities to average.
+_GUARD_KEYS = ("finite", "nonfinite_leaf", "nonfinite_value")
 
 
 def truncate_metrics(path: Path, step: int) -> None:
@@ -78,6 +84,14 @@ def truncate_metrics(path: Path, step: int) -> None:
         path.write_text("".join(kept))
 
 
+def has_eval_record(path: Path, step: int) -> bool:
+    """Whether ``metrics.jsonl`` already holds the evaluation of ``step``."""
+    if not path.exists():
+        return False
+    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return any(r.get("step") == step and any(k.startswith("test/") for k in r) for r in records)
+
+
 class _NullWriter:
     def write(self, step, metrics):
         pass
@@ -91,51 +105,76 @@ class _NullWriter:
 
 class _TrainMetrics:
     """Train metrics of the steps since the last check: fetched together (one sync), checked for
-    non-finite steps, averaged and written."""
+    non-finite steps, averaged and written.
 
-    def __init__(self, writer, length: RunLength, batch_size: int):
-        self.writer, self.length, self.batch_size = writer, length, batch_size
-        self.pending: list[tuple[int, dict]] = []
+    The host loop adds one step's metrics at a time (:meth:`add`), the device loop a call's
+    stacked metrics (:meth:`add_call`); both flush the same per-step rows.
+    """
+
+    def __init__(self, writer, length: RunLength, batch_size: int, guarded: list[str]):
+        self.writer, self.length, self.batch_size, self.guarded = writer, length, batch_size, guarded
+        self.pending: list[tuple[int, int, dict, bool]] = []
         self.last_time, self.last_step = time.time(), None
 
     def add(self, step: int, metrics: dict) -> None:
-        self.pending.append((step, metrics))
+        self.pending.append((step, 1, metrics, False))
+
+    def add_call(self, first_step: int, num_steps: int, metrics: dict) -> None:
+        self.pending.append((first_step, num_steps, metrics, True))
 
     def restart_clock(self, steps_done: int) -> None:
         """Throughput counts from now: leaves compilation and evaluation out of samples/s."""
         self.last_time, self.last_step = time.time(), steps_done - 1
 
+    def _rows(self) -> list[tuple[int, dict]]:
+        host = jax.device_get([m for _, _, m, _ in self.pending])
+        rows = []
+        for (first, n, _, stacked), m in zip(self.pending, host):
+            rows += [(first + i, r) for i, r in enumerate(unstack(m, n))] if stacked else [(first, m)]
+        self.pending = []
+        return rows
+
     def flush(self, last_checkpoint: int | None, checkpoint_dir: str) -> Metrics | None:
         if not self.pending:
             return None
-        steps = [s for s, _ in self.pending]
-        host = jax.device_get([m for _, m in self.pending])
-        self.pending = []
-        for step, m in zip(steps, host):
+        rows = self._rows()
+        for step, m in rows:
             if not bool(m["finite"]):
-                epoch = step // self.length.steps_per_epoch
-                kept = (f"the last good checkpoint is step {last_checkpoint} in {checkpoint_dir}; rerunning the "
-                        "same command resumes from it" if last_checkpoint is not None else "no checkpoint was written yet")
-                raise NonFiniteLossError(
-                    f"training stopped: non-finite loss or gradients at step {step + 1} (epoch {epoch}, "
-                    f"loss={float(m['loss']):.6g}, grad_norm={float(m['grad_norm']):.6g}); that update was not "
-                    f"applied and {kept}. Try a lower learning rate (--config.optim.learning_rate), gradient "
-                    "clipping (--config.optim.grad_clip_norm=1.0), or check the data for NaN/inf."
-                )
+                raise NonFiniteLossError(self._message(step, m, last_checkpoint, checkpoint_dir))
+        steps, host = [s for s, _ in rows], [m for _, m in rows]
         now = time.time()
-        mean = {f"train/{k}": float(np.mean([float(m[k]) for m in host])) for k in host[0] if k != "finite"}
+        mean = {f"train/{k}": float(np.mean([float(m[k]) for m in host])) for k in host[0] if k not in _GUARD_KEYS}
         if self.last_step is not None:
             mean["train/samples_per_s"] = (steps[-1] - self.last_step) * self.batch_size / max(now - self.last_time, 1e-9)
         self.last_time, self.last_step = now, steps[-1]
         self.writer.write(steps[-1] + 1, mean)
         return mean
 
+    def _message(self, step: int, m: dict, last_checkpoint: int | None, checkpoint_dir: str) -> str:
+        epoch = step // self.length.steps_per_epoch
+        name = self.guarded[int(m["nonfinite_leaf"])]
+        kept = (f"the last good checkpoint is step {last_checkpoint} in {checkpoint_dir}; rerunning the "
+                "same command resumes from it" if last_checkpoint is not None else "no checkpoint was written yet")
+        return (f"training stopped: non-finite {name} ({float(m['nonfinite_value'])}) at step {step + 1} "
+                f"(epoch {epoch}; loss={float(m['loss']):.6g}, grad_norm={float(m['grad_norm']):.6g}); that "
+                f"state was not saved and {kept}. Try a lower learning rate (--config.optim.learning_rate), "
+                "gradient clipping (--config.optim.grad_clip_norm=1.0), or check the data for NaN/inf.")
+
+
+def _check_loop_config(tc: ml_collections.ConfigDict) -> None:
+    if tc.loop not in LOOPS:
+        raise validate.ConfigError(f"train.loop={tc.loop!r} must be one of {LOOPS}")
+    if int(tc.steps_per_call) < 1:
+        raise validate.ConfigError(f"train.steps_per_call={tc.steps_per_call} must be >= 1")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                        devices: Iterable[jax.Device] | None = None, allow_config_change: bool = False,
                        progress: bool = True) -> dict:
     """Trains ``config`` in ``workdir`` (resuming from its latest checkpoint) and evaluates it.
+
+    A finished run (its latest checkpoint at the config's last step, ``summary.json`` written) is
+    not trained or evaluated again: its summary is returned, and nothing is written.
 
     Args:
         config: a full config (``snnjax.config.base_config`` and an experiment's changes).
@@ -148,9 +187,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         The summary (also written to ``workdir/summary.json``).
 
     Raises:
-        validate.ConfigError: a bad config (before anything is compiled).
+        validate.ConfigError: a bad config (before anything is compiled), or
+            ``run_lock.RunLockedError``: another trainer holds ``workdir``.
         snnjax.data.DataNotFoundError: the dataset's files are missing.
-        NonFiniteLossError: the loss became NaN/inf.
+        NonFiniteLossError: the loss, the gradients or the state became NaN/inf.
     """
     start_time = time.time()
     workdir = Path(workdir)
@@ -160,6 +200,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
     # Everything that can be wrong with the config fails here, before any compile.
     validate.check_config(config, mesh.size)
+    _check_loop_config(tc)
     dataset = data_lib.load(config.data)
     model = validate.check_with_data(config, dataset)
     length = run_length(tc, dataset.train.num_examples)
@@ -174,62 +215,140 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     except (ValueError, TypeError) as error:
         raise validate.ConfigError(
             f"the model does not run on {dataset.name!r} examples of shape {dataset.input_shape}: {error}") from error
-    num_params = count_params(abstract.params)
-    init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(int(tc.seed)), 3)
-
-    ckpt = checkpointing.Checkpointer(workdir / "checkpoints", max_to_keep=int(tc.max_checkpoints))
-    resuming = ckpt.latest_step() is not None
-    config_path = workdir / "config.json"
-    if resuming and config_path.exists():
-        diffs = check_resumed_config(json.loads(config_path.read_text()), config, allow_config_change)
-        if diffs and chief:
-            print("warning: resuming with a changed config:\n  " + "\n  ".join(diffs), file=sys.stderr)
+    if workdir.exists() and not workdir.is_dir():
+        raise validate.ConfigError(f"--workdir {workdir} is a file, not a directory: give a directory path")
+    lock = RunLock(workdir) if chief else None
     if chief:
         workdir.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(config.to_json_best_effort(indent=2) + "\n")
-        truncate_metrics(workdir / "metrics.jsonl", ckpt.latest_step() or 0)
-        writer = metric_writers.MultiWriter([metric_writers.JsonlWriter(workdir / "metrics.jsonl"),
-                                             metric_writers.TensorBoardWriter(workdir / "tb")])
-    else:
-        writer = _NullWriter()
+        lock.acquire()
+    try:
+        return _train(config, workdir, mesh, chief, dataset, model, length, tx, schedule, abstract,
+                      allow_config_change, progress, start_time)
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, dataset: data_lib.Dataset,
+           model, length: RunLength, tx, schedule, abstract: TrainState, allow_config_change: bool,
+           progress: bool, start_time: float) -> dict:
+    """The run itself, holding the workdir's lock (see :func:`train_and_evaluate`)."""
+    tc = config.train
+    num_params = count_params(abstract.params)
+    init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(int(tc.seed)), 3)
+    regression = dataset.task == "regression"
+    key_metric, better = ("mse", min) if regression else ("accuracy", max)
+    # The checkpoint kept as "best": by validation when there is a validation split, else by test.
+    best_split = "validation" if dataset.validation is not None else "test"
+    best_name = f"{best_split}_{key_metric}"
+    ckpt = checkpointing.Checkpointer(workdir / "checkpoints", max_to_keep=int(tc.max_checkpoints),
+                                      best_metric=best_name, best_mode="min" if regression else "max")
+    try:
+        return _train_with(ckpt, config, workdir, mesh, chief, dataset, model, length, tx, schedule, num_params,
+                           init_key, train_key, eval_key, key_metric, better, best_split, best_name,
+                           allow_config_change, progress, start_time)
+    finally:
+        ckpt.close()
+
+
+def _train_with(ckpt, config, workdir, mesh, chief, dataset, model, length, tx, schedule, num_params, init_key,
+                train_key, eval_key, key_metric, better, best_split, best_name, allow_config_change, progress,
+                start_time) -> dict:
+    tc = config.train
+    regression = dataset.task == "regression"
+    resuming = ckpt.latest_step() is not None
+    config_path, metrics_path, summary_path = (workdir / n for n in ("config.json", "metrics.jsonl", "summary.json"))
+    saved_config = json.loads(config_path.read_text()) if resuming and config_path.exists() else None
+    diffs = check_resumed_config(saved_config, config, allow_config_change) if saved_config is not None else []
+
+    # Nothing is written before the checkpoint is restored: a failed restore leaves the run as it was.
     state = create_train_state(model, tx, dataset.input_shape, init_key, mesh)
     meta: dict[str, Any] = {}
     if resuming:
         state, meta = ckpt.restore(target=state)
     step = int(state.step)
+    if resuming and step >= length.total_steps and summary_path.exists():
+        if chief:
+            print(f"nothing to do: {workdir} finished at step {step} (this config runs {length.total_steps} steps); "
+                  f"its summary is {summary_path}. To train longer raise --config.train.num_epochs (or "
+                  "num_steps) on this workdir; for a new run use a new --workdir.", file=sys.stderr)
+        return json.loads(summary_path.read_text())
+
+    if chief:
+        if diffs:
+            print("warning: resuming with a changed config:\n  " + "\n  ".join(diffs), file=sys.stderr)
+        changes = config_changes(saved_config, config) if saved_config is not None else []
+        if not resuming or changes or saved_config is None:
+            append_config_history(workdir / "config_history.jsonl", step, config, changes)
+        config_path.write_text(config.to_json_best_effort(indent=2) + "\n")
+        truncate_metrics(metrics_path, ckpt.latest_step() or 0)
+        summary_path.unlink(missing_ok=True)  # a summary must never stand beside a run that then fails
+        writer = metric_writers.MultiWriter([metric_writers.JsonlWriter(metrics_path),
+                                             metric_writers.TensorBoardWriter(workdir / "tb")])
+    else:
+        writer = _NullWriter()
+
+    splits = {"train": dataset.train, "test": dataset.test}
+    if dataset.validation is not None:
+        splits["validation"] = dataset.validation
+    nbytes = sum(split_nbytes(s, dataset.input_shape) for s in splits.values())
+    loop, why = choose_loop(tc.loop, nbytes, device_budget(mesh.devices.flat[0]))
+    steps_per_call = int(tc.steps_per_call)
     last_checkpoint = ckpt.latest_step()
-    train_step = jit_train_step(make_train_step(model, tx, schedule, config.loss, dataset.task, train_key), mesh)
-    eval_step = jit_eval_step(make_eval_step(model, config.loss, dataset.task, eval_key), mesh)
-    regression = dataset.task == "regression"
-    key_metric, better = ("mse", min) if regression else ("accuracy", max)
+    train_step = make_train_step(model, tx, schedule, config.loss, dataset.task, train_key, keep_last_good=False)
+    eval_step = make_eval_step(model, config.loss, dataset.task, eval_key)
     best = dict(meta.get("best", {}))
     batch_size, n_train = int(tc.batch_size), dataset.train.num_examples
-    train_metrics = _TrainMetrics(writer, length, batch_size)
+    log_every, checkpoint_every = int(tc.log_every_steps), int(tc.checkpoint_every_steps)
+    train_metrics = _TrainMetrics(writer, length, batch_size, guarded_names(state))
     # Throughput over every process of this run (a resumed run continues the count).
     train_seconds, train_steps_timed = float(meta.get("train_seconds", 0.0)), int(meta.get("train_steps_timed", 0))
     final: dict[str, EvalResult] = {}
     if chief:
+        where = (f"the device loop, up to {steps_per_call} steps per call" if loop == "device" else
+                 "batches loaded on the host, one step per call")
         print(f"snnjax: {dataset.name} ({n_train} train / {dataset.test.num_examples} test), {num_params:,} "
               f"parameters, {length.total_steps} steps ({length.steps_per_epoch}/epoch) on {mesh.size} "
-              f"{mesh.devices.flat[0].platform} device(s)" + (f"; resuming at step {step}" if resuming else ""),
-              file=sys.stderr)
+              f"{mesh.devices.flat[0].platform} device(s), {where} ({why})"
+              + (f"; resuming at step {step}" if resuming else ""), file=sys.stderr)
 
-    def save(epoch: int) -> None:
+    if loop == "device":
+        device_data = {name: DeviceSplit(split, mesh) for name, split in splits.items()}
+        train_call, eval_calls = None, {}
+    else:
+        jitted_step = jit_train_step(train_step, mesh)
+        jitted_eval = jit_eval_step(eval_step, mesh)
+
+    def evaluate_split(name: str) -> EvalResult:
+        split, eval_batch = splits[name], int(tc.eval_batch_size)
+        if loop == "host":
+            return evaluate(jitted_eval, state, split, eval_batch, mesh)
+        x_all, y_all = device_data[name].for_epoch(0, prepare_next=False)
+        if name not in eval_calls:
+            eval_calls[name] = make_eval_call(eval_step, mesh, eval_batch, split.num_examples,
+                                              device_data[name].x_scale)
+        return reduce_outputs(unstack_batches(jax.device_get(eval_calls[name](state, x_all, y_all))))
+
+    def save(epoch: int, metrics: Metrics | None = None) -> None:
         nonlocal last_checkpoint
         train_metrics.flush(last_checkpoint, ckpt.directory)  # raises before a bad state is saved
-        if step == last_checkpoint or not checkpointing.is_finite_tree(state):
+        if step == last_checkpoint:
             return
+        if not checkpointing.is_finite_tree(state):  # every step was checked: a bug if it happens
+            raise NonFiniteLossError(f"the state of step {step} holds NaN/inf although every step's check passed; "
+                                     f"it was not saved (last good checkpoint: step {last_checkpoint})")
         meta_now = {"step": step, "epoch": epoch, "best": best,
                     "wall_time_s": meta.get("wall_time_s", 0.0) + time.time() - start_time,
                     "train_seconds": train_seconds, "train_steps_timed": train_steps_timed}
-        ckpt.save(step, state, meta_now)
+        if not ckpt.save(step, state, meta_now, metrics=metrics):
+            raise RuntimeError(f"the checkpoint of step {step} was not written: {ckpt.directory} already holds "
+                               f"step {ckpt.latest_step()}; use a new --workdir")
         last_checkpoint = step
 
-    def run_eval(epoch: int) -> dict[str, EvalResult]:
-        results = {"test": evaluate(eval_step, state, dataset.test, int(tc.eval_batch_size), mesh)}
+    def run_eval(epoch: int, write: bool = True) -> dict[str, EvalResult]:
+        results = {"test": evaluate_split("test")}
         if dataset.validation is not None:
-            results["validation"] = evaluate(eval_step, state, dataset.validation, int(tc.eval_batch_size), mesh)
+            results["validation"] = evaluate_split("validation")
         scalars: dict[str, float] = {"epoch": epoch + 1}
         for split, r in results.items():
             scalars.update({f"{split}/{k}": v for k, v in r.metrics.items()})
@@ -240,38 +359,61 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
                 if split == "validation":
                     best[f"test_{key_metric}_at_best_validation"] = results["test"].metrics[key_metric]
         scalars.update({f"firing_rate/{k}": v for k, v in results["test"].firing_rates.items()})
-        writer.write(step, scalars)
+        if write:
+            writer.write(step, scalars)
         if chief:
             line = " | ".join(format_eval(s, r.metrics) for s, r in results.items())
             tqdm.write(f"epoch {epoch + 1}/{length.num_epochs} step {step}: {line}", file=sys.stderr)
         return results
+
+    loop_start = steps_at_start = None
+    bar = None
+
+    def after_steps(epoch: int, n: int, metrics) -> None:
+        """Bookkeeping after ``n`` steps ran: clock, progress, log and checkpoint cadences."""
+        nonlocal loop_start, steps_at_start
+        bar.update(n)
+        if loop_start is None:  # time from the end of the first call: leaves compilation out
+            jax.block_until_ready(metrics)
+            loop_start, steps_at_start = time.time(), step
+            train_metrics.restart_clock(step)
+        if step % log_every == 0:
+            mean = train_metrics.flush(last_checkpoint, ckpt.directory)
+            bar.set_postfix(progress_postfix(mean), refresh=False)
+        if checkpoint_every and step % checkpoint_every == 0:
+            save(epoch)
 
     try:
         for epoch in range(step // length.steps_per_epoch, length.num_epochs):
             n_steps = length.steps_in_epoch(epoch)
             first = step - epoch * length.steps_per_epoch
             permutation = epoch_permutation(int(tc.seed), epoch, n_train)
-
-            def load(i, permutation=permutation, epoch=epoch):
-                return load_batch(dataset.train, train_batch_indices(permutation, i, batch_size), epoch)
-
             bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{length.num_epochs}",
                        disable=not (chief and progress), file=sys.stderr, dynamic_ncols=True, leave=False)
             loop_start = None
-            for x, y in prefetch(load, range(first, n_steps)):
-                state, metrics = train_step(state, *shard_batch((x, y), mesh))
-                train_metrics.add(step, metrics)
-                step += 1
-                bar.update(1)
-                if loop_start is None:  # time from the end of the first step: leaves compilation out
-                    jax.block_until_ready(metrics)
-                    loop_start, steps_at_start = time.time(), step
-                    train_metrics.restart_clock(step)
-                if step % int(tc.log_every_steps) == 0:
-                    mean = train_metrics.flush(last_checkpoint, ckpt.directory)
-                    bar.set_postfix(progress_postfix(mean), refresh=False)
-                if int(tc.checkpoint_every_steps) and step % int(tc.checkpoint_every_steps) == 0:
-                    save(epoch)
+            if loop == "device":
+                x_all, y_all = device_data["train"].for_epoch(epoch, prepare_next=epoch + 1 < length.num_epochs)
+                if train_call is None:
+                    train_call = make_train_call(train_step, mesh, batch_size, steps_per_call,
+                                                 device_data["train"].x_scale)
+                order = put_replicated_array(permutation.astype(np.int32), mesh)
+                i = first
+                while i < n_steps:
+                    n = 1 if loop_start is None else call_length(step, i, n_steps, steps_per_call, log_every,
+                                                                  checkpoint_every)
+                    state, metrics = train_call(state, x_all, y_all, order, np.int32(i), np.int32(n))
+                    train_metrics.add_call(step, n, metrics)
+                    step, i = step + n, i + n
+                    after_steps(epoch, n, metrics)
+            else:
+                def load(i, permutation=permutation, epoch=epoch):
+                    return load_batch(dataset.train, train_batch_indices(permutation, i, batch_size), epoch)
+
+                for x, y in prefetch(load, range(first, n_steps)):
+                    state, metrics = jitted_step(state, *shard_batch((x, y), mesh))
+                    train_metrics.add(step, metrics)
+                    step += 1
+                    after_steps(epoch, 1, metrics)
             train_metrics.flush(last_checkpoint, ckpt.directory)
             jax.block_until_ready(state)
             if loop_start is not None:
@@ -281,21 +423,28 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             leaks = leak_values(state.params)  # k_tau(a) per epoch, for plots of the leaks over training
             if leaks:
                 writer.write(step, {"epoch": epoch + 1, **leaks})
+            evaluated = None
             if (epoch + 1) % int(tc.eval_every_epochs) == 0 or step == length.total_steps:
                 final = run_eval(epoch)
-            save(epoch)
-        if not final:  # resumed at the very end: evaluate what was restored
-            final = run_eval(length.num_epochs - 1)
+                evaluated = {best_name: final[best_split].metrics[key_metric]}
+            save(epoch, evaluated)
+        if not final:  # resumed at the very end: evaluate what was restored (logged once only)
+            final = run_eval(length.num_epochs - 1, write=not has_eval_record(metrics_path, step))
+        ckpt.wait()
+        best_step = ckpt.best_step()
     finally:
-        ckpt.close()
         writer.close()
+        if loop == "device":
+            for data in device_data.values():
+                data.close()
 
     summary = build_summary(config, final, best, regression, num_params, mesh, step, length,
-                       wall_time=meta.get("wall_time_s", 0.0) + time.time() - start_time,
-                       samples_per_s=train_steps_timed * batch_size / train_seconds if train_seconds else None)
+                            wall_time=meta.get("wall_time_s", 0.0) + time.time() - start_time,
+                            samples_per_s=train_steps_timed * batch_size / train_seconds if train_seconds else None)
+    summary["best_checkpoint"] = {"step": best_step, "metric": best_name,
+                                  "path": None if best_step is None else str(workdir / "checkpoints" / str(best_step))}
+    summary["loop"] = {"kind": loop, "steps_per_call": steps_per_call if loop == "device" else 1}
     if chief:
-        (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        print(f"done: {format_eval('test', final['test'].metrics)}; summary in {workdir / 'summary.json'}",
-              file=sys.stderr)
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"done: {format_eval('test', final['test'].metrics)}; summary in {summary_path}", file=sys.stderr)
     return summary
-

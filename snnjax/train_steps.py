@@ -83,13 +83,55 @@ def task_metrics(output: ModelOutput, y: jax.Array, task: str) -> dict[str, jax.
     return {"accuracy": losses.accuracy(output, y)}
 
 
+def _float_leaves(state: TrainState) -> list[tuple[str, jax.Array]]:
+    """``(path, leaf)`` of every floating-point leaf of the parts of ``state`` a step changes."""
+    out = []
+    for part in ("params", "batch_stats", "opt_state"):
+        for path, leaf in jax.tree_util.tree_flatten_with_path(getattr(state, part))[0]:
+            if jnp.issubdtype(jnp.result_type(leaf), jnp.inexact):
+                out.append((part + "/" + jax.tree_util.keystr(path, simple=True, separator="/"), leaf))
+    return out
+
+
+def guarded_names(state: TrainState) -> list[str]:
+    """What ``metrics["nonfinite_leaf"]`` of :func:`make_train_step` indexes: ``loss``,
+    ``grad_norm``, then every float leaf of the new state (``params/conv0/conv/kernel``, ...)."""
+    return ["loss", "grad_norm", *(name for name, _ in _float_leaves(state))]
+
+
+def nonfinite_check(loss: jax.Array, grad_norm: jax.Array, state: TrainState) -> dict[str, jax.Array]:
+    """Whether the loss, the gradient norm and every float leaf of ``state`` are finite.
+
+    Each leaf is reduced once to the sum of its non-finite entries, ``Σ where(isfinite(v), 0, v)``
+    (0 exactly when the leaf is finite; else NaN or ±inf, the value the error message prints), so
+    the check costs one read of the new state and no select.
+
+    Returns:
+        ``finite`` (bool), ``nonfinite_leaf`` (int32 index into :func:`guarded_names`, -1 if none)
+        and ``nonfinite_value`` (float32: that leaf's non-finite value).
+    """
+    values = [loss, grad_norm] + [leaf for _, leaf in _float_leaves(state)]
+    bad = jnp.stack([jnp.sum(jnp.where(jnp.isfinite(v), jnp.zeros((), v.dtype), v)).astype(jnp.float32)
+                     for v in values])
+    flags = ~(bad == 0)  # NaN compares unequal: flagged
+    first = jnp.argmax(flags).astype(jnp.int32)
+    finite = ~jnp.any(flags)
+    return {"finite": finite, "nonfinite_leaf": jnp.where(finite, -1, first), "nonfinite_value": bad[first]}
+
+
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation, schedule: optax.Schedule,
-                    loss_cfg: ml_collections.ConfigDict, task: str, base_key: jax.Array):
+                    loss_cfg: ml_collections.ConfigDict, task: str, base_key: jax.Array,
+                    keep_last_good: bool = True):
     """The pure train step ``(state, x, y) -> (state, metrics)``.
 
-    The dropout and encoder keys are ``fold_in(base_key, state.step)``. A step with a non-finite
-    loss, gradient norm or parameter norm returns the input state unchanged and
-    ``metrics["finite"] = False``, so the state never holds NaN.
+    The dropout and encoder keys are ``fold_in(base_key, state.step)``. Every step checks the loss,
+    the gradient norm and every float leaf of the new state (parameters, BatchNorm statistics,
+    optimiser state) with :func:`nonfinite_check`; ``metrics["finite"]`` says the result.
+
+    Args:
+        keep_last_good: a non-finite step returns the input state unchanged, so the state never holds
+            NaN (a select over the whole state). The training loop passes False: it stops at the first
+            non-finite step and never saves or evaluates a state after it, so it skips the select.
     """
     name, local_weight, reduction = loss_cfg.name, float(loss_cfg.local_weight), loss_cfg.reduction
 
@@ -107,11 +149,12 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation, schedule
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         grad_norm = optax.tree.norm(grads)
-        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & jnp.isfinite(optax.tree.norm(params))
         new = TrainState(step=state.step + 1, params=params, batch_stats=batch_stats, opt_state=opt_state)
-        new = jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, state)
+        check = nonfinite_check(loss, grad_norm, new)
+        if keep_last_good:
+            new = jax.tree.map(lambda n, o: jnp.where(check["finite"], n, o), new, state)
         metrics = {**parts, **task_metrics(output, y, task), "grad_norm": grad_norm,
-                   "learning_rate": schedule(state.step), "finite": finite}
+                   "learning_rate": schedule(state.step), **check}
         return new, metrics
 
     return train_step
