@@ -10,6 +10,7 @@ from typing import Any
 import flax
 import jax
 import numpy as np
+import optax
 from flax import traverse_util
 from jax.sharding import Mesh
 
@@ -53,7 +54,8 @@ def leak_values(params: PyTree) -> dict[str, float]:
 
 
 def count_params(params: PyTree) -> int:
-    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(params)))
+    """Number of scalars in ``params`` (``optax.tree.size``)."""
+    return int(optax.tree.size(params))
 
 
 def device_info(mesh: Mesh) -> dict:

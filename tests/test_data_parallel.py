@@ -94,6 +94,31 @@ def test_four_devices_train_like_one(runs):
             np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=2e-5, atol=1e-6, err_msg=name)
 
 
+def test_device_loop_on_four_devices_trains_like_one_device_step_by_step(runs):
+    """The same 3 batches as one device-loop call (K = 3, data held replicated, batches gathered and
+    sharded on the device) on 4 devices: the state equals the 1-device host loop's."""
+    from snnjax import device_loop
+
+    (_, _, _, _), (state1, losses1, model, _), mesh4, mesh1 = runs
+    config = _config()
+    tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=10, num_epochs=1)
+    initial = jax.device_get(steps.create_train_state(model, tx, (8, 8, 1), jax.random.PRNGKey(0), mesh1))
+    xs, ys = zip(*_batches(3, np.random.default_rng(0)))
+    arrays = device_loop.HostArrays(np.concatenate(xs), np.concatenate(ys))
+    step = steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
+                                 keep_last_good=False)
+    call = device_loop.make_train_call(step, mesh4, GLOBAL_BATCH, 3, 1.0)
+    state = jax.device_put(initial, NamedSharding(mesh4, PartitionSpec()))
+    x_all, y_all = device_loop.put_replicated(arrays, mesh4)
+    order = device_loop.put_replicated_array(np.arange(3 * GLOBAL_BATCH, dtype=np.int32), mesh4)
+    state, metrics = call(state, x_all, y_all, order, np.int32(0), np.int32(3))
+    metrics = jax.device_get(metrics)
+    np.testing.assert_allclose(metrics["loss"], losses1, rtol=1e-5)
+    assert int(state.step) == 3 and bool(np.all(metrics["finite"]))
+    for x, y in zip(jax.tree.leaves(jax.device_get(state)), jax.tree.leaves(state1)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=2e-5, atol=1e-6)
+
+
 def test_shards_differ_so_per_device_statistics_would_show():
     """The check above has power: per-shard variances average to far less than the global one."""
     x, _ = next(_batches(1, np.random.default_rng(0)))

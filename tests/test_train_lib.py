@@ -4,6 +4,11 @@ import dataclasses
 import importlib.util
 import json
 import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import flax.linen as nn
@@ -16,7 +21,7 @@ import pytest
 from snnjax import checkpointing
 from snnjax import data as data_lib
 from snnjax import device_loop as dl
-from snnjax import evaluation, run_summary, validate
+from snnjax import evaluation, run_dir, run_summary, validate
 from snnjax import input_pipeline as pipeline
 from snnjax import train_lib as tl
 from snnjax import train_steps as steps
@@ -66,8 +71,11 @@ def test_train_and_evaluate_writes_files_and_summary(smoke_run):
         assert key in summary, key
     assert summary == json.loads((workdir / "summary.json").read_text())
     assert summary["steps"] == 3
-    assert 0.0 <= summary["final_test_accuracy"] <= 1.0
-    assert summary["best_test_accuracy"] >= summary["final_test_accuracy"]
+    # one evaluation: the best is that evaluation, and its checkpoint is the last one, kept
+    assert summary["best_test_accuracy"] == summary["final_test_accuracy"]
+    assert summary["best_checkpoint"]["step"] == 3 and summary["best_checkpoint"]["metric"] == "test_accuracy"
+    assert Path(summary["best_checkpoint"]["path"]).is_dir()
+    assert run_dir.load_run(workdir, step=summary["best_checkpoint"]["step"], with_data=False).step == 3
     assert summary["device"]["count"] == jax.device_count()
     assert summary["jax_version"] == jax.__version__
     assert summary["config"]["model"]["spec"] == config.model.spec
@@ -93,7 +101,9 @@ def test_metrics_jsonl_holds_train_eval_firing_rates_and_leaks(smoke_run):
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if "train/loss" in r]
     evals = [r for r in records if "test/accuracy" in r]
-    assert train and all("train/accuracy" in r and "train/learning_rate" in r for r in train)
+    assert [r["step"] for r in train] == [2, 3]  # one line per log step (every 2) and the epoch's end
+    assert all("train/accuracy" in r and "train/learning_rate" in r for r in train)
+    assert not any(k.startswith("train/finite") or k.startswith("train/nonfinite") for r in train for k in r)
     assert len(evals) == 1 and evals[0]["step"] == 3
     assert {k for k in evals[0] if k.startswith("firing_rate/")} == {
         "firing_rate/conv0/neuron", "firing_rate/conv1/neuron", "firing_rate/fc0_neuron"}
@@ -227,10 +237,12 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
     config.train.eval_batch_size = 8
     config.train.num_epochs = 2.0  # 2 steps per epoch
     config.train.checkpoint_every_steps = 0
+    (tmp_path / "summary.json").write_text("{}")  # a stale summary from an earlier run
     with pytest.raises(tl.NonFiniteLossError) as error:
         tl.train_and_evaluate(config, tmp_path, progress=False)
     message = str(error.value)
-    assert "step 3" in message and "learning_rate" in message and "grad_clip_norm" in message
+    assert "non-finite loss (nan) at step 3" in message  # what was non-finite, and its value
+    assert "learning_rate" in message and "grad_clip_norm" in message
     assert "last good checkpoint is step 2" in message
     with checkpointing.Checkpointer(tmp_path / "checkpoints") as ckpt:
         assert ckpt.latest_step() == 2
@@ -334,3 +346,97 @@ def test_a_short_run_learns_well_above_chance(tmp_path):
     assert summary["final_test_accuracy"] > 0.6
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "train/loss" in r] == [10, 20, 30, 40]
+
+
+# --------------------------------------------------------------------------- reliability (issue 15)
+
+
+class _InfStats(nn.Module):
+    """A finite loss with a running statistic that overflows to inf on inputs above 1."""
+
+    @nn.compact
+    def __call__(self, x, *, train):
+        w = self.param("w", nn.initializers.ones, (x.shape[-1], 3))
+        stat = self.variable("batch_stats", "var", lambda: jnp.ones((), jnp.float32))
+        if train:
+            stat.value = jnp.max(x) * jnp.float32(3e38)  # inf once max(x) > ~1.13
+        out = x.reshape(x.shape[0], -1)[:, :1] @ w[:1]
+        return ModelOutput(out=jnp.stack([out, out]), readout="mean")
+
+
+def test_the_guard_covers_batch_stats_and_names_the_leaf():
+    import optax
+
+    model, tx = _InfStats(), optax.sgd(0.1)
+    x = jnp.full((4, 2), 2.0, jnp.float32)
+    state = steps.init_state(model, tx, x, jax.random.PRNGKey(0))
+    step = jax.jit(steps.make_train_step(model, tx, optax.constant_schedule(0.1), base_config().loss,
+                                         "classification", jax.random.PRNGKey(1)))
+    new, metrics = step(state, x, jnp.zeros((4,), jnp.int32))
+    assert np.isfinite(float(metrics["loss"])) and not bool(metrics["finite"])
+    names = steps.guarded_names(state)
+    assert names[int(metrics["nonfinite_leaf"])] == "batch_stats/var"
+    assert float(metrics["nonfinite_value"]) == np.inf
+    assert float(new.batch_stats["var"]) == 1.0 and int(new.step) == 0  # keep_last_good: not applied
+    _, ok = step(state, x * 0.1, jnp.zeros((4,), jnp.int32))
+    assert bool(ok["finite"]) and int(ok["nonfinite_leaf"]) == -1
+
+
+def test_a_second_trainer_on_a_workdir_is_refused_naming_the_holder(tmp_path):
+    from snnjax import run_lock
+
+    with run_lock.RunLock(tmp_path):
+        with pytest.raises(run_lock.RunLockedError, match=rf"in use by another trainer \(process {os.getpid()} "):
+            tl.train_and_evaluate(tiny(smoke_config()), tmp_path, progress=False)
+    assert not (tmp_path / "config.json").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
+    from snnjax import run_lock
+
+    code = f"from snnjax.run_lock import RunLock; RunLock({str(tmp_path)!r}).acquire(); print('locked', flush=True); input()"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    with pytest.raises(run_lock.RunLockedError, match=f"process {proc.pid} "):
+        run_lock.RunLock(tmp_path).acquire()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (tmp_path / ".lock").read_text().startswith(str(proc.pid))  # the stale file stays...
+    run_lock.RunLock(tmp_path).acquire().release()  # ...and does not block
+
+
+def _snapshot(workdir):
+    return {p.name: p.read_bytes() for p in workdir.iterdir() if p.is_file() and p.name != ".lock"}
+
+
+def test_rerunning_a_finished_run_does_nothing_and_says_so(smoke_run, capsys):
+    workdir, config, summary = smoke_run
+    before = _snapshot(workdir)
+    assert tl.train_and_evaluate(config, workdir, progress=False) == summary
+    assert "nothing to do" in capsys.readouterr().err
+    assert _snapshot(workdir) == before  # no second eval record, config.json not rewritten
+
+
+def test_a_failed_config_change_resume_writes_nothing(smoke_run, tmp_path):
+    workdir = tmp_path / "run"
+    shutil.copytree(smoke_run[0], workdir)
+    before = _snapshot(workdir)
+    changed = ml_collections.ConfigDict(smoke_run[1].to_dict())
+    changed.model.spec = "4c3-p2-8c3-p2-30-10"  # the checkpoint cannot be restored into this model
+    with pytest.raises(Exception):
+        tl.train_and_evaluate(changed, workdir, allow_config_change=True, progress=False)
+    assert _snapshot(workdir) == before  # config.json, metrics.jsonl, summary, history untouched
+    assert tl.train_and_evaluate(smoke_run[1], workdir, progress=False)["steps"] == 3  # still readable
+
+
+def test_config_history_records_which_steps_ran_under_which_config(smoke_run, tmp_path):
+    workdir = tmp_path / "run"
+    shutil.copytree(smoke_run[0], workdir)
+    longer = ml_collections.ConfigDict(smoke_run[1].to_dict())
+    longer.train.num_epochs = 0.03  # 4 steps: one more
+    assert tl.train_and_evaluate(longer, workdir, progress=False)["steps"] == 4
+    history = [json.loads(line) for line in (workdir / "config_history.jsonl").read_text().splitlines()]
+    assert [h["from_step"] for h in history] == [0, 3]
+    assert history[0]["changes"] == [] and history[0]["config"]["train"]["num_epochs"] == 0.02
+    assert history[1]["changes"] == ["train.num_epochs: 0.02 (saved) -> 0.03 (now)"]
+    assert not (workdir / "summary.json").read_text() == (smoke_run[0] / "summary.json").read_text()
