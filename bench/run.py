@@ -49,11 +49,12 @@ def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup:
     model = models.build_model(config.model, workload.num_classes)
     mesh = pipeline.make_mesh()
     tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=1000, num_epochs=1)
-    state = steps.create_train_state(model, tx, workload.input_shape, jax.random.PRNGKey(0), mesh)
+    state = train_steps.create_train_state(model, tx, workload.input_shape, jax.random.PRNGKey(0), mesh)
     x, y = pipeline.shard_batch(tuple(np.asarray(a) for a in _batch(workload, batch)), mesh)
     if mode == "train":
         step_fn = train_steps.jit_train_step(
-            train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1)), mesh)
+            train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
+                                        keep_last_good=False), mesh)
         seconds, _ = time_steps(lambda s: step_fn(s, x, y)[0], state, warmup, steps)
     else:
         variables = {"params": state.params, "batch_stats": state.batch_stats}

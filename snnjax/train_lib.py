@@ -384,7 +384,9 @@ def _train_with(ckpt, config, workdir, mesh, chief, dataset, model, length, tx, 
             save(epoch)
 
     try:
-        for epoch in range(step // length.steps_per_epoch, length.num_epochs):
+        # A run restored at its last step (e.g. killed before its summary) trains no epoch again.
+        first_epoch = step // length.steps_per_epoch if step < length.total_steps else length.num_epochs
+        for epoch in range(first_epoch, length.num_epochs):
             n_steps = length.steps_in_epoch(epoch)
             first = step - epoch * length.steps_per_epoch
             permutation = epoch_permutation(int(tc.seed), epoch, n_train)

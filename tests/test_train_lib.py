@@ -241,7 +241,8 @@ def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, mon
     with pytest.raises(tl.NonFiniteLossError) as error:
         tl.train_and_evaluate(config, tmp_path, progress=False)
     message = str(error.value)
-    assert "non-finite loss (nan) at step 3" in message  # what was non-finite, and its value
+    # the loss of an all-NaN batch through spiking layers stays finite; the gradients do not
+    assert "non-finite grad_norm (nan) at step 3" in message  # what was non-finite, and its value
     assert "learning_rate" in message and "grad_clip_norm" in message
     assert "last good checkpoint is step 2" in message
     with checkpointing.Checkpointer(tmp_path / "checkpoints") as ckpt:
@@ -433,10 +434,32 @@ def test_config_history_records_which_steps_ran_under_which_config(smoke_run, tm
     workdir = tmp_path / "run"
     shutil.copytree(smoke_run[0], workdir)
     longer = ml_collections.ConfigDict(smoke_run[1].to_dict())
-    longer.train.num_epochs = 0.03  # 4 steps: one more
+    longer.train.num_epochs = 0.025  # round(3.9) = 4 steps: one more
     assert tl.train_and_evaluate(longer, workdir, progress=False)["steps"] == 4
     history = [json.loads(line) for line in (workdir / "config_history.jsonl").read_text().splitlines()]
     assert [h["from_step"] for h in history] == [0, 3]
     assert history[0]["changes"] == [] and history[0]["config"]["train"]["num_epochs"] == 0.02
-    assert history[1]["changes"] == ["train.num_epochs: 0.02 (saved) -> 0.03 (now)"]
+    assert history[1]["changes"] == ["train.num_epochs: 0.02 (saved) -> 0.025 (now)"]
     assert not (workdir / "summary.json").read_text() == (smoke_run[0] / "summary.json").read_text()
+
+
+def test_a_checkpoint_that_is_not_written_stops_the_run(tmp_path, monkeypatch):
+    """orbax may decline a save (it returns False); the run must not go on as if it had saved."""
+    monkeypatch.setattr(checkpointing.Checkpointer, "save", lambda self, *args, **kwargs: False)
+    config = tiny(smoke_config())
+    config.train.num_epochs = 0.015  # 2 steps: the first checkpoint is due at step 2
+    with pytest.raises(RuntimeError, match="checkpoint of step 2 was not written"):
+        tl.train_and_evaluate(config, tmp_path, progress=False)
+    assert not (tmp_path / "summary.json").exists()
+
+
+def test_a_finished_run_without_its_summary_is_evaluated_without_a_second_eval_record(smoke_run, tmp_path):
+    """Killed after its last checkpoint, before summary.json: the rerun evaluates and writes the
+    summary, and metrics.jsonl keeps its one evaluation of the last step."""
+    workdir = tmp_path / "run"
+    shutil.copytree(smoke_run[0], workdir)
+    (workdir / "summary.json").unlink()
+    metrics_before = (workdir / "metrics.jsonl").read_text()
+    summary = tl.train_and_evaluate(smoke_run[1], workdir, progress=False)
+    assert summary["final_test_accuracy"] == smoke_run[2]["final_test_accuracy"]
+    assert (workdir / "metrics.jsonl").read_text() == metrics_before
