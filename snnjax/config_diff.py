@@ -37,8 +37,8 @@ def config_changes(saved: Mapping, config: ml_collections.ConfigDict) -> list[st
 def append_config_history(path: Path, step: int, config: ml_collections.ConfigDict, changes: list[str]) -> None:
     """Appends one record to ``config_history.jsonl``: from ``step`` on, the run trains under
     ``config`` (``changes``: what differs from the config it was trained under before)."""
-    record = {"from_step": int(step), "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "changes": changes, "config": json.loads(config.to_json_best_effort())}
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    record = {"from_step": int(step), "time": now, "changes": changes, "config": json.loads(config.to_json_best_effort())}
     with open(path, "a") as f:
         f.write(json.dumps(record) + "\n")
 

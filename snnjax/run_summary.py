@@ -4,13 +4,13 @@ the one-line messages the loop prints."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import flax
 import jax
 import numpy as np
-import optax
 from flax import traverse_util
 from jax.sharding import Mesh
 
@@ -54,8 +54,12 @@ def leak_values(params: PyTree) -> dict[str, float]:
 
 
 def count_params(params: PyTree) -> int:
-    """Number of scalars in ``params`` (``optax.tree.size``)."""
-    return int(optax.tree.size(params))
+    """Number of scalars in ``params``: arrays or the ``jax.ShapeDtypeStruct``s of ``jax.eval_shape``.
+
+    Not ``optax.tree.size``: it calls ``jnp.size``, which JAX deprecates for ``ShapeDtypeStruct``
+    leaves, and the loop counts the abstract parameters (nothing allocated).
+    """
+    return int(jax.tree.reduce(lambda total, leaf: total + math.prod(leaf.shape), params, 0))
 
 
 def device_info(mesh: Mesh) -> dict:

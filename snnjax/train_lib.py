@@ -241,212 +241,201 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
     # The checkpoint kept as "best": by validation when there is a validation split, else by test.
     best_split = "validation" if dataset.validation is not None else "test"
     best_name = f"{best_split}_{key_metric}"
-    ckpt = checkpointing.Checkpointer(workdir / "checkpoints", max_to_keep=int(tc.max_checkpoints),
-                                      best_metric=best_name, best_mode="min" if regression else "max")
-    try:
-        return _train_with(ckpt, config, workdir, mesh, chief, dataset, model, length, tx, schedule, num_params,
-                           init_key, train_key, eval_key, key_metric, better, best_split, best_name,
-                           allow_config_change, progress, start_time)
-    finally:
-        ckpt.close()
+    with checkpointing.Checkpointer(workdir / "checkpoints", max_to_keep=int(tc.max_checkpoints),
+                                    best_metric=best_name, best_mode="min" if regression else "max") as ckpt:
+        resuming = ckpt.latest_step() is not None
+        config_path, metrics_path = workdir / "config.json", workdir / "metrics.jsonl"
+        summary_path = workdir / "summary.json"
+        saved_config = json.loads(config_path.read_text()) if resuming and config_path.exists() else None
+        diffs = check_resumed_config(saved_config, config, allow_config_change) if saved_config is not None else []
 
+        # Nothing is written before the checkpoint is restored: a failed restore leaves the run as it was.
+        state = create_train_state(model, tx, dataset.input_shape, init_key, mesh)
+        meta: dict[str, Any] = {}
+        if resuming:
+            state, meta = ckpt.restore(target=state)
+        step = int(state.step)
+        if resuming and step >= length.total_steps and summary_path.exists():
+            if chief:
+                print(f"nothing to do: {workdir} finished at step {step} (this config runs "
+                      f"{length.total_steps} steps); "
+                      f"its summary is {summary_path}. To train longer raise --config.train.num_epochs (or "
+                      "num_steps) on this workdir; for a new run use a new --workdir.", file=sys.stderr)
+            return json.loads(summary_path.read_text())
 
-def _train_with(ckpt, config, workdir, mesh, chief, dataset, model, length, tx, schedule, num_params, init_key,
-                train_key, eval_key, key_metric, better, best_split, best_name, allow_config_change, progress,
-                start_time) -> dict:
-    tc = config.train
-    regression = dataset.task == "regression"
-    resuming = ckpt.latest_step() is not None
-    config_path, metrics_path, summary_path = (workdir / n for n in ("config.json", "metrics.jsonl", "summary.json"))
-    saved_config = json.loads(config_path.read_text()) if resuming and config_path.exists() else None
-    diffs = check_resumed_config(saved_config, config, allow_config_change) if saved_config is not None else []
-
-    # Nothing is written before the checkpoint is restored: a failed restore leaves the run as it was.
-    state = create_train_state(model, tx, dataset.input_shape, init_key, mesh)
-    meta: dict[str, Any] = {}
-    if resuming:
-        state, meta = ckpt.restore(target=state)
-    step = int(state.step)
-    if resuming and step >= length.total_steps and summary_path.exists():
         if chief:
-            print(f"nothing to do: {workdir} finished at step {step} (this config runs {length.total_steps} steps); "
-                  f"its summary is {summary_path}. To train longer raise --config.train.num_epochs (or "
-                  "num_steps) on this workdir; for a new run use a new --workdir.", file=sys.stderr)
-        return json.loads(summary_path.read_text())
+            if diffs:
+                print("warning: resuming with a changed config:\n  " + "\n  ".join(diffs), file=sys.stderr)
+            changes = config_changes(saved_config, config) if saved_config is not None else []
+            if not resuming or changes or saved_config is None:
+                append_config_history(workdir / "config_history.jsonl", step, config, changes)
+            config_path.write_text(config.to_json_best_effort(indent=2) + "\n")
+            truncate_metrics(metrics_path, ckpt.latest_step() or 0)
+            summary_path.unlink(missing_ok=True)  # a summary must never stand beside a run that then fails
+            writer = metric_writers.MultiWriter([metric_writers.JsonlWriter(metrics_path),
+                                                 metric_writers.TensorBoardWriter(workdir / "tb")])
+        else:
+            writer = _NullWriter()
 
-    if chief:
-        if diffs:
-            print("warning: resuming with a changed config:\n  " + "\n  ".join(diffs), file=sys.stderr)
-        changes = config_changes(saved_config, config) if saved_config is not None else []
-        if not resuming or changes or saved_config is None:
-            append_config_history(workdir / "config_history.jsonl", step, config, changes)
-        config_path.write_text(config.to_json_best_effort(indent=2) + "\n")
-        truncate_metrics(metrics_path, ckpt.latest_step() or 0)
-        summary_path.unlink(missing_ok=True)  # a summary must never stand beside a run that then fails
-        writer = metric_writers.MultiWriter([metric_writers.JsonlWriter(metrics_path),
-                                             metric_writers.TensorBoardWriter(workdir / "tb")])
-    else:
-        writer = _NullWriter()
-
-    splits = {"train": dataset.train, "test": dataset.test}
-    if dataset.validation is not None:
-        splits["validation"] = dataset.validation
-    nbytes = sum(split_nbytes(s, dataset.input_shape) for s in splits.values())
-    loop, why = choose_loop(tc.loop, nbytes, device_budget(mesh.devices.flat[0]))
-    steps_per_call = int(tc.steps_per_call)
-    last_checkpoint = ckpt.latest_step()
-    train_step = make_train_step(model, tx, schedule, config.loss, dataset.task, train_key, keep_last_good=False)
-    eval_step = make_eval_step(model, config.loss, dataset.task, eval_key)
-    best = dict(meta.get("best", {}))
-    batch_size, n_train = int(tc.batch_size), dataset.train.num_examples
-    log_every, checkpoint_every = int(tc.log_every_steps), int(tc.checkpoint_every_steps)
-    train_metrics = _TrainMetrics(writer, length, batch_size, guarded_names(state))
-    # Throughput over every process of this run (a resumed run continues the count).
-    train_seconds, train_steps_timed = float(meta.get("train_seconds", 0.0)), int(meta.get("train_steps_timed", 0))
-    final: dict[str, EvalResult] = {}
-    if chief:
-        where = (f"the device loop, up to {steps_per_call} steps per call" if loop == "device" else
-                 "batches loaded on the host, one step per call")
-        print(f"snnjax: {dataset.name} ({n_train} train / {dataset.test.num_examples} test), {num_params:,} "
-              f"parameters, {length.total_steps} steps ({length.steps_per_epoch}/epoch) on {mesh.size} "
-              f"{mesh.devices.flat[0].platform} device(s), {where} ({why})"
-              + (f"; resuming at step {step}" if resuming else ""), file=sys.stderr)
-
-    if loop == "device":
-        device_data = {name: DeviceSplit(split, mesh) for name, split in splits.items()}
-        train_call, eval_calls = None, {}
-    else:
-        jitted_step = jit_train_step(train_step, mesh)
-        jitted_eval = jit_eval_step(eval_step, mesh)
-
-    def evaluate_split(name: str) -> EvalResult:
-        split, eval_batch = splits[name], int(tc.eval_batch_size)
-        if loop == "host":
-            return evaluate(jitted_eval, state, split, eval_batch, mesh)
-        x_all, y_all = device_data[name].for_epoch(0, prepare_next=False)
-        if name not in eval_calls:
-            eval_calls[name] = make_eval_call(eval_step, mesh, eval_batch, split.num_examples,
-                                              device_data[name].x_scale)
-        return reduce_outputs(unstack_batches(jax.device_get(eval_calls[name](state, x_all, y_all))))
-
-    def save(epoch: int, metrics: Metrics | None = None) -> None:
-        nonlocal last_checkpoint
-        train_metrics.flush(last_checkpoint, ckpt.directory)  # raises before a bad state is saved
-        if step == last_checkpoint:
-            return
-        if not checkpointing.is_finite_tree(state):  # every step was checked: a bug if it happens
-            raise NonFiniteLossError(f"the state of step {step} holds NaN/inf although every step's check passed; "
-                                     f"it was not saved (last good checkpoint: step {last_checkpoint})")
-        meta_now = {"step": step, "epoch": epoch, "best": best,
-                    "wall_time_s": meta.get("wall_time_s", 0.0) + time.time() - start_time,
-                    "train_seconds": train_seconds, "train_steps_timed": train_steps_timed}
-        if not ckpt.save(step, state, meta_now, metrics=metrics):
-            raise RuntimeError(f"the checkpoint of step {step} was not written: {ckpt.directory} already holds "
-                               f"step {ckpt.latest_step()}; use a new --workdir")
-        last_checkpoint = step
-
-    def run_eval(epoch: int, write: bool = True) -> dict[str, EvalResult]:
-        results = {"test": evaluate_split("test")}
+        splits = {"train": dataset.train, "test": dataset.test}
         if dataset.validation is not None:
-            results["validation"] = evaluate_split("validation")
-        scalars: dict[str, float] = {"epoch": epoch + 1}
-        for split, r in results.items():
-            scalars.update({f"{split}/{k}": v for k, v in r.metrics.items()})
-            value = r.metrics[key_metric]
-            best_key = f"best_{split}_{key_metric}"
-            if best_key not in best or better(best[best_key], value) == value:
-                best[best_key] = value
-                if split == "validation":
-                    best[f"test_{key_metric}_at_best_validation"] = results["test"].metrics[key_metric]
-        scalars.update({f"firing_rate/{k}": v for k, v in results["test"].firing_rates.items()})
-        if write:
-            writer.write(step, scalars)
+            splits["validation"] = dataset.validation
+        nbytes = sum(split_nbytes(s, dataset.input_shape) for s in splits.values())
+        loop, why = choose_loop(tc.loop, nbytes, device_budget(mesh.devices.flat[0]))
+        steps_per_call = int(tc.steps_per_call)
+        last_checkpoint = ckpt.latest_step()
+        train_step = make_train_step(model, tx, schedule, config.loss, dataset.task, train_key, keep_last_good=False)
+        eval_step = make_eval_step(model, config.loss, dataset.task, eval_key)
+        best = dict(meta.get("best", {}))
+        batch_size, n_train = int(tc.batch_size), dataset.train.num_examples
+        log_every, checkpoint_every = int(tc.log_every_steps), int(tc.checkpoint_every_steps)
+        train_metrics = _TrainMetrics(writer, length, batch_size, guarded_names(state))
+        # Throughput over every process of this run (a resumed run continues the count).
+        train_seconds, train_steps_timed = float(meta.get("train_seconds", 0.0)), int(meta.get("train_steps_timed", 0))
+        final: dict[str, EvalResult] = {}
         if chief:
-            line = " | ".join(format_eval(s, r.metrics) for s, r in results.items())
-            tqdm.write(f"epoch {epoch + 1}/{length.num_epochs} step {step}: {line}", file=sys.stderr)
-        return results
+            where = (f"the device loop, up to {steps_per_call} steps per call" if loop == "device" else
+                     "batches loaded on the host, one step per call")
+            print(f"snnjax: {dataset.name} ({n_train} train / {dataset.test.num_examples} test), {num_params:,} "
+                  f"parameters, {length.total_steps} steps ({length.steps_per_epoch}/epoch) on {mesh.size} "
+                  f"{mesh.devices.flat[0].platform} device(s), {where} ({why})"
+                  + (f"; resuming at step {step}" if resuming else ""), file=sys.stderr)
 
-    loop_start = steps_at_start = None
-    bar = None
-
-    def after_steps(epoch: int, n: int, metrics) -> None:
-        """Bookkeeping after ``n`` steps ran: clock, progress, log and checkpoint cadences."""
-        nonlocal loop_start, steps_at_start
-        bar.update(n)
-        if loop_start is None:  # time from the end of the first call: leaves compilation out
-            jax.block_until_ready(metrics)
-            loop_start, steps_at_start = time.time(), step
-            train_metrics.restart_clock(step)
-        if step % log_every == 0:
-            mean = train_metrics.flush(last_checkpoint, ckpt.directory)
-            bar.set_postfix(progress_postfix(mean), refresh=False)
-        if checkpoint_every and step % checkpoint_every == 0:
-            save(epoch)
-
-    try:
-        # A run restored at its last step (e.g. killed before its summary) trains no epoch again.
-        first_epoch = step // length.steps_per_epoch if step < length.total_steps else length.num_epochs
-        for epoch in range(first_epoch, length.num_epochs):
-            n_steps = length.steps_in_epoch(epoch)
-            first = step - epoch * length.steps_per_epoch
-            permutation = epoch_permutation(int(tc.seed), epoch, n_train)
-            bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{length.num_epochs}",
-                       disable=not (chief and progress), file=sys.stderr, dynamic_ncols=True, leave=False)
-            loop_start = None
-            if loop == "device":
-                x_all, y_all = device_data["train"].for_epoch(epoch, prepare_next=epoch + 1 < length.num_epochs)
-                if train_call is None:
-                    train_call = make_train_call(train_step, mesh, batch_size, steps_per_call,
-                                                 device_data["train"].x_scale)
-                order = put_replicated_array(permutation.astype(np.int32), mesh)
-                i = first
-                while i < n_steps:
-                    n = 1 if loop_start is None else call_length(step, i, n_steps, steps_per_call, log_every,
-                                                                  checkpoint_every)
-                    state, metrics = train_call(state, x_all, y_all, order, np.int32(i), np.int32(n))
-                    train_metrics.add_call(step, n, metrics)
-                    step, i = step + n, i + n
-                    after_steps(epoch, n, metrics)
-            else:
-                def load(i, permutation=permutation, epoch=epoch):
-                    return load_batch(dataset.train, train_batch_indices(permutation, i, batch_size), epoch)
-
-                for x, y in prefetch(load, range(first, n_steps)):
-                    state, metrics = jitted_step(state, *shard_batch((x, y), mesh))
-                    train_metrics.add(step, metrics)
-                    step += 1
-                    after_steps(epoch, 1, metrics)
-            train_metrics.flush(last_checkpoint, ckpt.directory)
-            jax.block_until_ready(state)
-            if loop_start is not None:
-                train_seconds += time.time() - loop_start
-                train_steps_timed += step - steps_at_start
-            bar.close()
-            leaks = leak_values(state.params)  # k_tau(a) per epoch, for plots of the leaks over training
-            if leaks:
-                writer.write(step, {"epoch": epoch + 1, **leaks})
-            evaluated = None
-            if (epoch + 1) % int(tc.eval_every_epochs) == 0 or step == length.total_steps:
-                final = run_eval(epoch)
-                evaluated = {best_name: final[best_split].metrics[key_metric]}
-            save(epoch, evaluated)
-        if not final:  # resumed at the very end: evaluate what was restored (logged once only)
-            final = run_eval(length.num_epochs - 1, write=not has_eval_record(metrics_path, step))
-        ckpt.wait()
-        best_step = ckpt.best_step()
-    finally:
-        writer.close()
         if loop == "device":
-            for data in device_data.values():
-                data.close()
+            device_data = {name: DeviceSplit(split, mesh) for name, split in splits.items()}
+            train_call, eval_calls = None, {}
+        else:
+            jitted_step = jit_train_step(train_step, mesh)
+            jitted_eval = jit_eval_step(eval_step, mesh)
 
-    summary = build_summary(config, final, best, regression, num_params, mesh, step, length,
-                            wall_time=meta.get("wall_time_s", 0.0) + time.time() - start_time,
-                            samples_per_s=train_steps_timed * batch_size / train_seconds if train_seconds else None)
-    summary["best_checkpoint"] = {"step": best_step, "metric": best_name,
-                                  "path": None if best_step is None else str(workdir / "checkpoints" / str(best_step))}
-    summary["loop"] = {"kind": loop, "steps_per_call": steps_per_call if loop == "device" else 1}
-    if chief:
-        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
-        print(f"done: {format_eval('test', final['test'].metrics)}; summary in {summary_path}", file=sys.stderr)
-    return summary
+        def evaluate_split(name: str) -> EvalResult:
+            split, eval_batch = splits[name], int(tc.eval_batch_size)
+            if loop == "host":
+                return evaluate(jitted_eval, state, split, eval_batch, mesh)
+            x_all, y_all = device_data[name].for_epoch(0, prepare_next=False)
+            if name not in eval_calls:
+                eval_calls[name] = make_eval_call(eval_step, mesh, eval_batch, split.num_examples,
+                                                  device_data[name].x_scale)
+            return reduce_outputs(unstack_batches(jax.device_get(eval_calls[name](state, x_all, y_all))))
+
+        def save(epoch: int, metrics: Metrics | None = None) -> None:
+            nonlocal last_checkpoint
+            train_metrics.flush(last_checkpoint, ckpt.directory)  # raises before a bad state is saved
+            if step == last_checkpoint:
+                return
+            if not checkpointing.is_finite_tree(state):  # every step was checked: a bug if it happens
+                raise NonFiniteLossError(f"the state of step {step} holds NaN/inf although every step's check passed; "
+                                         f"it was not saved (last good checkpoint: step {last_checkpoint})")
+            meta_now = {"step": step, "epoch": epoch, "best": best,
+                        "wall_time_s": meta.get("wall_time_s", 0.0) + time.time() - start_time,
+                        "train_seconds": train_seconds, "train_steps_timed": train_steps_timed}
+            if not ckpt.save(step, state, meta_now, metrics=metrics):
+                raise RuntimeError(f"the checkpoint of step {step} was not written: {ckpt.directory} already holds "
+                                   f"step {ckpt.latest_step()}; use a new --workdir")
+            last_checkpoint = step
+
+        def run_eval(epoch: int, write: bool = True) -> dict[str, EvalResult]:
+            results = {"test": evaluate_split("test")}
+            if dataset.validation is not None:
+                results["validation"] = evaluate_split("validation")
+            scalars: dict[str, float] = {"epoch": epoch + 1}
+            for split, r in results.items():
+                scalars.update({f"{split}/{k}": v for k, v in r.metrics.items()})
+                value = r.metrics[key_metric]
+                best_key = f"best_{split}_{key_metric}"
+                if best_key not in best or better(best[best_key], value) == value:
+                    best[best_key] = value
+                    if split == "validation":
+                        best[f"test_{key_metric}_at_best_validation"] = results["test"].metrics[key_metric]
+            scalars.update({f"firing_rate/{k}": v for k, v in results["test"].firing_rates.items()})
+            if write:
+                writer.write(step, scalars)
+            if chief:
+                line = " | ".join(format_eval(s, r.metrics) for s, r in results.items())
+                tqdm.write(f"epoch {epoch + 1}/{length.num_epochs} step {step}: {line}", file=sys.stderr)
+            return results
+
+        loop_start = steps_at_start = None
+        bar = None
+
+        def after_steps(epoch: int, n: int, metrics) -> None:
+            """Bookkeeping after ``n`` steps ran: clock, progress, log and checkpoint cadences."""
+            nonlocal loop_start, steps_at_start
+            bar.update(n)
+            if loop_start is None:  # time from the end of the first call: leaves compilation out
+                jax.block_until_ready(metrics)
+                loop_start, steps_at_start = time.time(), step
+                train_metrics.restart_clock(step)
+            if step % log_every == 0:
+                mean = train_metrics.flush(last_checkpoint, ckpt.directory)
+                bar.set_postfix(progress_postfix(mean), refresh=False)
+            if checkpoint_every and step % checkpoint_every == 0:
+                save(epoch)
+
+        try:
+            # A run restored at its last step (e.g. killed before its summary) trains no epoch again.
+            first_epoch = step // length.steps_per_epoch if step < length.total_steps else length.num_epochs
+            for epoch in range(first_epoch, length.num_epochs):
+                n_steps = length.steps_in_epoch(epoch)
+                first = step - epoch * length.steps_per_epoch
+                permutation = epoch_permutation(int(tc.seed), epoch, n_train)
+                bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{length.num_epochs}",
+                           disable=not (chief and progress), file=sys.stderr, dynamic_ncols=True, leave=False)
+                loop_start = None
+                if loop == "device":
+                    x_all, y_all = device_data["train"].for_epoch(epoch, prepare_next=epoch + 1 < length.num_epochs)
+                    if train_call is None:
+                        train_call = make_train_call(train_step, mesh, batch_size, steps_per_call,
+                                                     device_data["train"].x_scale)
+                    order = put_replicated_array(permutation.astype(np.int32), mesh)
+                    i = first
+                    while i < n_steps:
+                        n = 1 if loop_start is None else call_length(step, i, n_steps, steps_per_call, log_every,
+                                                                      checkpoint_every)
+                        state, metrics = train_call(state, x_all, y_all, order, np.int32(i), np.int32(n))
+                        train_metrics.add_call(step, n, metrics)
+                        step, i = step + n, i + n
+                        after_steps(epoch, n, metrics)
+                else:
+                    def load(i, permutation=permutation, epoch=epoch):
+                        return load_batch(dataset.train, train_batch_indices(permutation, i, batch_size), epoch)
+
+                    for x, y in prefetch(load, range(first, n_steps)):
+                        state, metrics = jitted_step(state, *shard_batch((x, y), mesh))
+                        train_metrics.add(step, metrics)
+                        step += 1
+                        after_steps(epoch, 1, metrics)
+                train_metrics.flush(last_checkpoint, ckpt.directory)
+                jax.block_until_ready(state)
+                if loop_start is not None:
+                    train_seconds += time.time() - loop_start
+                    train_steps_timed += step - steps_at_start
+                bar.close()
+                leaks = leak_values(state.params)  # k_tau(a) per epoch, for plots of the leaks over training
+                if leaks:
+                    writer.write(step, {"epoch": epoch + 1, **leaks})
+                evaluated = None
+                if (epoch + 1) % int(tc.eval_every_epochs) == 0 or step == length.total_steps:
+                    final = run_eval(epoch)
+                    evaluated = {best_name: final[best_split].metrics[key_metric]}
+                save(epoch, evaluated)
+            if not final:  # resumed at the very end: evaluate what was restored (logged once only)
+                final = run_eval(length.num_epochs - 1, write=not has_eval_record(metrics_path, step))
+            ckpt.wait()
+            best_step = ckpt.best_step()
+        finally:
+            writer.close()
+            if loop == "device":
+                for data in device_data.values():
+                    data.close()
+
+        summary = build_summary(config, final, best, regression, num_params, mesh, step, length,
+                                wall_time=meta.get("wall_time_s", 0.0) + time.time() - start_time,
+                                samples_per_s=train_steps_timed * batch_size / train_seconds if train_seconds else None)
+        best_path = None if best_step is None else str(workdir / "checkpoints" / str(best_step))
+        summary["best_checkpoint"] = {"step": best_step, "metric": best_name, "path": best_path}
+        summary["loop"] = {"kind": loop, "steps_per_call": steps_per_call if loop == "device" else 1}
+        if chief:
+            summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+            print(f"done: {format_eval('test', final['test'].metrics)}; summary in {summary_path}", file=sys.stderr)
+        return summary
