@@ -25,8 +25,9 @@ def default_train_config() -> ml_collections.ConfigDict:
     """``config.train``: batch sizes, length, evaluation, checkpoints, seed, the loop.
 
     ``loop``: "auto" keeps the data on the device and runs up to ``steps_per_call`` steps per
-    dispatch when the splits fit in device memory (:mod:`snnjax.device_loop`), else loads batches
-    on the host; "device" or "host" force either. Both give the same parameters.
+    dispatch on an accelerator when the splits fit in device memory (:mod:`snnjax.device_loop`),
+    else (and on CPU) loads batches on the host; "device" or "host" force either. Both give the
+    same parameters within float32 rounding.
     """
     return ml_collections.ConfigDict(
         dict(

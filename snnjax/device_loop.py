@@ -111,13 +111,22 @@ def device_budget(device: jax.Device) -> int:
     return int(limit) // 4 if limit else DEFAULT_BUDGET_BYTES
 
 
-def choose_loop(loop: str, nbytes: int, budget: int) -> tuple[str, str]:
-    """``("device" | "host", why)`` for ``train.loop`` and the bytes the splits need on the device."""
+def choose_loop(loop: str, nbytes: int, budget: int, platform: str = "gpu") -> tuple[str, str]:
+    """``("device" | "host", why)`` for ``train.loop``, the bytes the splits need on the device and
+    the platform.
+
+    ``"auto"`` picks the device loop on accelerators when the data fit the budget. On CPU it picks
+    the host loop: measured on a 2-core CPU (``python -m bench.run --quick --loop host device``), the
+    device loop ran the sequence nets 1.3x faster but the conv seed nets 3-6x slower (XLA's CPU
+    backend runs their step slower inside a ``while_loop``), and the dense 784-100-10 net no faster.
+    """
     mib = f"{nbytes / 2**20:.1f} MiB"
     if loop == "device":
         return "device", f"train.loop=device (data {mib} on each device)"
     if loop == "host":
         return "host", "train.loop=host"
+    if platform == "cpu":
+        return "host", "train.loop=auto on CPU (--config.train.loop=device forces the device loop)"
     if nbytes <= budget:
         return "device", f"data {mib} fit on the device (budget {budget / 2**20:.0f} MiB)"
     return "host", (f"data {mib} exceed the device budget of {budget / 2**20:.0f} MiB; loading batches on the "

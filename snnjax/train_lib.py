@@ -281,7 +281,8 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
         if dataset.validation is not None:
             splits["validation"] = dataset.validation
         nbytes = sum(split_nbytes(s, dataset.input_shape) for s in splits.values())
-        loop, why = choose_loop(tc.loop, nbytes, device_budget(mesh.devices.flat[0]))
+        device = mesh.devices.flat[0]
+        loop, why = choose_loop(tc.loop, nbytes, device_budget(device), device.platform)
         steps_per_call = int(tc.steps_per_call)
         last_checkpoint = ckpt.latest_step()
         train_step = make_train_step(model, tx, schedule, config.loss, dataset.task, train_key, keep_last_good=False)
