@@ -5,9 +5,14 @@
     python -m bench.run --peer          # also time the same nets in SpikingJelly and print our/their ratios
     python -m bench.run --only seq_plif --impl pallas
     python -m bench.run --peer --only seed_bn_lif --batch 16 --T 8     # one size, any T
+    python -m bench.run --quick --loop host device   # train throughput of both loops, side by side
 
-A train step is the real one ``train.py`` runs (``snnjax.train_lib.make_train_step``: forward, loss,
+A train step is the real one ``train.py`` runs (``snnjax.train_steps.make_train_step``: forward, loss,
 backward, optimiser, NaN guard), jitted with the state donated; eval is a jitted eval-mode forward.
+With ``--loop``, train records time the real loops instead, in one process: ``host`` loads each
+batch from NumPy (``input_pipeline``: prefetch thread, one copy and one dispatch per step) and
+``device`` holds the examples on the device and runs ``--steps_per_call`` steps per dispatch
+(``device_loop.make_train_call``); a ``ratio`` line gives device/host per workload and batch.
 Each line holds samples/s, ms/step, peak device memory (where the backend reports it), the device
 and the JAX version. Compare runs as ratios taken in one process on one device, never across machines.
 """
@@ -18,6 +23,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from typing import Any, Iterator
 
 import jax
@@ -27,7 +33,9 @@ import numpy as np
 from bench import peer_spikingjelly
 from bench.timing import device_record, peak_memory_mib, time_steps
 from bench.workloads import Workload, workloads
-from snnjax import models, optim, train_lib
+from snnjax import input_pipeline as pipeline
+from snnjax import models, optim
+from snnjax import train_steps
 
 
 def _batch(workload: Workload, batch: int) -> tuple[jax.Array, jax.Array]:
@@ -41,19 +49,74 @@ def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup:
     config = workload.config.copy_and_resolve_references()
     config.model.neuron.impl = impl
     model = models.build_model(config.model, workload.num_classes)
-    mesh = train_lib.make_mesh()
+    mesh = pipeline.make_mesh()
     tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=1000, num_epochs=1)
-    state = train_lib.create_train_state(model, tx, workload.input_shape, jax.random.PRNGKey(0), mesh)
-    x, y = train_lib.shard_batch(tuple(np.asarray(a) for a in _batch(workload, batch)), mesh)
+    state = train_steps.create_train_state(model, tx, workload.input_shape, jax.random.PRNGKey(0), mesh)
+    x, y = pipeline.shard_batch(tuple(np.asarray(a) for a in _batch(workload, batch)), mesh)
     if mode == "train":
-        step_fn = train_lib.jit_train_step(
-            train_lib.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1)), mesh)
+        step_fn = train_steps.jit_train_step(
+            train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
+                                        keep_last_good=False), mesh)
         seconds, _ = time_steps(lambda s: step_fn(s, x, y)[0], state, warmup, steps)
     else:
         variables = {"params": state.params, "batch_stats": state.batch_stats}
         forward = jax.jit(lambda v, x: model.apply(v, x, train=False, rngs={"encoder": jax.random.PRNGKey(0)}).out)
         seconds, _ = time_steps(lambda out: forward(variables, x + 0 * out.sum()), forward(variables, x), warmup, steps)
     return {"framework": "snnjax", "workload": workload.name, "mode": mode, "batch": batch,
+            "T": _time_steps(workload), "ms_per_step": round(1000 * seconds, 3),
+            "samples_per_s": round(batch / seconds, 1), "peak_mem_MiB": peak_memory_mib(), **device_record()}
+
+
+POOL_BATCHES = 8  # distinct batches the loop records cycle through
+REPEATS = 3  # timed repetitions per loop record; the fastest is reported
+
+
+def loop_record(workload: Workload, batch: int, loop: str, steps: int, warmup: int, impl: str,
+                steps_per_call: int) -> dict[str, Any]:
+    """Train throughput of the host loop or the device loop, fed like ``train_lib`` feeds them."""
+    from snnjax import device_loop
+    from snnjax.data.dataset import ArraySplit
+
+    config = workload.config.copy_and_resolve_references()
+    config.model.neuron.impl = impl
+    model = models.build_model(config.model, workload.num_classes)
+    mesh = pipeline.make_mesh()
+    tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=1000, num_epochs=1)
+    state = train_steps.create_train_state(model, tx, workload.input_shape, jax.random.PRNGKey(0), mesh)
+    step = train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
+                                       keep_last_good=False)
+    rng = np.random.default_rng(0)
+    pool = batch * POOL_BATCHES
+    split = ArraySplit(rng.uniform(0.0, 1.0, (pool, *workload.input_shape)).astype(np.float32),
+                       rng.integers(0, workload.num_classes, pool).astype(np.int32))
+    order = np.arange((warmup + steps) * batch, dtype=np.int32) % pool
+    if loop == "host":
+        jitted = train_steps.jit_train_step(step, mesh)
+
+        def run(state, start, n):
+            load = lambda i: pipeline.load_batch(split, pipeline.train_batch_indices(order, i, batch), 0)  # noqa: E731
+            for x, y in pipeline.prefetch(load, range(start, start + n)):
+                state, _ = jitted(state, *pipeline.shard_batch((x, y), mesh))
+            return state
+    else:
+        call = device_loop.make_train_call(step, mesh, batch, steps_per_call, 1.0)
+        x_all, y_all = device_loop.put_replicated(device_loop.HostArrays(split.x, split.y), mesh)
+        order_dev = device_loop.put_replicated_array(order, mesh)
+
+        def run(state, start, n):
+            for first in range(start, start + n, steps_per_call):
+                state, _ = call(state, x_all, y_all, order_dev, np.int32(first),
+                                np.int32(min(steps_per_call, start + n - first)))
+            return state
+
+    state = jax.block_until_ready(run(state, 0, warmup))
+    seconds = float("inf")
+    for _ in range(REPEATS):  # the best of a few: on a shared machine the others run slow by chance
+        begin = time.perf_counter()
+        state = jax.block_until_ready(run(state, warmup, steps))
+        seconds = min(seconds, (time.perf_counter() - begin) / steps)
+    return {"framework": "snnjax", "workload": workload.name, "mode": "train", "loop": loop,
+            "steps_per_call": steps_per_call if loop == "device" else 1, "batch": batch,
             "T": _time_steps(workload), "ms_per_step": round(1000 * seconds, 3),
             "samples_per_s": round(batch / seconds, 1), "peak_mem_MiB": peak_memory_mib(), **device_record()}
 
@@ -96,6 +159,16 @@ def records(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             continue
         workload = resized(workload, args.batch, args.T)
         for batch in workload.batch_sizes:
+            if args.loop:
+                steps = args.steps or (32 if args.quick else 128)
+                timed = {loop: loop_record(workload, batch, loop, steps, warmup=args.steps_per_call, impl=args.impl,
+                                           steps_per_call=args.steps_per_call) for loop in args.loop}
+                yield from timed.values()
+                if {"host", "device"} <= set(timed):
+                    yield {"ratio": f"device/host loop {workload.name} train batch {batch}",
+                           "samples_per_s_ratio": round(timed["device"]["samples_per_s"]
+                                                        / timed["host"]["samples_per_s"], 2)}
+                continue
             for mode in ("train", "eval"):
                 steps = args.steps or (2 if args.quick else 20)
                 ours = snnjax_record(workload, batch, mode, steps, warmup=1 if args.quick else 3, impl=args.impl)
@@ -117,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--impl", default="scan", choices=("scan", "pallas"), help="neuron implementation")
     parser.add_argument("--batch", type=int, help="one batch size instead of the workloads' own")
     parser.add_argument("--T", type=int, help="time steps: the seed nets' T, the sequence nets' length")
+    parser.add_argument("--loop", nargs="+", choices=("host", "device"),
+                        help="time the train loops instead of a bare step: host, device, or both")
+    parser.add_argument("--steps_per_call", type=int, default=16, help="device loop: steps per dispatch")
     args = parser.parse_args(argv)
     if args.batch is not None and (args.batch < 1 or args.batch % jax.device_count()):
         parser.error(f"--batch must be a positive multiple of the {jax.device_count()} devices, got {args.batch}")

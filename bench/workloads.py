@@ -8,6 +8,8 @@
   detach_reset=True, Sigmoid())``, T = 784 (one pixel per step), batch 256, cross-entropy on the
   time-averaged linear readout, Adam 5e-4 (``anchor_seq.py``).
 - ``seq_ce_lif``: the same net with CE-LIF neurons (the ce-lif paper's Seq-MNIST model).
+- ``dense_lif``: a small dense 784-100-10 LIF net, T = 8, batch 16, where per-step overhead (one
+  dispatch and one batch copy per step) is a large part of a step: the host/device loop comparison.
 """
 
 from __future__ import annotations
@@ -70,12 +72,29 @@ def _seq(kind: str) -> ml_collections.ConfigDict:
     return c
 
 
+def _dense() -> ml_collections.ConfigDict:
+    c = base_config()
+    c.model.spec = "100-10"  # the 28x28 image flattened: 784-100-10
+    c.model.time_steps = 8
+    c.model.encoder = "direct"
+    c.model.norm = "none"
+    c.model.neuron.kind = "lif"
+    c.model.neuron.decay = 0.5
+    c.model.neuron.decay_input = True
+    c.model.neuron.surrogate = "sigmoid"
+    c.loss.name = "mse_rate"
+    c.optim.name = "adam"
+    c.optim.learning_rate = 1e-3
+    return c
+
+
 def workloads(quick: bool = False) -> list[Workload]:
     """All workloads; ``quick`` shrinks batches (and the sequence length) for a CPU smoke run."""
     seed_batches = (4,) if quick else (16, 128, 512)
     seq_batches = (4,) if quick else (256,)
     seq_shape = (7, 7, 1) if quick else (28, 28, 1)  # 49 or 784 steps
     return [
+        Workload("dense_lif", _dense(), (16,), (28, 28, 1)),
         Workload("seed_bn_lif", _seed("lif"), seed_batches, (28, 28, 1)),
         Workload("seed_llc_lif", _seed("llc_lif"), seed_batches, (28, 28, 1)),
         Workload("seq_plif", _seq("llc_lif"), seq_batches, seq_shape),

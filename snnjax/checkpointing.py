@@ -9,7 +9,8 @@ orbax writes a checkpoint into a temporary directory and renames it into place o
 complete, so an interrupted save leaves every earlier checkpoint intact; the leftover temporary
 directory is ignored by :meth:`Checkpointer.latest_step` and removed when a ``Checkpointer`` is next
 opened on the directory. Old checkpoints are deleted only after a newer one is finalised, keeping
-the latest ``max_to_keep``.
+the latest ``max_to_keep`` and, with ``best_metric``, also the best checkpoint by that metric among
+those saved with metrics (orbax's ``BestN`` preservation policy; :meth:`Checkpointer.best_step`).
 
 Saves are asynchronous: :meth:`Checkpointer.save` returns once the arrays are copied off the device;
 call :meth:`Checkpointer.wait` (or :meth:`Checkpointer.close`) before relying on the files.
@@ -26,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -46,23 +48,36 @@ class Checkpointer:
     Args:
       directory: root directory of the step directories; created if missing.
       max_to_keep: how many of the newest checkpoints to keep; ``None`` keeps all.
+      best_metric: also keep the checkpoint with the best value of this metric, among those saved
+        with ``metrics`` (e.g. ``"validation_accuracy"``); ``None``: only the latest.
+      best_mode: ``"max"`` or ``"min"``: which value of ``best_metric`` is best.
       read_only: for tools that only read a run (report, export, evaluation): nothing is created,
         saved, deleted or cleaned up (no background clean-up of a half-written save's temporary
         directory, whose thread would outlive a short-lived tool and fail at its exit).
     """
 
-    def __init__(self, directory: str | os.PathLike, max_to_keep: int | None = 3, read_only: bool = False):
+    def __init__(self, directory: str | os.PathLike, max_to_keep: int | None = 3,
+                 best_metric: str | None = None, best_mode: str = "max", read_only: bool = False):
         self.directory = os.path.abspath(os.fspath(directory))
-        options = ocp.CheckpointManagerOptions(
-            # `max_to_keep=` is deprecated in favour of a preservation policy.
-            preservation_policy=ocp.checkpoint_managers.LatestN(n=max_to_keep),
-            cleanup_tmp_directories=not read_only,
-            create=not read_only,
-        )
+        self.best_metric = best_metric
+        # `max_to_keep=` is deprecated in favour of a preservation policy.
+        policy = ocp.checkpoint_managers.LatestN(n=max_to_keep)
+        best = {}
+        if best_metric is not None:
+            if best_mode not in ("max", "min"):
+                raise ValueError(f"best_mode must be 'max' or 'min', got {best_mode!r}")
+            policy = ocp.checkpoint_managers.AnyPreservationPolicy([policy, ocp.checkpoint_managers.BestN(
+                get_metric_fn=lambda m: m[best_metric], reverse=best_mode == "min", n=1,
+                keep_checkpoints_without_metrics=False)])
+            # best_fn makes orbax read the metrics of existing checkpoints back when reopened.
+            best = dict(best_fn=lambda m: m[best_metric], best_mode=best_mode)
+        options = ocp.CheckpointManagerOptions(preservation_policy=policy, cleanup_tmp_directories=not read_only,
+                                               create=not read_only, **best)
         self.read_only = read_only
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
-    def save(self, step: int, state: PyTree, meta: Mapping[str, Any], force: bool = False) -> bool:
+    def save(self, step: int, state: PyTree, meta: Mapping[str, Any], force: bool = False,
+             metrics: Mapping[str, float] | None = None) -> bool:
         """Starts saving ``state`` and ``meta`` as checkpoint ``step``.
 
         Args:
@@ -70,6 +85,8 @@ class Checkpointer:
           state: pytree of arrays and scalars.
           meta: JSON-able dict (checked here, before anything is written).
           force: save even if the manager's save policy would skip this step.
+          metrics: ``{best_metric: value}`` for a checkpoint that competes for "best" (one saved
+            right after an evaluation); ``None`` for the others.
 
         Returns:
           Whether a save was started: ``False`` (nothing written) when ``step`` is not newer than
@@ -86,7 +103,16 @@ class Checkpointer:
         meta = dict(meta)
         json.dumps(meta)  # fail now, not in orbax's background thread
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
-        return self._manager.save(int(step), args=args, force=force)
+        return self._manager.save(int(step), args=args, force=force,
+                                  metrics=None if metrics is None else dict(metrics))
+
+    def best_step(self) -> int | None:
+        """The kept checkpoint with the best ``best_metric`` (``None`` if none was saved with
+        metrics, or without ``best_metric``)."""
+        if self.best_metric is None:
+            return None
+        self.wait()
+        return self._manager.best_step()
 
     def latest_step(self) -> int | None:
         """The newest finalised checkpoint step, or ``None``."""
@@ -235,6 +261,17 @@ def _on_default_device(metadata: Any) -> PyTree:
         return x
 
     return jax.tree.map(leaf, tree)
+
+
+class _NoMetricsWarning(logging.Filter):
+    """orbax warns at every save without metrics once a best metric is tracked; most saves have none
+    by design (mid-epoch checkpoints), so that line is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "did not provide metrics" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_NoMetricsWarning())
 
 
 def _abstract(tree: PyTree) -> PyTree:

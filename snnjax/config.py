@@ -22,7 +22,13 @@ from snnjax.optim import default_optim_config
 
 
 def default_train_config() -> ml_collections.ConfigDict:
-    """``config.train``: batch sizes, length, evaluation, checkpoints, seed."""
+    """``config.train``: batch sizes, length, evaluation, checkpoints, seed, the loop.
+
+    ``loop``: "auto" keeps the data on the device and runs up to ``steps_per_call`` steps per
+    dispatch on an accelerator when the splits fit in device memory (:mod:`snnjax.device_loop`),
+    else (and on CPU) loads batches on the host; "device" or "host" force either. Both give the
+    same parameters within float32 rounding.
+    """
     return ml_collections.ConfigDict(
         dict(
             seed=0,
@@ -34,6 +40,8 @@ def default_train_config() -> ml_collections.ConfigDict:
             checkpoint_every_steps=500,
             max_checkpoints=3,
             log_every_steps=50,
+            loop="auto",
+            steps_per_call=16,  # device loop: optimiser steps per dispatch (cut at log/checkpoint steps)
         )
     )
 

@@ -6,16 +6,22 @@ One run, start to end or resumed from ``workdir``::
       per epoch: permute indices from (seed, epoch) → jitted train steps → eval → checkpoint
     → summary.json (accuracy, firing rates, energy estimate, throughput)
 
-Determinism and resumption. Everything a step consumes is a function of the step number: the batch
-is ``permutation(seed, epoch)[i·B:(i+1)·B]`` (incomplete last batch dropped), data augmentation is
-seeded by the epoch (``Split.get(idx, epoch=epoch)``), and the dropout/encoder keys are
-``fold_in(key, step)``. So a run restored from a checkpoint of step ``s`` continues exactly as the
+The loop only orchestrates; its pieces live in their own modules:
+
+- :mod:`snnjax.train_steps`: the pure train and eval steps, the train state, jitting over a mesh;
+- :mod:`snnjax.input_pipeline`: batch order, the run's length, the host data path and the mesh;
+- :mod:`snnjax.evaluation`: evaluation over a whole split;
+- :mod:`snnjax.run_summary`: ``summary.json``, energy estimate and messages;
+- :mod:`snnjax.config_diff`: what a resumed run may change.
+
+Determinism and resumption. Everything a step consumes is a function of the step number (batch
+order from ``(seed, epoch)``, augmentation seeded by the epoch, dropout/encoder keys
+``fold_in(key, step)``), so a run restored from a checkpoint of step ``s`` continues exactly as the
 uninterrupted run would have.
 
 Data parallelism. The global batch is sharded over every device on a 1-D mesh axis ``data`` and the
 train state is replicated; ``jax.jit`` with these shardings lets GSPMD insert the gradient all-reduce,
-and BatchNorm statistics (a mean over the batch axis) come out over the global batch. Each process
-loads only its slice of the batch (``jax.make_array_from_process_local_data``).
+and BatchNorm statistics (a mean over the batch axis) come out over the global batch.
 
 Safety. A step whose loss, gradients or new parameters are not finite is not applied (the state
 stays the last good one) and the loop stops at the next metrics check with a
@@ -28,418 +34,40 @@ Files written to ``workdir``: ``config.json``, ``metrics.jsonl``, ``tb/`` (Tenso
 
 from __future__ import annotations
 
-import collections
-import concurrent.futures
-import dataclasses
-import functools
 import json
-import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import flax
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
-from flax import struct, traverse_util
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
 from tqdm.auto import tqdm
 
-from snnjax import checkpointing, energy, losses, metric_writers, optim, validate
+from snnjax import checkpointing, metric_writers, optim, validate
 from snnjax import data as data_lib
-from snnjax.models.output import ModelOutput
+from snnjax.config_diff import RESUMABLE_KEYS, append_config_history, check_resumed_config, config_changes
+from snnjax.device_loop import (LOOPS, DeviceSplit, call_length, choose_loop, device_budget, make_eval_call,
+                                make_train_call, put_replicated_array, split_nbytes, unstack, unstack_batches)
+from snnjax.evaluation import EvalResult, evaluate, reduce_outputs
+from snnjax.input_pipeline import (RunLength, epoch_permutation, load_batch, make_mesh, prefetch, run_length,
+                                   shard_batch, train_batch_indices)
+from snnjax.run_summary import build_summary, count_params, format_eval, leak_values, progress_postfix
+from snnjax.run_lock import RunLock
+from snnjax.train_steps import (NonFiniteLossError, TrainState, create_train_state, guarded_names, init_state,
+                                jit_eval_step, jit_train_step, make_eval_step, make_train_step)
 
-PyTree = Any
+__all__ = ["train_and_evaluate", "NonFiniteLossError", "TrainState", "RESUMABLE_KEYS", "check_resumed_config",
+           "truncate_metrics"]
+
+
 Metrics = dict[str, float]
-
-# Keys a resumed run may change: how long it runs and how often it reports, not what it computes.
-RESUMABLE_KEYS = frozenset({
-    "train.num_epochs", "train.num_steps", "train.eval_every_epochs", "train.checkpoint_every_steps",
-    "train.log_every_steps", "train.max_checkpoints", "train.eval_batch_size", "data.data_dir",
-})
-# Energy constants of the bpsa-bpta paper's estimate (its Table 6 uses E_FL_MAC and E_INT_ADD).
-E_MAC, E_AC = energy.E_FL_MAC, energy.E_INT_ADD
-
-
-class NonFiniteLossError(FloatingPointError):
-    """The loss, the gradients or the updated parameters became NaN or infinite."""
-
-
-@struct.dataclass
-class TrainState:
-    """Everything a training step changes (a pytree; checkpointed as is).
-
-    Attributes:
-        step: int32 scalar, optimiser steps taken.
-        params: the ``params`` collection.
-        batch_stats: the ``batch_stats`` collection (running BatchNorm statistics), maybe empty.
-        opt_state: the optax state.
-    """
-
-    step: jax.Array
-    params: PyTree
-    batch_stats: PyTree
-    opt_state: PyTree
-
-
-# --------------------------------------------------------------------------- the run's length
-
-
-@dataclasses.dataclass(frozen=True)
-class RunLength:
-    """How many steps a run takes and how they group into epochs."""
-
-    steps_per_epoch: int
-    total_steps: int
-
-    @property
-    def num_epochs(self) -> int:
-        """Epochs the loop enters; the last one may be partial (fractional ``num_epochs``)."""
-        return math.ceil(self.total_steps / self.steps_per_epoch)
-
-    def steps_in_epoch(self, epoch: int) -> int:
-        return min(self.steps_per_epoch, self.total_steps - epoch * self.steps_per_epoch)
-
-
-def run_length(train_cfg: ml_collections.ConfigDict, num_train: int) -> RunLength:
-    """Epochs are ``num_train // batch_size`` steps; the run is ``num_steps`` steps when > 0, else
-    ``round(num_epochs · steps_per_epoch)`` (``num_epochs`` may be fractional)."""
-    steps_per_epoch = num_train // int(train_cfg.batch_size)
-    if steps_per_epoch < 1:
-        raise validate.ConfigError(f"train.batch_size={train_cfg.batch_size} > {num_train} training examples")
-    if int(train_cfg.num_steps) > 0:
-        total = int(train_cfg.num_steps)
-    else:
-        total = max(1, round(float(train_cfg.num_epochs) * steps_per_epoch))
-    return RunLength(steps_per_epoch, total)
-
-
-def epoch_permutation(seed: int, epoch: int, num_examples: int) -> np.ndarray:
-    """The order of the training examples in ``epoch``: a pure function of ``(seed, epoch)``."""
-    return np.random.default_rng([int(seed), int(epoch)]).permutation(num_examples)
-
-
-def train_batch_indices(permutation: np.ndarray, step_in_epoch: int, batch_size: int) -> np.ndarray:
-    """The global batch of step ``step_in_epoch`` (batches are consecutive slices of the permutation)."""
-    return permutation[step_in_epoch * batch_size:(step_in_epoch + 1) * batch_size]
-
-
-def eval_batches(num_examples: int, batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(indices, mask)`` covering ``range(num_examples)`` in fixed-size batches.
-
-    The last batch is padded with examples from the start of the split (wrapping around), and
-    ``mask`` is False on the padding, so every batch has one shape (one compile) and masked sums
-    give exact means over the whole split.
-    """
-    for start in range(0, num_examples, batch_size):
-        idx = np.arange(start, start + batch_size)
-        yield idx % num_examples, idx < num_examples
-
-
-# --------------------------------------------------------------------------- devices
-
-
-def make_mesh(devices: Iterable[jax.Device] | None = None) -> Mesh:
-    """A 1-D mesh with axis ``data`` over ``devices`` (default: all devices of all processes).
-
-    Devices are ordered by process, so each process's devices hold a contiguous slice of the batch.
-    """
-    devices = list(jax.devices() if devices is None else devices)
-    devices.sort(key=lambda d: (d.process_index, d.id))
-    return Mesh(np.asarray(devices), ("data",))
-
-
-def process_slice(global_batch_size: int) -> slice:
-    """The part of a global batch this process loads (all of it on a single host)."""
-    local = global_batch_size // jax.process_count()
-    start = jax.process_index() * local
-    return slice(start, start + local)
-
-
-def shard_batch(arrays: tuple[np.ndarray, ...], mesh: Mesh) -> tuple[jax.Array, ...]:
-    """Process-local NumPy arrays → global arrays sharded on the batch axis over ``data``."""
-    sharding = NamedSharding(mesh, P("data"))
-    return tuple(jax.make_array_from_process_local_data(sharding, np.asarray(a)) for a in arrays)
-
-
-def load_batch(split: data_lib.Split, indices: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
-    """This process's share of the global batch ``indices``."""
-    return split.get(indices[process_slice(len(indices))], epoch=epoch)
-
-
-def prefetch(fn: Callable[[Any], Any], items: Iterable[Any], size: int = 2) -> Iterator[Any]:
-    """``map(fn, items)`` computed ``size`` items ahead in a background thread (NumPy loading and
-    augmentation overlap the device's work)."""
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        pending: collections.deque = collections.deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) > size:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-
-# --------------------------------------------------------------------------- model, state, steps
-
-
-def _rngs(key: jax.Array) -> dict[str, jax.Array]:
-    dropout, encoder = jax.random.split(key)
-    return {"dropout": dropout, "encoder": encoder}
-
-
-def init_state(model: nn.Module, tx: optax.GradientTransformation, example_x: jax.Array,
-               key: jax.Array) -> TrainState:
-    """A fresh ``TrainState`` (pure; run it under ``jax.jit`` or ``jax.eval_shape``)."""
-    k_params, k_rest = jax.random.split(key)
-    variables = model.init({"params": k_params, **_rngs(k_rest)}, example_x, train=False)
-    params = variables["params"]
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                      batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params))
-
-
-def create_train_state(model: nn.Module, tx: optax.GradientTransformation, input_shape: tuple,
-                       key: jax.Array, mesh: Mesh) -> TrainState:
-    """Initialises the state directly as replicated arrays on ``mesh``."""
-    def init(k):
-        return init_state(model, tx, jnp.zeros((1, *input_shape), jnp.float32), k)
-
-    return jax.jit(init, out_shardings=NamedSharding(mesh, P()))(key)
-
-
-def task_metrics(output: ModelOutput, y: jax.Array, task: str) -> dict[str, jax.Array]:
-    """``accuracy`` for classification tasks, ``mse`` of the scalar read-out for regression."""
-    if task == "regression":
-        pred = output.prediction().astype(jnp.float32)[..., 0]
-        return {"mse": jnp.mean(jnp.square(pred - y.astype(jnp.float32)))}
-    return {"accuracy": losses.accuracy(output, y)}
-
-
-def make_train_step(model: nn.Module, tx: optax.GradientTransformation, schedule: optax.Schedule,
-                    loss_cfg: ml_collections.ConfigDict, task: str, base_key: jax.Array):
-    """The pure train step ``(state, x, y) -> (state, metrics)``.
-
-    The dropout and encoder keys are ``fold_in(base_key, state.step)``. A step with a non-finite
-    loss, gradient norm or parameter norm returns the input state unchanged and
-    ``metrics["finite"] = False``, so the state never holds NaN.
-    """
-    name, local_weight, reduction = loss_cfg.name, float(loss_cfg.local_weight), loss_cfg.reduction
-
-    def train_step(state: TrainState, x: jax.Array, y: jax.Array) -> tuple[TrainState, dict]:
-        key = jax.random.fold_in(base_key, state.step)
-
-        def loss_fn(params):
-            output, updates = model.apply(
-                {"params": params, "batch_stats": state.batch_stats}, x, train=True,
-                rngs=_rngs(key), mutable=["batch_stats"])
-            loss, parts = losses.total_loss(output, y, name, local_weight, reduction)
-            return loss, (output, updates.get("batch_stats", {}), parts)
-
-        (loss, (output, batch_stats, parts)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        updates, opt_state = tx.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
-        grad_norm = optax.tree.norm(grads)
-        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & jnp.isfinite(optax.tree.norm(params))
-        new = TrainState(step=state.step + 1, params=params, batch_stats=batch_stats, opt_state=opt_state)
-        new = jax.tree.map(lambda n, o: jnp.where(finite, n, o), new, state)
-        metrics = {**parts, **task_metrics(output, y, task), "grad_norm": grad_norm,
-                   "learning_rate": schedule(state.step), "finite": finite}
-        return new, metrics
-
-    return train_step
-
-
-def trace_once(fn: Callable) -> Callable:
-    """``fn`` that raises if traced twice: under ``jax.jit`` a second trace means a recompile (an
-    input's shape, dtype or sharding changed), which would silently slow every epoch.
-
-    Like ``chex.assert_max_traces(n=1)``, but counting per wrapped closure, so that a second run in
-    the same process (tests) builds a fresh step without tripping the guard.
-    """
-    traces = 0
-
-    @functools.wraps(fn)
-    def wrapped(*args, **kwargs):
-        nonlocal traces
-        traces += 1
-        if traces > 1:
-            raise AssertionError(f"{fn.__name__} traced {traces} times: an input changed shape, dtype or "
-                                 "sharding, forcing a recompile")
-        return fn(*args, **kwargs)
-
-    return wrapped
-
-
-def jit_train_step(train_step, mesh: Mesh):
-    """``train_step`` jitted for ``mesh``: state replicated and donated, batch sharded on ``data``,
-    guarded by :func:`trace_once`."""
-    replicated, batch = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-    return jax.jit(trace_once(train_step), in_shardings=(replicated, batch, batch),
-                   out_shardings=(replicated, replicated), donate_argnums=0)
-
-
-def per_example_metrics(output: ModelOutput, y: jax.Array, loss_cfg: ml_collections.ConfigDict,
-                        task: str) -> dict[str, jax.Array]:
-    """Loss parts and task metrics of each example, ``[B]`` each.
-
-    Each example is scored as a batch of one with the library's own loss and metric functions, so
-    the mean of these over a set is exactly the batch loss/metric over that set.
-    """
-
-    def one(out, local_outs, y1):
-        o = ModelOutput(out=out[:, None], local_outs=tuple(l[:, None] for l in local_outs),
-                        readout=output.readout)
-        _, parts = losses.total_loss(o, y1[None], loss_cfg.name, float(loss_cfg.local_weight),
-                                     loss_cfg.reduction)
-        return {**parts, **task_metrics(o, y1[None], task)}
-
-    return jax.vmap(one, in_axes=(1, 1, 0))(output.out, output.local_outs, y)
-
-
-def _sown(tree: Mapping, leaf_name: str) -> dict[str, Any]:
-    """``{module path: values}`` of a sown collection (``conv0/neuron/rate`` → ``conv0/neuron``)."""
-    flat = traverse_util.flatten_dict(flax.core.unfreeze(tree), sep="/")
-    return {k[: -len(leaf_name) - 1]: v for k, v in flat.items() if k.endswith("/" + leaf_name)}
-
-
-def make_eval_step(model: nn.Module, loss_cfg: ml_collections.ConfigDict, task: str, key: jax.Array):
-    """The pure eval step ``(state, x, y, mask) -> (sums, rates, synops)``, in eval mode.
-
-    Returns masked sums of the per-example metrics (plus ``count``), the batch's mean firing rate
-    per spiking layer, and per synaptic layer ``macs, input_rate, analog_input, steps``.
-    """
-
-    def eval_step(state: TrainState, x: jax.Array, y: jax.Array, mask: jax.Array):
-        output, cols = model.apply({"params": state.params, "batch_stats": state.batch_stats}, x,
-                                   train=False, rngs=_rngs(key), mutable=["spikes", "synops"])
-        weights = mask.astype(jnp.float32)
-        per_example = per_example_metrics(output, y, loss_cfg, task)
-        sums = {k: jnp.sum(v * weights) for k, v in per_example.items()}
-        sums["count"] = jnp.sum(weights)
-        # A module called several times sows several values: average them.
-        rates = {k: jnp.mean(jnp.stack(v)) for k, v in _sown(cols.get("spikes", {}), "rate").items()}
-        synops = {}
-        for k, calls in _sown(cols.get("synops", {}), "cost").items():
-            synops[k] = dict(calls[0], input_rate=jnp.mean(jnp.stack([c["input_rate"] for c in calls])))
-        return sums, rates, synops
-
-    return eval_step
-
-
-def jit_eval_step(eval_step, mesh: Mesh):
-    replicated, batch = NamedSharding(mesh, P()), NamedSharding(mesh, P("data"))
-    return jax.jit(eval_step, in_shardings=(replicated, batch, batch, batch), out_shardings=replicated)
-
-
-@dataclasses.dataclass
-class EvalResult:
-    """Means over a whole split: metrics, firing rate per spiking layer, synaptic-layer costs."""
-
-    metrics: Metrics
-    firing_rates: dict[str, float]
-    synops: dict[str, dict[str, float]]
-
-
-def evaluate(eval_step, state: TrainState, split: data_lib.Split, batch_size: int, mesh: Mesh) -> EvalResult:
-    """Runs ``eval_step`` over all of ``split`` (last partial batch padded and masked out).
-
-    Metrics are exact means over the split. Firing rates are batch means weighted by each batch's
-    number of real examples; the padded last batch's rates also include its (repeated) padding
-    examples, a bias of at most ``batch_size - 1`` repeats.
-    """
-
-    def load(batch):
-        idx, mask = batch
-        local = process_slice(len(idx))
-        x, y = split.get(idx[local], epoch=0)
-        return x, y, mask[local]
-
-    outputs = [eval_step(state, *shard_batch(b, mesh))
-               for b in prefetch(load, eval_batches(split.num_examples, batch_size))]
-    outputs = jax.device_get(outputs)
-    counts = np.array([float(s["count"]) for s, _, _ in outputs])
-    total = counts.sum()
-    metrics = {k: float(sum(float(s[k]) for s, _, _ in outputs) / total) for k in outputs[0][0] if k != "count"}
-    weights = counts / total
-    rates = {k: float(sum(w * float(r[k]) for w, (_, r, _) in zip(weights, outputs))) for k in outputs[0][1]}
-    synops = {}
-    for k, first in outputs[0][2].items():
-        rate = float(sum(w * float(o[k]["input_rate"]) for w, (_, _, o) in zip(weights, outputs)))
-        synops[k] = {"macs": float(first["macs"]), "input_rate": rate,
-                     "analog_input": bool(first["analog_input"]), "steps": int(first["steps"])}
-    return EvalResult(metrics, rates, synops)
-
-
-# --------------------------------------------------------------------------- reports
-
-
-def energy_report(synops: Mapping[str, Mapping[str, float]]) -> dict:
-    """The bpsa-bpta energy estimate (paper Eq. 11) from the ``synops`` of an evaluation.
-
-    T is the longest ``steps`` of any layer (a static first conv under direct coding runs once but
-    is charged per step, as in the paper). Constants: ``E_FL_MAC`` = 4.6 pJ per MAC and
-    ``E_INT_ADD`` = 0.1 pJ per accumulate (Horowitz 2014), which reproduce the paper's Table 6.
-    """
-    if not synops:
-        return {}
-    layers = [energy.LayerCost(name, c["macs"], None if c["analog_input"] else min(max(c["input_rate"], 0.0), 1.0))
-              for name, c in synops.items()]
-    time_steps = max(int(c["steps"]) for c in synops.values())
-    report = energy.estimate_energy(layers, time_steps, e_mac=E_MAC, e_ac=E_AC)
-    for layer in report["layers"]:
-        layer["steps"] = int(synops[layer["name"]]["steps"])
-    report["constants"] = {"e_mac": "E_FL_MAC = 4.6 pJ (32-bit float MAC, Horowitz 2014, 45 nm)",
-                           "e_ac": "E_INT_ADD = 0.1 pJ (32-bit int add; bpsa-bpta paper's E_INT_AC)",
-                           "units": "joules per example"}
-    return report
-
-
-def leak_values(params: PyTree) -> dict[str, float]:
-    """``leak/<layer path>``: the LLC-LIF leak k_τ(a) = sigmoid(a) of every layer (mean if per channel)."""
-    flat = traverse_util.flatten_dict(flax.core.unfreeze(jax.device_get(params)), sep="/")
-    return {f"leak/{k[:-2]}": float(np.mean(1.0 / (1.0 + np.exp(-np.asarray(v, np.float64)))))
-            for k, v in flat.items() if k.endswith("/a") or k == "a"}
-
-
-def count_params(params: PyTree) -> int:
-    return int(sum(np.prod(x.shape) for x in jax.tree.leaves(params)))
-
-
-def device_info(mesh: Mesh) -> dict:
-    device = mesh.devices.flat[0]
-    return {"platform": device.platform, "kind": device.device_kind, "count": int(mesh.size),
-            "process_count": jax.process_count()}
-
-
-def _flat_config(config: ml_collections.ConfigDict | Mapping) -> dict[str, Any]:
-    values = json.loads(config.to_json_best_effort()) if isinstance(config, ml_collections.ConfigDict) else config
-    return traverse_util.flatten_dict(values, sep=".")
-
-
-def check_resumed_config(saved: Mapping, config: ml_collections.ConfigDict, allow_change: bool) -> list[str]:
-    """Differences between a workdir's saved config and ``config`` outside :data:`RESUMABLE_KEYS`.
-
-    Raises:
-        validate.ConfigError: there are differences and ``allow_change`` is False.
-    """
-    old, new = _flat_config(dict(saved)), _flat_config(config)
-    diffs = [f"{k}: {old.get(k, '<absent>')!r} (saved) -> {new.get(k, '<absent>')!r} (now)"
-             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and k not in RESUMABLE_KEYS]
-    if diffs and not allow_change:
-        raise validate.ConfigError(
-            "the workdir holds a checkpoint of a run with a different config:\n  " + "\n  ".join(diffs)
-            + "\nUse a new --workdir, or pass --allow_config_change to resume it with the new config anyway "
-            "(only length and cadence keys may change freely: " + ", ".join(sorted(RESUMABLE_KEYS)) + ")."
-        )
-    return diffs
+# Keys of the step metrics that are flags of the NaN guard, not quantities to average.
+_GUARD_KEYS = ("finite", "nonfinite_leaf", "nonfinite_value")
 
 
 def truncate_metrics(path: Path, step: int) -> None:
@@ -456,12 +84,12 @@ def truncate_metrics(path: Path, step: int) -> None:
         path.write_text("".join(kept))
 
 
-class _NullWriter:
-    def write(self, step, metrics):
-        pass
-
-    def close(self):
-        pass
+def has_eval_record(path: Path, step: int) -> bool:
+    """Whether ``metrics.jsonl`` already holds the evaluation of ``step``."""
+    if not path.exists():
+        return False
+    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    return any(r.get("step") == step and any(k.startswith("test/") for k in r) for r in records)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -469,56 +97,76 @@ class _NullWriter:
 
 class _TrainMetrics:
     """Train metrics of the steps since the last check: fetched together (one sync), checked for
-    non-finite steps, averaged and written."""
+    non-finite steps, averaged and written.
 
-    def __init__(self, writer, length: RunLength, batch_size: int):
-        self.writer, self.length, self.batch_size = writer, length, batch_size
-        self.pending: list[tuple[int, dict]] = []
+    The host loop adds one step's metrics at a time (:meth:`add`), the device loop a call's
+    stacked metrics (:meth:`add_call`); both flush the same per-step rows.
+    """
+
+    def __init__(self, writer, length: RunLength, batch_size: int, guarded: list[str]):
+        self.writer, self.length, self.batch_size, self.guarded = writer, length, batch_size, guarded
+        self.pending: list[tuple[int, int, dict, bool]] = []
         self.last_time, self.last_step = time.time(), None
 
     def add(self, step: int, metrics: dict) -> None:
-        self.pending.append((step, metrics))
+        self.pending.append((step, 1, metrics, False))
+
+    def add_call(self, first_step: int, num_steps: int, metrics: dict) -> None:
+        self.pending.append((first_step, num_steps, metrics, True))
 
     def restart_clock(self, steps_done: int) -> None:
         """Throughput counts from now: leaves compilation and evaluation out of samples/s."""
         self.last_time, self.last_step = time.time(), steps_done - 1
 
+    def _rows(self) -> list[tuple[int, dict]]:
+        host = jax.device_get([m for _, _, m, _ in self.pending])
+        rows = []
+        for (first, n, _, stacked), m in zip(self.pending, host):
+            rows += [(first + i, r) for i, r in enumerate(unstack(m, n))] if stacked else [(first, m)]
+        self.pending = []
+        return rows
+
     def flush(self, last_checkpoint: int | None, checkpoint_dir: str) -> Metrics | None:
         if not self.pending:
             return None
-        steps = [s for s, _ in self.pending]
-        host = jax.device_get([m for _, m in self.pending])
-        self.pending = []
-        for step, m in zip(steps, host):
+        rows = self._rows()
+        for step, m in rows:
             if not bool(m["finite"]):
-                epoch = step // self.length.steps_per_epoch
-                kept = (f"the last good checkpoint is step {last_checkpoint} in {checkpoint_dir}; rerunning the "
-                        "same command resumes from it" if last_checkpoint is not None else "no checkpoint was written yet")
-                raise NonFiniteLossError(
-                    f"training stopped: non-finite loss or gradients at step {step + 1} (epoch {epoch}, "
-                    f"loss={float(m['loss']):.6g}, grad_norm={float(m['grad_norm']):.6g}); that update was not "
-                    f"applied and {kept}. Try a lower learning rate (--config.optim.learning_rate), gradient "
-                    "clipping (--config.optim.grad_clip_norm=1.0), or check the data for NaN/inf."
-                )
+                raise NonFiniteLossError(self._message(step, m, last_checkpoint, checkpoint_dir))
+        steps, host = [s for s, _ in rows], [m for _, m in rows]
         now = time.time()
-        mean = {f"train/{k}": float(np.mean([float(m[k]) for m in host])) for k in host[0] if k != "finite"}
+        mean = {f"train/{k}": float(np.mean([float(m[k]) for m in host])) for k in host[0] if k not in _GUARD_KEYS}
         if self.last_step is not None:
             mean["train/samples_per_s"] = (steps[-1] - self.last_step) * self.batch_size / max(now - self.last_time, 1e-9)
         self.last_time, self.last_step = now, steps[-1]
         self.writer.write(steps[-1] + 1, mean)
         return mean
 
+    def _message(self, step: int, m: dict, last_checkpoint: int | None, checkpoint_dir: str) -> str:
+        epoch = step // self.length.steps_per_epoch
+        name = self.guarded[int(m["nonfinite_leaf"])]
+        kept = (f"the last good checkpoint is step {last_checkpoint} in {checkpoint_dir}; rerunning the "
+                "same command resumes from it" if last_checkpoint is not None else "no checkpoint was written yet")
+        return (f"training stopped: non-finite {name} ({float(m['nonfinite_value'])}) at step {step + 1} "
+                f"(epoch {epoch}; loss={float(m['loss']):.6g}, grad_norm={float(m['grad_norm']):.6g}); that "
+                f"state was not saved and {kept}. Try a lower learning rate (--config.optim.learning_rate), "
+                "gradient clipping (--config.optim.grad_clip_norm=1.0), or check the data for NaN/inf.")
 
-def _format_eval(name: str, m: Metrics) -> str:
-    if "accuracy" in m:
-        return f"{name} accuracy {100 * m['accuracy']:.2f}% loss {m['loss']:.4f}"
-    return f"{name} mse {m['mse']:.5g} loss {m['loss']:.5g}"
+
+def _check_loop_config(tc: ml_collections.ConfigDict) -> None:
+    if tc.loop not in LOOPS:
+        raise validate.ConfigError(f"train.loop={tc.loop!r} must be one of {LOOPS}")
+    if int(tc.steps_per_call) < 1:
+        raise validate.ConfigError(f"train.steps_per_call={tc.steps_per_call} must be >= 1")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                        devices: Iterable[jax.Device] | None = None, allow_config_change: bool = False,
                        progress: bool = True) -> dict:
     """Trains ``config`` in ``workdir`` (resuming from its latest checkpoint) and evaluates it.
+
+    A finished run (its latest checkpoint at the config's last step, ``summary.json`` written) is
+    not trained or evaluated again: its summary is returned, and nothing is written.
 
     Args:
         config: a full config (``snnjax.config.base_config`` and an experiment's changes).
@@ -531,9 +179,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         The summary (also written to ``workdir/summary.json``).
 
     Raises:
-        validate.ConfigError: a bad config (before anything is compiled).
+        validate.ConfigError: a bad config (before anything is compiled), or
+            ``run_lock.RunLockedError``: another trainer holds ``workdir``.
         snnjax.data.DataNotFoundError: the dataset's files are missing.
-        NonFiniteLossError: the loss became NaN/inf.
+        NonFiniteLossError: the loss, the gradients or the state became NaN/inf.
     """
     start_time = time.time()
     workdir = Path(workdir)
@@ -543,6 +192,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
 
     # Everything that can be wrong with the config fails here, before any compile.
     validate.check_config(config, mesh.size)
+    _check_loop_config(tc)
     dataset = data_lib.load(config.data)
     model = validate.check_with_data(config, dataset)
     length = run_length(tc, dataset.train.num_examples)
@@ -557,167 +207,228 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     except (ValueError, TypeError) as error:
         raise validate.ConfigError(
             f"the model does not run on {dataset.name!r} examples of shape {dataset.input_shape}: {error}") from error
-    num_params = count_params(abstract.params)
-    init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(int(tc.seed)), 3)
-
-    ckpt = checkpointing.Checkpointer(workdir / "checkpoints", max_to_keep=int(tc.max_checkpoints))
-    resuming = ckpt.latest_step() is not None
-    config_path = workdir / "config.json"
-    if resuming and config_path.exists():
-        diffs = check_resumed_config(json.loads(config_path.read_text()), config, allow_config_change)
-        if diffs and chief:
-            print("warning: resuming with a changed config:\n  " + "\n  ".join(diffs), file=sys.stderr)
+    if workdir.exists() and not workdir.is_dir():
+        raise validate.ConfigError(f"--workdir {workdir} is a file, not a directory: give a directory path")
+    lock = RunLock(workdir) if chief else None
     if chief:
         workdir.mkdir(parents=True, exist_ok=True)
-        config_path.write_text(config.to_json_best_effort(indent=2) + "\n")
-        truncate_metrics(workdir / "metrics.jsonl", ckpt.latest_step() or 0)
-        writer = metric_writers.MultiWriter([metric_writers.JsonlWriter(workdir / "metrics.jsonl"),
-                                             metric_writers.TensorBoardWriter(workdir / "tb")])
-    else:
-        writer = _NullWriter()
+        lock.acquire()
+    try:
+        return _train(config, workdir, mesh, chief, dataset, model, length, tx, schedule, abstract,
+                      allow_config_change, progress, start_time)
+    finally:
+        if lock is not None:
+            lock.release()
 
-    state = create_train_state(model, tx, dataset.input_shape, init_key, mesh)
-    meta: dict[str, Any] = {}
-    if resuming:
-        state, meta = ckpt.restore(target=state, set_aside_unreadable=True)
-    step = int(state.step)
-    last_checkpoint = ckpt.latest_step()
-    train_step = jit_train_step(make_train_step(model, tx, schedule, config.loss, dataset.task, train_key), mesh)
-    eval_step = jit_eval_step(make_eval_step(model, config.loss, dataset.task, eval_key), mesh)
+
+def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, dataset: data_lib.Dataset,
+           model, length: RunLength, tx, schedule, abstract: TrainState, allow_config_change: bool,
+           progress: bool, start_time: float) -> dict:
+    """The run itself, holding the workdir's lock (see :func:`train_and_evaluate`)."""
+    tc = config.train
+    num_params = count_params(abstract.params)
+    init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(int(tc.seed)), 3)
     regression = dataset.task == "regression"
     key_metric, better = ("mse", min) if regression else ("accuracy", max)
-    best = dict(meta.get("best", {}))
-    batch_size, n_train = int(tc.batch_size), dataset.train.num_examples
-    train_metrics = _TrainMetrics(writer, length, batch_size)
-    # Throughput over every process of this run (a resumed run continues the count).
-    train_seconds, train_steps_timed = float(meta.get("train_seconds", 0.0)), int(meta.get("train_steps_timed", 0))
-    final: dict[str, EvalResult] = {}
-    if chief:
-        print(f"snnjax: {dataset.name} ({n_train} train / {dataset.test.num_examples} test), {num_params:,} "
-              f"parameters, {length.total_steps} steps ({length.steps_per_epoch}/epoch) on {mesh.size} "
-              f"{mesh.devices.flat[0].platform} device(s)" + (f"; resuming at step {step}" if resuming else ""),
-              file=sys.stderr)
+    # The checkpoint kept as "best": by validation when there is a validation split, else by test.
+    best_split = "validation" if dataset.validation is not None else "test"
+    best_name = f"{best_split}_{key_metric}"
+    with checkpointing.Checkpointer(workdir / "checkpoints", max_to_keep=int(tc.max_checkpoints),
+                                    best_metric=best_name, best_mode="min" if regression else "max") as ckpt:
+        resuming = ckpt.latest_step() is not None
+        config_path, metrics_path = workdir / "config.json", workdir / "metrics.jsonl"
+        summary_path = workdir / "summary.json"
+        saved_config = json.loads(config_path.read_text()) if resuming and config_path.exists() else None
+        diffs = check_resumed_config(saved_config, config, allow_config_change) if saved_config is not None else []
 
-    def save(epoch: int) -> None:
-        nonlocal last_checkpoint
-        train_metrics.flush(last_checkpoint, ckpt.directory)  # raises before a bad state is saved
-        if step == last_checkpoint or not checkpointing.is_finite_tree(state):
-            return
-        meta_now = {"step": step, "epoch": epoch, "best": best,
-                    "wall_time_s": meta.get("wall_time_s", 0.0) + time.time() - start_time,
-                    "train_seconds": train_seconds, "train_steps_timed": train_steps_timed}
-        ckpt.save(step, state, meta_now)
-        last_checkpoint = step
+        # Nothing is written before the checkpoint is restored: a failed restore leaves the run as it was.
+        state = create_train_state(model, tx, dataset.input_shape, init_key, mesh)
+        meta: dict[str, Any] = {}
+        if resuming:
+            state, meta = ckpt.restore(target=state, set_aside_unreadable=True)
+        step = int(state.step)
+        if resuming and step >= length.total_steps and summary_path.exists():
+            if chief:
+                print(f"nothing to do: {workdir} finished at step {step} (this config runs "
+                      f"{length.total_steps} steps); "
+                      f"its summary is {summary_path}. To train longer raise --config.train.num_epochs (or "
+                      "num_steps) on this workdir; for a new run use a new --workdir.", file=sys.stderr)
+            return json.loads(summary_path.read_text())
 
-    def run_eval(epoch: int) -> dict[str, EvalResult]:
-        results = {"test": evaluate(eval_step, state, dataset.test, int(tc.eval_batch_size), mesh)}
-        if dataset.validation is not None:
-            results["validation"] = evaluate(eval_step, state, dataset.validation, int(tc.eval_batch_size), mesh)
-        scalars: dict[str, float] = {"epoch": epoch + 1}
-        for split, r in results.items():
-            scalars.update({f"{split}/{k}": v for k, v in r.metrics.items()})
-            value = r.metrics[key_metric]
-            best_key = f"best_{split}_{key_metric}"
-            if best_key not in best or better(best[best_key], value) == value:
-                best[best_key] = value
-                if split == "validation":
-                    best[f"test_{key_metric}_at_best_validation"] = results["test"].metrics[key_metric]
-        scalars.update({f"firing_rate/{k}": v for k, v in results["test"].firing_rates.items()})
-        writer.write(step, scalars)
         if chief:
-            line = " | ".join(_format_eval(s, r.metrics) for s, r in results.items())
-            tqdm.write(f"epoch {epoch + 1}/{length.num_epochs} step {step}: {line}", file=sys.stderr)
-        return results
+            if diffs:
+                print("warning: resuming with a changed config:\n  " + "\n  ".join(diffs), file=sys.stderr)
+            changes = config_changes(saved_config, config) if saved_config is not None else []
+            if not resuming or changes or saved_config is None:
+                append_config_history(workdir / "config_history.jsonl", step, config, changes)
+            config_path.write_text(config.to_json_best_effort(indent=2) + "\n")
+            truncate_metrics(metrics_path, step)  # the restored step (after a fallback, not the unreadable one)
+            summary_path.unlink(missing_ok=True)  # a summary must never stand beside a run that then fails
+            writer = metric_writers.MultiWriter([metric_writers.JsonlWriter(metrics_path),
+                                                 metric_writers.TensorBoardWriter(workdir / "tb")])
+        else:
+            writer = metric_writers.NullWriter()
 
-    try:
-        for epoch in range(step // length.steps_per_epoch, length.num_epochs):
-            n_steps = length.steps_in_epoch(epoch)
-            first = step - epoch * length.steps_per_epoch
-            permutation = epoch_permutation(int(tc.seed), epoch, n_train)
+        splits = {"train": dataset.train, "test": dataset.test}
+        if dataset.validation is not None:
+            splits["validation"] = dataset.validation
+        nbytes = sum(split_nbytes(s, dataset.input_shape) for s in splits.values())
+        device = mesh.devices.flat[0]
+        loop, why = choose_loop(tc.loop, nbytes, device_budget(device), device.platform)
+        steps_per_call = int(tc.steps_per_call)
+        last_checkpoint = ckpt.latest_step()
+        train_step = make_train_step(model, tx, schedule, config.loss, dataset.task, train_key, keep_last_good=False)
+        eval_step = make_eval_step(model, config.loss, dataset.task, eval_key)
+        best = dict(meta.get("best", {}))
+        batch_size, n_train = int(tc.batch_size), dataset.train.num_examples
+        log_every, checkpoint_every = int(tc.log_every_steps), int(tc.checkpoint_every_steps)
+        train_metrics = _TrainMetrics(writer, length, batch_size, guarded_names(state))
+        # Throughput over every process of this run (a resumed run continues the count).
+        train_seconds, train_steps_timed = float(meta.get("train_seconds", 0.0)), int(meta.get("train_steps_timed", 0))
+        final: dict[str, EvalResult] = {}
+        if chief:
+            where = (f"the device loop, up to {steps_per_call} steps per call" if loop == "device" else
+                     "batches loaded on the host, one step per call")
+            print(f"snnjax: {dataset.name} ({n_train} train / {dataset.test.num_examples} test), {num_params:,} "
+                  f"parameters, {length.total_steps} steps ({length.steps_per_epoch}/epoch) on {mesh.size} "
+                  f"{mesh.devices.flat[0].platform} device(s), {where} ({why})"
+                  + (f"; resuming at step {step}" if resuming else ""), file=sys.stderr)
 
-            def load(i, permutation=permutation, epoch=epoch):
-                return load_batch(dataset.train, train_batch_indices(permutation, i, batch_size), epoch)
+        if loop == "device":
+            device_data = {name: DeviceSplit(split, mesh) for name, split in splits.items()}
+            train_call, eval_calls = None, {}
+        else:
+            jitted_step = jit_train_step(train_step, mesh)
+            jitted_eval = jit_eval_step(eval_step, mesh)
 
-            bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{length.num_epochs}",
-                       disable=not (chief and progress), file=sys.stderr, dynamic_ncols=True, leave=False)
-            loop_start = None
-            for x, y in prefetch(load, range(first, n_steps)):
-                state, metrics = train_step(state, *shard_batch((x, y), mesh))
-                train_metrics.add(step, metrics)
-                step += 1
-                bar.update(1)
-                if loop_start is None:  # time from the end of the first step: leaves compilation out
-                    jax.block_until_ready(metrics)
-                    loop_start, steps_at_start = time.time(), step
-                    train_metrics.restart_clock(step)
-                if step % int(tc.log_every_steps) == 0:
-                    mean = train_metrics.flush(last_checkpoint, ckpt.directory)
-                    bar.set_postfix(_postfix(mean), refresh=False)
-                if int(tc.checkpoint_every_steps) and step % int(tc.checkpoint_every_steps) == 0:
-                    save(epoch)
-            train_metrics.flush(last_checkpoint, ckpt.directory)
-            jax.block_until_ready(state)
-            if loop_start is not None:
-                train_seconds += time.time() - loop_start
-                train_steps_timed += step - steps_at_start
-            bar.close()
-            leaks = leak_values(state.params)  # k_tau(a) per epoch, for plots of the leaks over training
-            if leaks:
-                writer.write(step, {"epoch": epoch + 1, **leaks})
-            if (epoch + 1) % int(tc.eval_every_epochs) == 0 or step == length.total_steps:
-                final = run_eval(epoch)
-            save(epoch)
-        if not final:  # resumed at the very end: evaluate what was restored
-            final = run_eval(length.num_epochs - 1)
-    finally:
-        ckpt.close()
-        writer.close()
+        def evaluate_split(name: str) -> EvalResult:
+            split, eval_batch = splits[name], int(tc.eval_batch_size)
+            if loop == "host":
+                return evaluate(jitted_eval, state, split, eval_batch, mesh)
+            x_all, y_all = device_data[name].for_epoch(0, prepare_next=False)
+            if name not in eval_calls:
+                eval_calls[name] = make_eval_call(eval_step, mesh, eval_batch, split.num_examples,
+                                                  device_data[name].x_scale)
+            return reduce_outputs(unstack_batches(jax.device_get(eval_calls[name](state, x_all, y_all))))
 
-    summary = _summary(config, final, best, regression, num_params, mesh, step, length,
-                       wall_time=meta.get("wall_time_s", 0.0) + time.time() - start_time,
-                       samples_per_s=train_steps_timed * batch_size / train_seconds if train_seconds else None)
-    if chief:
-        (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        print(f"done: {_format_eval('test', final['test'].metrics)}; summary in {workdir / 'summary.json'}",
-              file=sys.stderr)
-    return summary
+        def save(epoch: int, metrics: Metrics | None = None) -> None:
+            nonlocal last_checkpoint
+            train_metrics.flush(last_checkpoint, ckpt.directory)  # raises before a bad state is saved
+            if step == last_checkpoint:
+                return
+            if not checkpointing.is_finite_tree(state):  # every step was checked: a bug if it happens
+                raise NonFiniteLossError(f"the state of step {step} holds NaN/inf although every step's check passed; "
+                                         f"it was not saved (last good checkpoint: step {last_checkpoint})")
+            meta_now = {"step": step, "epoch": epoch, "best": best,
+                        "wall_time_s": meta.get("wall_time_s", 0.0) + time.time() - start_time,
+                        "train_seconds": train_seconds, "train_steps_timed": train_steps_timed}
+            if not ckpt.save(step, state, meta_now, metrics=metrics):
+                raise RuntimeError(f"the checkpoint of step {step} was not written: {ckpt.directory} already holds "
+                                   f"step {ckpt.latest_step()}; use a new --workdir")
+            last_checkpoint = step
 
+        def run_eval(epoch: int, write: bool = True) -> dict[str, EvalResult]:
+            results = {"test": evaluate_split("test")}
+            if dataset.validation is not None:
+                results["validation"] = evaluate_split("validation")
+            scalars: dict[str, float] = {"epoch": epoch + 1}
+            for split, r in results.items():
+                scalars.update({f"{split}/{k}": v for k, v in r.metrics.items()})
+                value = r.metrics[key_metric]
+                best_key = f"best_{split}_{key_metric}"
+                if best_key not in best or better(best[best_key], value) == value:
+                    best[best_key] = value
+                    if split == "validation":
+                        best[f"test_{key_metric}_at_best_validation"] = results["test"].metrics[key_metric]
+            scalars.update({f"firing_rate/{k}": v for k, v in results["test"].firing_rates.items()})
+            if write:
+                writer.write(step, scalars)
+            if chief:
+                line = " | ".join(format_eval(s, r.metrics) for s, r in results.items())
+                tqdm.write(f"epoch {epoch + 1}/{length.num_epochs} step {step}: {line}", file=sys.stderr)
+            return results
 
-def _postfix(mean: Metrics | None) -> dict[str, str]:
-    if not mean:
-        return {}
-    out = {"loss": f"{mean['train/loss']:.4f}"}
-    if "train/accuracy" in mean:
-        out["acc"] = f"{100 * mean['train/accuracy']:.1f}%"
-    if "train/mse" in mean:
-        out["mse"] = f"{mean['train/mse']:.4g}"
-    if "train/samples_per_s" in mean:
-        out["samples/s"] = f"{mean['train/samples_per_s']:.0f}"
-    return out
+        loop_start = steps_at_start = None
+        bar = None
 
+        def after_steps(epoch: int, n: int, metrics) -> None:
+            """Bookkeeping after ``n`` steps ran: clock, progress, log and checkpoint cadences."""
+            nonlocal loop_start, steps_at_start
+            bar.update(n)
+            if loop_start is None:  # time from the end of the first call: leaves compilation out
+                jax.block_until_ready(metrics)
+                loop_start, steps_at_start = time.time(), step
+                train_metrics.restart_clock(step)
+            if step % log_every == 0:
+                mean = train_metrics.flush(last_checkpoint, ckpt.directory)
+                bar.set_postfix(progress_postfix(mean), refresh=False)
+            if checkpoint_every and step % checkpoint_every == 0:
+                save(epoch)
 
-def _summary(config, final: dict[str, EvalResult], best: dict, regression: bool, num_params: int,
-             mesh: Mesh, step: int, length: RunLength, wall_time: float, samples_per_s: float | None) -> dict:
-    key = "mse" if regression else "accuracy"
-    test = final["test"]
-    summary: dict[str, Any] = {f"final_test_{key}": test.metrics[key], f"best_test_{key}": best[f"best_test_{key}"],
-                               "final_test_loss": test.metrics["loss"]}
-    if "validation" in final:
-        summary[f"final_validation_{key}"] = final["validation"].metrics[key]
-        summary[f"best_validation_{key}"] = best[f"best_validation_{key}"]
-        summary[f"test_{key}_at_best_validation"] = best[f"test_{key}_at_best_validation"]
-    summary.update(
-        test_metrics=test.metrics,
-        num_params=num_params,
-        steps=step,
-        epochs=step / length.steps_per_epoch,
-        wall_time_s=wall_time,
-        samples_per_s=samples_per_s,
-        firing_rates=test.firing_rates,
-        energy=energy_report(test.synops),
-        device=device_info(mesh),
-        jax_version=jax.__version__,
-        flax_version=flax.__version__,
-        config=json.loads(config.to_json_best_effort()),
-    )
-    return summary
+        try:
+            # A run restored at its last step (e.g. killed before its summary) trains no epoch again.
+            first_epoch = step // length.steps_per_epoch if step < length.total_steps else length.num_epochs
+            for epoch in range(first_epoch, length.num_epochs):
+                n_steps = length.steps_in_epoch(epoch)
+                first = step - epoch * length.steps_per_epoch
+                permutation = epoch_permutation(int(tc.seed), epoch, n_train)
+                bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{length.num_epochs}",
+                           disable=not (chief and progress), file=sys.stderr, dynamic_ncols=True, leave=False)
+                loop_start = None
+                if loop == "device":
+                    x_all, y_all = device_data["train"].for_epoch(epoch, prepare_next=epoch + 1 < length.num_epochs)
+                    if train_call is None:
+                        train_call = make_train_call(train_step, mesh, batch_size, steps_per_call,
+                                                     device_data["train"].x_scale)
+                    order = put_replicated_array(permutation.astype(np.int32), mesh)
+                    i = first
+                    while i < n_steps:
+                        n = 1 if loop_start is None else call_length(step, i, n_steps, steps_per_call, log_every,
+                                                                      checkpoint_every)
+                        state, metrics = train_call(state, x_all, y_all, order, np.int32(i), np.int32(n))
+                        train_metrics.add_call(step, n, metrics)
+                        step, i = step + n, i + n
+                        after_steps(epoch, n, metrics)
+                else:
+                    def load(i, permutation=permutation, epoch=epoch):
+                        return load_batch(dataset.train, train_batch_indices(permutation, i, batch_size), epoch)
+
+                    for x, y in prefetch(load, range(first, n_steps)):
+                        state, metrics = jitted_step(state, *shard_batch((x, y), mesh))
+                        train_metrics.add(step, metrics)
+                        step += 1
+                        after_steps(epoch, 1, metrics)
+                train_metrics.flush(last_checkpoint, ckpt.directory)
+                jax.block_until_ready(state)
+                if loop_start is not None:
+                    train_seconds += time.time() - loop_start
+                    train_steps_timed += step - steps_at_start
+                bar.close()
+                leaks = leak_values(state.params)  # k_tau(a) per epoch, for plots of the leaks over training
+                if leaks:
+                    writer.write(step, {"epoch": epoch + 1, **leaks})
+                evaluated = None
+                if (epoch + 1) % int(tc.eval_every_epochs) == 0 or step == length.total_steps:
+                    final = run_eval(epoch)
+                    evaluated = {best_name: final[best_split].metrics[key_metric]}
+                save(epoch, evaluated)
+            if not final:  # resumed at the very end: evaluate what was restored (logged once only)
+                final = run_eval(length.num_epochs - 1, write=not has_eval_record(metrics_path, step))
+            ckpt.wait()
+            best_step = ckpt.best_step()
+        finally:
+            writer.close()
+            if loop == "device":
+                for data in device_data.values():
+                    data.close()
+
+        summary = build_summary(config, final, best, regression, num_params, mesh, step, length,
+                                wall_time=meta.get("wall_time_s", 0.0) + time.time() - start_time,
+                                samples_per_s=train_steps_timed * batch_size / train_seconds if train_seconds else None)
+        best_path = None if best_step is None else str(workdir / "checkpoints" / str(best_step))
+        summary["best_checkpoint"] = {"step": best_step, "metric": best_name, "path": best_path}
+        summary["loop"] = {"kind": loop, "steps_per_call": steps_per_call if loop == "device" else 1}
+        if chief:
+            summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+            print(f"done: {format_eval('test', final['test'].metrics)}; summary in {summary_path}", file=sys.stderr)
+        return summary

@@ -178,3 +178,27 @@ def test_is_finite_tree():
     assert not is_finite_tree({"x": jnp.asarray(jnp.inf, jnp.bfloat16)})
     assert not is_finite_tree({"x": np.float64(np.nan)})
     assert isinstance(is_finite_tree(good), bool)
+
+
+def test_the_best_checkpoint_is_kept_beside_the_latest_across_reopening(tmp_path):
+    """max_to_keep=2 with a best metric: the best of the checkpoints saved with metrics survives newer
+    saves (also by a reopened Checkpointer, as a resumed run does), the others go as before."""
+    tree = {"w": np.ones(2, np.float32)}
+    with Checkpointer(tmp_path, max_to_keep=2, best_metric="acc") as ckpt:
+        assert ckpt.best_step() is None
+        ckpt.save(1, tree, {})
+        ckpt.save(2, tree, {}, metrics={"acc": 0.9})
+        ckpt.save(3, tree, {})
+        ckpt.save(4, tree, {}, metrics={"acc": 0.5})
+        ckpt.wait()
+        assert ckpt.all_steps() == [2, 3, 4] and ckpt.best_step() == 2
+    with Checkpointer(tmp_path, max_to_keep=2, best_metric="acc") as ckpt:
+        ckpt.save(5, tree, {})
+        ckpt.save(6, tree, {})
+        ckpt.wait()
+        assert ckpt.all_steps() == [2, 5, 6] and ckpt.best_step() == 2
+    with Checkpointer(tmp_path / "min", max_to_keep=1, best_metric="mse", best_mode="min") as ckpt:
+        ckpt.save(1, tree, {}, metrics={"mse": 0.1})
+        ckpt.save(2, tree, {}, metrics={"mse": 0.3})
+        ckpt.wait()
+        assert ckpt.all_steps() == [1, 2] and ckpt.best_step() == 1

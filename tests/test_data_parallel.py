@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from jax.sharding import NamedSharding, PartitionSpec
 
-from snnjax import optim
+from snnjax import evaluation, optim
+from snnjax import input_pipeline as pipeline
 from snnjax import train_lib as tl
+from snnjax import train_steps as steps
 from snnjax.config import base_config
 from snnjax.models import build_model
 
@@ -51,29 +53,29 @@ def _train(mesh, initial, num_steps=3):
     model = build_model(config.model, 10)
     tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=10, num_epochs=1)
     state = jax.device_put(initial, NamedSharding(mesh, PartitionSpec()))  # replicated over the mesh
-    step = tl.jit_train_step(tl.make_train_step(model, tx, schedule, config.loss, "classification",
+    step = steps.jit_train_step(steps.make_train_step(model, tx, schedule, config.loss, "classification",
                                                 jax.random.PRNGKey(1)), mesh)
     losses = []
     for x, y in _batches(num_steps, np.random.default_rng(0)):
-        xs, ys = tl.shard_batch((x, y), mesh)
+        xs, ys = pipeline.shard_batch((x, y), mesh)
         assert len(xs.sharding.device_set) == mesh.size
         state, metrics = step(state, xs, ys)
         losses.append(float(metrics["loss"]))
     # the step compiled once; a batch of another shape would recompile, which the guard refuses
     with pytest.raises(AssertionError, match="traced 2 times"):
-        step(state, *tl.shard_batch((x[:mesh.size], y[:mesh.size]), mesh))
+        step(state, *pipeline.shard_batch((x[:mesh.size], y[:mesh.size]), mesh))
     return jax.device_get(state), losses, model, state
 
 
 @pytest.fixture(scope="module")
 def runs():
     devices = _cpu_devices()
-    mesh4 = tl.make_mesh(devices[:NUM_DEVICES])
-    mesh1 = tl.make_mesh(devices[:1])
+    mesh4 = pipeline.make_mesh(devices[:NUM_DEVICES])
+    mesh1 = pipeline.make_mesh(devices[:1])
     config = _config()
     model = build_model(config.model, 10)
     tx, _ = optim.make_optimizer(config.optim, steps_per_epoch=10, num_epochs=1)
-    initial = jax.device_get(tl.create_train_state(model, tx, (8, 8, 1), jax.random.PRNGKey(0), mesh1))
+    initial = jax.device_get(steps.create_train_state(model, tx, (8, 8, 1), jax.random.PRNGKey(0), mesh1))
     return _train(mesh4, initial), _train(mesh1, initial), mesh4, mesh1
 
 
@@ -90,6 +92,31 @@ def test_four_devices_train_like_one(runs):
         assert jax.tree.structure(a) == jax.tree.structure(b)
         for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
             np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=2e-5, atol=1e-6, err_msg=name)
+
+
+def test_device_loop_on_four_devices_trains_like_one_device_step_by_step(runs):
+    """The same 3 batches as one device-loop call (K = 3, data held replicated, batches gathered and
+    sharded on the device) on 4 devices: the state equals the 1-device host loop's."""
+    from snnjax import device_loop
+
+    (_, _, _, _), (state1, losses1, model, _), mesh4, mesh1 = runs
+    config = _config()
+    tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=10, num_epochs=1)
+    initial = jax.device_get(steps.create_train_state(model, tx, (8, 8, 1), jax.random.PRNGKey(0), mesh1))
+    xs, ys = zip(*_batches(3, np.random.default_rng(0)))
+    arrays = device_loop.HostArrays(np.concatenate(xs), np.concatenate(ys))
+    step = steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
+                                 keep_last_good=False)
+    call = device_loop.make_train_call(step, mesh4, GLOBAL_BATCH, 3, 1.0)
+    state = jax.device_put(initial, NamedSharding(mesh4, PartitionSpec()))
+    x_all, y_all = device_loop.put_replicated(arrays, mesh4)
+    order = device_loop.put_replicated_array(np.arange(3 * GLOBAL_BATCH, dtype=np.int32), mesh4)
+    state, metrics = call(state, x_all, y_all, order, np.int32(0), np.int32(3))
+    metrics = jax.device_get(metrics)
+    np.testing.assert_allclose(metrics["loss"], losses1, rtol=1e-5)
+    assert int(state.step) == 3 and bool(np.all(metrics["finite"]))
+    for x, y in zip(jax.tree.leaves(jax.device_get(state)), jax.tree.leaves(state1)):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=2e-5, atol=1e-6)
 
 
 def test_shards_differ_so_per_device_statistics_would_show():
@@ -109,8 +136,8 @@ def test_sharded_eval_equals_single_device(runs):
     results = []
     for mesh in (mesh4, mesh1):
         state = jax.device_put(jax.device_get(live4), NamedSharding(mesh, PartitionSpec()))
-        step = tl.jit_eval_step(tl.make_eval_step(model, config.loss, "classification", jax.random.PRNGKey(2)), mesh)
-        results.append(tl.evaluate(step, state, split, 8, mesh))
+        step = steps.jit_eval_step(steps.make_eval_step(model, config.loss, "classification", jax.random.PRNGKey(2)), mesh)
+        results.append(evaluation.evaluate(step, state, split, 8, mesh))
     for k in results[0].metrics:
         np.testing.assert_allclose(results[0].metrics[k], results[1].metrics[k], rtol=1e-5, err_msg=k)
     for k in results[0].firing_rates:
