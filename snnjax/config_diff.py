@@ -43,15 +43,28 @@ def append_config_history(path: Path, step: int, config: ml_collections.ConfigDi
         f.write(json.dumps(record) + "\n")
 
 
+def _added_at_default(key: str, old: Mapping, new: Mapping, defaults: Mapping) -> bool:
+    """A key that a newer snnjax added, at its default: the run computes what it computed before
+    (every new key's default is the behaviour from before the key existed)."""
+    return key not in old and key in defaults and new.get(key) == defaults[key]
+
+
 def check_resumed_config(saved: Mapping, config: ml_collections.ConfigDict, allow_change: bool) -> list[str]:
     """Differences between a workdir's saved config and ``config`` outside :data:`RESUMABLE_KEYS`.
+
+    A key missing from the saved config (added to snnjax after the run started) is no difference
+    when it is at its default value.
 
     Raises:
         validate.ConfigError: there are differences and ``allow_change`` is False.
     """
+    from snnjax.config import base_config  # imported here: snnjax.config imports the model configs
+
     old, new = _flat_config(dict(saved)), _flat_config(config)
+    defaults = _flat_config(base_config())
     diffs = [f"{k}: {old.get(k, '<absent>')!r} (saved) -> {new.get(k, '<absent>')!r} (now)"
-             for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k) and k not in RESUMABLE_KEYS]
+             for k in sorted(set(old) | set(new))
+             if old.get(k) != new.get(k) and k not in RESUMABLE_KEYS and not _added_at_default(k, old, new, defaults)]
     if diffs and not allow_change:
         raise validate.ConfigError(
             "the workdir holds a checkpoint of a run with a different config:\n  " + "\n  ".join(diffs)

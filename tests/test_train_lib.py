@@ -132,6 +132,17 @@ def test_resuming_with_a_different_config_is_refused(smoke_run):
     assert tl.check_resumed_config(json.loads((workdir / "config.json").read_text()), lengthened, False) == []
 
 
+def test_a_key_added_since_the_run_started_is_no_change_at_its_default(smoke_run):
+    workdir, config, _ = smoke_run
+    saved = json.loads((workdir / "config.json").read_text())
+    del saved["model"]["neuron"]["precision"], saved["model"]["trunk_calls"]  # a run saved before these keys
+    assert tl.check_resumed_config(saved, config, False) == []
+    changed = ml_collections.ConfigDict(config.to_dict())
+    changed.model.trunk_calls = 2  # a new key away from its default does change what the run computes
+    with pytest.raises(validate.ConfigError, match="model.trunk_calls: '<absent>' .saved. -> 2"):
+        tl.check_resumed_config(saved, changed, False)
+
+
 # --------------------------------------------------------------------------- pieces
 
 
