@@ -237,15 +237,11 @@ LOSS_CONFIG_DEFAULTS = dict(
 )
 
 
-# Set to True once ``train_lib`` computes its loss with :func:`total_loss_from_config` (it calls
-# :func:`total_loss` with the name only, so options and regularisers would be ignored there).
-TRAINING_LOOP_USES_LOSS_CONFIG = False
-
-
-def config_problems(loss_cfg, training_loop: bool = False) -> list[str]:
+def config_problems(loss_cfg) -> list[str]:
     """What is wrong with a ``config.loss`` section, one message per problem (empty: fine).
 
-    ``training_loop``: also refuse options the training loop does not use yet.
+    The training loop (``snnjax.train_steps``) computes its loss with :func:`total_loss_from_config`,
+    so every option and regulariser checked here is applied by ``train.py``.
     """
     problems = []
     if loss_cfg.get("name") not in LOSSES:
@@ -261,13 +257,6 @@ def config_problems(loss_cfg, training_loop: bool = False) -> list[str]:
     for key in ("correct_rate", "incorrect_rate"):
         if not 0.0 <= float(loss_cfg.get(key, 0.0)) <= 1.0:
             problems.append(f"loss.{key}={loss_cfg.get(key)} is a firing rate per step and must be in [0, 1]")
-    if training_loop and not TRAINING_LOOP_USES_LOSS_CONFIG:
-        used = set(LOSS_OPTIONS.get(loss_cfg.get("name"), ())) | set(REGULARISERS)
-        for key in sorted(used):
-            if key in loss_cfg and float(loss_cfg[key]) != LOSS_CONFIG_DEFAULTS[key]:
-                problems.append(f"loss.{key}={loss_cfg[key]} is not applied by train.py yet (only by "
-                                f"snnjax.losses.total_loss_from_config in your own loop); leave it at "
-                                f"{LOSS_CONFIG_DEFAULTS[key]}")
     return problems
 
 

@@ -201,6 +201,10 @@ def _num_classes(spec: str) -> int:
     return int(digits)
 
 
+# Neuron kinds the exporter writes as NIR ``LIF`` nodes; every other kind is refused by name.
+EXPORTED_NEURON_KINDS = ("lif", "llc_lif")
+
+
 def _unsupported_features(model: ConvSNN) -> list[str]:
     """What in ``model`` NIR 1.0 cannot express, one readable line each (empty: exportable)."""
     problems = []
@@ -213,10 +217,19 @@ def _unsupported_features(model: ConvSNN) -> list[str]:
         )
     if neuron.kind == "alif":
         problems.append("ALIF neurons (neuron.kind='alif'): NIR 1.0 has no adaptive-threshold neuron")
-    if neuron.kind == "ce_lif":
+    elif neuron.kind == "ce_lif":
         problems.append(
             "CE-LIF neurons (neuron.kind='ce_lif'): NIR 1.0 has no neuron with a learned temporal threshold"
         )
+    elif neuron.kind not in EXPORTED_NEURON_KINDS:
+        problems.append(
+            f"{neuron.kind!r} neurons (neuron.kind={neuron.kind!r}): the exporter maps only "
+            f"{', '.join(EXPORTED_NEURON_KINDS)} to NIR's LIF node"
+        )
+    if neuron.learn_threshold:
+        problems.append("a learned threshold (neuron.learn_threshold=True): the exporter writes the config's v_th")
+    if neuron.strict_threshold:
+        problems.append("a strict threshold (neuron.strict_threshold=True): NIR's LIF fires on v >= v_threshold")
     if neuron.reset == "soft":
         problems.append(
             "soft reset (neuron.reset='soft'): NIR's LIF/IF reset the membrane to v_reset; "

@@ -133,7 +133,8 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation, schedule
             NaN (a select over the whole state). The training loop passes False: it stops at the first
             non-finite step and never saves or evaluates a state after it, so it skips the select.
     """
-    name, local_weight, reduction = loss_cfg.name, float(loss_cfg.local_weight), loss_cfg.reduction
+    # The regularisers of config.loss need every layer's spike counts of the same forward pass.
+    mutable = ["batch_stats", "spike_counts"] if losses.uses_spike_counts(loss_cfg) else ["batch_stats"]
 
     def train_step(state: TrainState, x: jax.Array, y: jax.Array) -> tuple[TrainState, dict]:
         key = jax.random.fold_in(base_key, state.step)
@@ -141,8 +142,8 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation, schedule
         def loss_fn(params):
             output, updates = model.apply(
                 {"params": params, "batch_stats": state.batch_stats}, x, train=True,
-                rngs=_rngs(key), mutable=["batch_stats"])
-            loss, parts = losses.total_loss(output, y, name, local_weight, reduction)
+                rngs=_rngs(key), mutable=mutable)
+            loss, parts = losses.total_loss_from_config(output, y, loss_cfg, updates.get("spike_counts"))
             return loss, (output, updates.get("batch_stats", {}), parts)
 
         (loss, (output, batch_stats, parts)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
@@ -197,11 +198,13 @@ def per_example_metrics(output: ModelOutput, y: jax.Array, loss_cfg: ml_collecti
     the mean of these over a set is exactly the batch loss/metric over that set.
     """
 
+    # The task loss with its options; the spike-count regularisers are training terms, not scores.
+    task_loss_cfg = {**dict(loss_cfg.items()), **{k: 0.0 for k in losses.REGULARISERS}}
+
     def one(out, local_outs, y1):
         o = ModelOutput(out=out[:, None], local_outs=tuple(l[:, None] for l in local_outs),
                         readout=output.readout)
-        _, parts = losses.total_loss(o, y1[None], loss_cfg.name, float(loss_cfg.local_weight),
-                                     loss_cfg.reduction)
+        _, parts = losses.total_loss_from_config(o, y1[None], task_loss_cfg)
         return {**parts, **task_metrics(o, y1[None], task)}
 
     return jax.vmap(one, in_axes=(1, 1, 0))(output.out, output.local_outs, y)

@@ -186,7 +186,7 @@ def check_config(config: ml_collections.ConfigDict, num_devices: int = 1) -> Non
 
     _choice(problems, "loss.name", lo.name, sorted(losses.LOSSES))
     _choice(problems, "loss.reduction", lo.reduction, ("mean", "sum"))
-    problems.extend(p for p in losses.config_problems(lo, training_loop=True)
+    problems.extend(p for p in losses.config_problems(lo)
                     if not p.startswith(("loss.name=", "loss.reduction=")))  # those two: checked above
 
     for key in ("batch_size", "eval_batch_size"):

@@ -137,10 +137,6 @@ def test_bad_loss_configs_get_clear_errors():
     assert any("silence_reg=-1.0 is a weight and must be >= 0" in p for p in problems)
     assert any("correct_rate=2.0 is a firing rate" in p for p in problems)
     assert len(problems) == 4
-    # options the training loop does not apply yet are refused there, not silently ignored
-    problems = losses.config_problems(_cfg(name="mse_count", correct_rate=0.8), training_loop=True)
-    assert problems == ["loss.correct_rate=0.8 is not applied by train.py yet (only by "
-                        "snnjax.losses.total_loss_from_config in your own loop); leave it at 1.0"]
 
 
 def test_new_losses_are_selectable_by_name_through_total_loss():

@@ -283,6 +283,11 @@ def test_imported_lif_and_if_equal_forward_euler_with_leak_and_reset(dt):
         ("4c3-ap2-20-10", {"neuron.kind": "alif"}, r"ALIF neurons"),
         ("4c3-ap2-20-10", {"neuron.kind": "ce_lif"}, r"CE-LIF neurons"),
         ("4c3-ap2-20-10", {"neuron.reset": "soft"}, r"soft reset"),
+        # the peers' neuron kinds and threshold options are refused, not written as plain LIF
+        ("4c3-ap2-20-10", {"neuron.kind": "plif"}, r"'plif' neurons .*maps only lif, llc_lif"),
+        ("4c3-ap2-20-10", {"neuron.kind": "cuba_lif"}, r"'cuba_lif' neurons"),
+        ("4c3-ap2-20-10", {"neuron.learn_threshold": True}, r"learned threshold"),
+        ("4c3-ap2-20-10", {"neuron.strict_threshold": True}, r"strict threshold"),
         ("4c3-ap2-20-10", {"ossa": True}, r"OSSA"),
         ("4c3-ap2-20-10", {"relu_before_neuron": True}, r"ReLU before the neurons"),
         # the released-code switches of the ``_code`` configs

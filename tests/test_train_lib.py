@@ -475,3 +475,28 @@ def test_a_finished_run_without_its_summary_is_evaluated_without_a_second_eval_r
     summary = tl.train_and_evaluate(smoke_run[1], workdir, progress=False)
     assert summary["final_test_accuracy"] == smoke_run[2]["final_test_accuracy"]
     assert (workdir / "metrics.jsonl").read_text() == metrics_before
+
+
+def _one_train_step(loss_updates: dict):
+    config = tiny(smoke_config())
+    for key, value in loss_updates.items():
+        config.loss[key] = value
+    validate.check_config(config, 1)  # train.py accepts every option and regulariser of config.loss
+    model = build_model(config.model, 10)
+    tx = __import__("optax").sgd(0.0)
+    x = jnp.asarray(np.random.default_rng(0).uniform(size=(4, 28, 28, 1)), jnp.float32)
+    y = jnp.asarray([0, 1, 2, 3])
+    state = steps.init_state(model, tx, x, jax.random.PRNGKey(0))
+    step = steps.make_train_step(model, tx, lambda s: 0.0, config.loss, "classification", jax.random.PRNGKey(1))
+    return step(state, x, y)[1]
+
+
+def test_the_train_step_applies_the_loss_options_and_regularisers_of_the_config():
+    plain = _one_train_step({})
+    regularised = _one_train_step({"l1_rate_sparsity": 0.5})
+    reg = float(regularised["reg_l1_rate_sparsity"])
+    assert reg > 0 and "reg_l1_rate_sparsity" not in plain
+    np.testing.assert_allclose(float(regularised["loss"]), float(plain["loss"]) + 0.5 * reg, rtol=1e-6)
+    # an option of a loss changes that loss: mse_count towards a correct-class rate of 0.5, not 1.0
+    full, half = _one_train_step({"name": "mse_count"}), _one_train_step({"name": "mse_count", "correct_rate": 0.5})
+    assert float(full["loss_global"]) != float(half["loss_global"])

@@ -40,7 +40,7 @@ def _set(config, dotted: str, value):
         ("optim.name", "adamm", "did you mean 'adam'"),
         ("optim.schedule", "linear", "optim.schedule='linear' is unknown"),
         ("model.neuron.kind", "izhikevich", "model.neuron.kind='izhikevich' is unknown"),
-        ("model.encoder", "latency", "model.encoder='latency' is unknown"),
+        ("model.encoder", "phase", "model.encoder='phase' is unknown"),
         ("optim.learning_rate", 0.0, "learning_rate=0.0 must be > 0"),
     ],
 )
