@@ -273,7 +273,8 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
         if dataset.validation is not None:
             splits["validation"] = dataset.validation
         nbytes = sum(split_nbytes(s, dataset.input_shape) for s in splits.values())
-        device = mesh.devices.flat[0]
+        # this process's own device: another process's device reports no memory statistics here
+        device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
         loop, why = choose_loop(tc.loop, nbytes, device_budget(device), device.platform)
         steps_per_call = int(tc.steps_per_call)
         last_checkpoint = ckpt.latest_step()

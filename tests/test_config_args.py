@@ -10,7 +10,7 @@ CONFIG_FILES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "co
 
 
 def test_every_config_file_is_listed():
-    assert len(CONFIG_FILES) == 29 and {"smoke", "smoke_nir"} <= set(CONFIG_FILES)
+    assert len(CONFIG_FILES) == 30 and {"smoke", "smoke_nir", "shd"} <= set(CONFIG_FILES)
 
 
 @pytest.mark.parametrize("name", CONFIG_FILES)
