@@ -430,6 +430,9 @@ def test_rerunning_a_finished_run_does_nothing_and_says_so(smoke_run, capsys):
     assert _snapshot(workdir) == before  # no second eval record, config.json not rewritten
 
 
+# A restore that fails (the changed model does not fit the checkpoint) leaves orbax/tensorstore read
+# coroutines unawaited; they are reported at garbage collection, not by this test's code.
+@pytest.mark.filterwarnings("ignore:Exception ignored in:pytest.PytestUnraisableExceptionWarning")
 def test_a_failed_config_change_resume_writes_nothing(smoke_run, tmp_path):
     workdir = tmp_path / "run"
     shutil.copytree(smoke_run[0], workdir)
