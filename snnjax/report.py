@@ -57,20 +57,19 @@ def cosine_similarity_matrix(te: np.ndarray) -> np.ndarray:
 
 
 def spike_trains(run: Run, index: int = 0) -> dict[str, np.ndarray]:
-    """``{layer path: [T, neurons]}``: the spikes of every spiking layer for test example ``index``."""
+    """``{layer path: [T, neurons]}``: the spikes of every spiking layer for test example ``index``
+    (recorded by :func:`snnjax.monitor.record`, without the membranes)."""
     import jax
     import jax.numpy as jnp
 
+    from snnjax import monitor
+
     x, _ = run.dataset.test.get(np.asarray([index]))
-    is_neuron = lambda module, _: type(module).__name__ in ("SpikingNeuron", "RecurrentSpikingLayer")
-    rngs = {"encoder": jax.random.PRNGKey(0)}
-    _, state = run.model.apply(run.variables, jnp.asarray(x), train=False, rngs=rngs,
-                               capture_intermediates=is_neuron, mutable=["intermediates", "spikes", "synops"])
+    records = monitor.record(run.model, run.variables, jnp.asarray(x), membranes=False, train=False,
+                             rngs={"encoder": jax.random.PRNGKey(0)}, mutable=["spikes", "synops"])
     trains = {}
-    for path, value in jax.tree_util.tree_flatten_with_path(state["intermediates"])[0]:
-        names = [getattr(p, "key", getattr(p, "idx", "")) for p in path]
-        layer = "/".join(str(n) for n in names if n not in ("__call__", 0))
-        s = np.asarray(value, np.float32)
+    for layer, rec in records.items():
+        s = np.asarray(rec.spikes, np.float32)
         trains[layer] = s.reshape(s.shape[0], s.shape[1], -1)[:, 0]
     return trains
 
