@@ -65,7 +65,7 @@ from snnjax.kernels.common import (
 )
 
 Array = jax.Array
-ArrayLike = Any
+ArrayLike = jax.typing.ArrayLike
 
 
 def _forward_kernel(x_ref, v0_ref, eta0_ref, k_ref, rho_ref, beta_ref, vth_ref, *out_refs,

@@ -70,7 +70,7 @@ from snnjax.kernels.common import (
 )
 
 Array = jax.Array
-ArrayLike = Any
+ArrayLike = jax.typing.ArrayLike
 
 
 def _forward_kernel(x_ref, te_ref, v0_ref, u0_ref, th0_ref, k_ref, rho_ref, vth_ref, *out_refs,

@@ -25,7 +25,7 @@ from jax.experimental import pallas as pl
 from snnjax import surrogate
 
 Array = jax.Array
-ArrayLike = Any
+ArrayLike = jax.typing.ArrayLike
 
 RESET_MODES = ("hard", "soft")
 MIN_BLOCK, MAX_BLOCK = 32, 1024

@@ -97,7 +97,7 @@ from snnjax.kernels.common import (
 )
 
 Array = jax.Array
-ArrayLike = Any
+ArrayLike = jax.typing.ArrayLike
 
 _Config = KernelConfig
 _DEFAULT_SPIKE_FN = surrogate.Sigmoid()
