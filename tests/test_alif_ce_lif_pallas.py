@@ -9,8 +9,6 @@ One ``jit`` per surrogate and neuron, compiled at XLA optimisation level 0 (inte
 compile slowly), with α traced so one compile serves both values.
 """
 
-import functools
-import itertools
 
 import chex
 import jax
@@ -22,32 +20,10 @@ from snnjax import neurons, surrogate
 from snnjax.kernels import alif_pallas, ce_lif_pallas
 from snnjax.layers import NeuronConfig, SpikingNeuron
 
-SHAPE_3D = (9, 3, 50)  # 150 neurons: blocks of 32, padded to 160
-SHAPE_5D = (7, 2, 3, 5, 7)  # 210 neurons: padded to 224
-SPIKE_FNS = {
-    "sigmoid": surrogate.Sigmoid,
-    "atan": surrogate.ATan,
-    "boxcar": surrogate.Boxcar,
-    "triangle": surrogate.Triangle,
-    "bpsa": surrogate.BPSA,
-}
-THETA = {"sigmoid": 4.0, "atan": 2.0, "boxcar": 0.5, "triangle": 0.6, "bpsa": 1e-6}
-CONFIGS = list(itertools.product(["hard", "soft"], [False, True], [False, True]))  # reset, detach, decay_input
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
-
-
-def _normal(shape, seed, mean=0.0, std=1.0, dtype=jnp.float32):
-    return jnp.asarray(np.random.default_rng(seed).normal(mean, std, shape), dtype)
-
-
-def _fast_jit(f, *args):
-    return jax.jit(f).lower(*args).compile(FAST_COMPILE)(*args)
-
-
-def _close(actual, expected, rtol=1e-5, name=""):
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=name)
+from pallas_cases import CONFIGS, FAST_COMPILE, SHAPE_3D, SHAPE_5D, SPIKE_FNS, THETA
+from pallas_cases import close as _close
+from pallas_cases import fast_jit as _fast_jit
+from pallas_cases import normal as _normal
 
 
 # --- ALIF -------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ both values). The tests of ``neurons.lif(impl="pallas")`` at the bottom use ordi
 """
 
 import functools
-import itertools
 
 import chex
 import jax
@@ -23,33 +22,10 @@ import pytest
 from snnjax import neurons, surrogate
 from snnjax.kernels import auto_block_size, lif_pallas
 
-SHAPE_3D = (9, 3, 50)  # 150 neurons: blocks of 32, padded to 160
-SHAPE_5D = (7, 2, 3, 5, 7)  # 210 neurons: padded to 224
-SPIKE_FNS = {
-    "sigmoid": surrogate.Sigmoid,
-    "atan": surrogate.ATan,
-    "boxcar": surrogate.Boxcar,
-    "triangle": surrogate.Triangle,
-    "bpsa": surrogate.BPSA,
-}
-THETA = {"sigmoid": 4.0, "atan": 2.0, "boxcar": 0.5, "triangle": 0.6, "bpsa": 1e-6}
-CONFIGS = list(itertools.product(["hard", "soft"], [False, True], [False, True]))  # reset, detach, decay_input
-FAST_COMPILE = {"xla_backend_optimization_level": 0}
-
-
-def _normal(shape, seed, mean=0.0, std=1.0, dtype=jnp.float32):
-    return jnp.asarray(np.random.default_rng(seed).normal(mean, std, shape), dtype)
-
-
-def _fast_jit(f, *args):
-    """``jax.jit(f)(*args)``, compiled at XLA optimisation level 0 (interpret-mode kernels compile slowly)."""
-    return jax.jit(f).lower(*args).compile(FAST_COMPILE)(*args)
-
-
-def _close(actual, expected, rtol=1e-5, name=""):
-    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
-    scale = max(1.0, float(np.abs(expected).max()))
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=name)
+from pallas_cases import CONFIGS, FAST_COMPILE, SHAPE_3D, SHAPE_5D, SPIKE_FNS, THETA
+from pallas_cases import close as _close
+from pallas_cases import fast_jit as _fast_jit
+from pallas_cases import normal as _normal
 
 
 def _run(impl, x, v0, decay, v_th, theta, alpha, kind, reset, detach, decay_input):
