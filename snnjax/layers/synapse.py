@@ -19,6 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from snnjax.layers import conv as conv_lib
 from snnjax.layers.time import channels_last, merge_time, split_time
 
 Array = jax.Array
@@ -81,7 +82,9 @@ class SeqConv(nn.Module):
     """2-D convolution over time, NHWC, "same" padding: ``[T, B, H, W, C] -> [T, B, H', W', F]``.
 
     With ``time_major=False`` the input is ``[B, H, W, C]`` (the static first layer under direct
-    coding, computed once and reused at every step).
+    coding, computed once and reused at every step). ``impl``: ``"xla"`` (``lax.conv_general_dilated``
+    and its autodiff), ``"canonical"`` (:func:`snnjax.layers.conv.conv2d`: the same values, a backward
+    pass XLA:CPU runs fast inside loops) or ``"auto"`` (canonical on CPU, xla elsewhere).
     """
 
     features: int
@@ -91,6 +94,7 @@ class SeqConv(nn.Module):
     analog_input: bool = False
     time_major: bool = True
     dtype: Any = None
+    impl: str = "auto"
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
@@ -100,13 +104,12 @@ class SeqConv(nn.Module):
         kernel = self.param("kernel", torch_uniform(fan_in), (k, k, c_in, self.features))
         flat = merge_time(x) if self.time_major else x
         dtype = self.dtype or x.dtype
-        y = jax.lax.conv_general_dilated(
-            flat.astype(dtype),
-            kernel.astype(dtype),
-            window_strides=(self.strides, self.strides),
-            padding="SAME",
-            dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        )
+        strides = (self.strides, self.strides)
+        if conv_lib.resolve_impl(self.impl) == "canonical":
+            y = conv_lib.conv2d(flat.astype(dtype), kernel.astype(dtype), strides, "SAME")
+        else:
+            y = jax.lax.conv_general_dilated(flat.astype(dtype), kernel.astype(dtype), window_strides=strides,
+                                             padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
         if self.use_bias:
             bias = self.param("bias", torch_uniform(fan_in), (self.features,))
             y = y + channels_last(bias.astype(dtype), y.ndim)

@@ -68,7 +68,8 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.dense_relu = False
     c.dropout_site = "spikes"
     c.conv_bias = False
-    c.max_pool_impl = "xla"  # or "argmax": same values and gradients, hand-written backward pass
+    c.max_pool_impl = "auto"  # "argmax" (hand-written backward) on CPU, "xla" elsewhere; same gradients
+    c.conv_impl = "auto"  # "canonical" on CPU (fast inside the device loop), "xla" elsewhere; or either
     return c
 
 

@@ -34,8 +34,11 @@ each text/code difference with its key). Every default is the paper text's behav
 - ``dropout_site="current"`` (BP-STA code): a ``dp`` right after a dense layer acts on that layer's
   analog current before its neurons (one mask for all steps) instead of on its spikes.
 - ``conv_bias=True`` (BP-STA code): convolutions keep their bias under a norm.
-- ``max_pool_impl``: ``"xla"`` (``nn.max_pool``) or ``"argmax"`` (the same values and gradients, with a
-  hand-written backward pass; see :mod:`snnjax.layers.pooling`). Not a paper switch: speed only.
+- ``max_pool_impl``: ``"auto"`` (default: ``"argmax"`` on CPU, ``"xla"`` elsewhere), ``"xla"``
+  (``nn.max_pool``) or ``"argmax"`` (the same values and gradients, with a hand-written backward
+  pass; see :mod:`snnjax.layers.pooling`). Not a paper switch: speed only.
+- ``conv_impl``: ``"auto"`` (default: ``"canonical"`` on CPU, ``"xla"`` elsewhere), ``"xla"`` or
+  ``"canonical"`` (the same values and gradients; see :mod:`snnjax.layers.conv`). Speed only.
 - ``pool`` and the spec (average pooling, a dropout before the first dense layer) and
   ``neuron.surrogate="bpsa_code"`` (the released BP-STA spike value) are the remaining switches.
 """
@@ -49,6 +52,7 @@ import jax
 import jax.numpy as jnp
 
 from snnjax.layers import encoders
+from snnjax.layers.conv import CONV_IMPLS
 from snnjax.layers.dropout import TimeConsistentDropout
 from snnjax.layers.llc_batch_norm import LLCBatchNorm
 from snnjax.layers.local_classifier import LocalClassifier, block_boundary
@@ -97,7 +101,8 @@ class ConvOptions:
     dense_relu: bool = False
     dropout_site: str = "spikes"
     conv_bias: bool = False
-    max_pool_impl: str = "xla"
+    max_pool_impl: str = "auto"
+    conv_impl: str = "auto"
 
     def __post_init__(self):
         if self.norm not in NORMS:
@@ -125,6 +130,8 @@ class ConvOptions:
             raise ValueError(f"model.dropout_site must be one of {DROPOUT_SITES}, got {self.dropout_site!r}")
         if self.max_pool_impl not in MAX_POOL_IMPLS:
             raise ValueError(f"model.max_pool_impl must be one of {MAX_POOL_IMPLS}, got {self.max_pool_impl!r}")
+        if self.conv_impl not in CONV_IMPLS:
+            raise ValueError(f"model.conv_impl must be one of {CONV_IMPLS}, got {self.conv_impl!r}")
         if self.trunk_calls not in (1, 2):
             raise ValueError(f"model.trunk_calls must be 1 or 2, got {self.trunk_calls}")
         if self.trunk_calls == 2 and self.local_heads != "code":
@@ -170,7 +177,8 @@ class ConvBlock(nn.Module):
         opts = self.opts
         use_bias = opts.norm == "none" or opts.conv_bias
         y = SeqConv(
-            self.features, self.kernel, use_bias=use_bias, analog_input=self.static, time_major=not self.static, name="conv"
+            self.features, self.kernel, use_bias=use_bias, analog_input=self.static, time_major=not self.static,
+            impl=opts.conv_impl, name="conv"
         )(x)
         a = None
         if self.neuron.kind == "llc_lif" and not self.split:
