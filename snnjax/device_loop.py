@@ -115,22 +115,20 @@ def choose_loop(loop: str, nbytes: int, budget: int, platform: str = "gpu") -> t
     """``("device" | "host", why)`` for ``train.loop``, the bytes the splits need on the device and
     the platform.
 
-    ``"auto"`` picks the device loop on accelerators when the data fit the budget. On CPU it picks
-    the host loop: measured on a 2-core CPU (``python -m bench.run --quick --loop host device``), the
-    device loop ran the sequence nets 1.3x faster but the conv seed nets 3-6x slower, and the dense
-    784-100-10 net no faster. The cause is XLA's CPU backend, not this loop: a plain ``lax.scan``
-    over the bare seed-net step (batch 4) took 4.6 s per step against 0.67 s for the step jitted
-    alone (the while loop here: 4.5 s), on the same shared 2-core machine.
+    ``"auto"`` picks the device loop when the data fit the budget, on every platform. (On CPU it used
+    to pick the host loop: XLA:CPU ran the gradient convolutions of a ``while_loop`` body with a naive
+    emitter, 3-7x slower per step. Since :func:`snnjax.layers.conv.conv2d` writes them in canonical
+    form, ``python -m bench.run --quick --loop host device`` on a 2-core CPU gave device/host 1.4 on the
+    seed nets, 1.1 on the sequence nets and 1.5 on the dense 784-100-10 net.) ``platform`` is kept
+    for the message and for callers that want to special-case a backend.
     """
     mib = f"{nbytes / 2**20:.1f} MiB"
     if loop == "device":
         return "device", f"train.loop=device (data {mib} on each device)"
     if loop == "host":
         return "host", "train.loop=host"
-    if platform == "cpu":
-        return "host", "train.loop=auto on CPU (--config.train.loop=device forces the device loop)"
     if nbytes <= budget:
-        return "device", f"data {mib} fit on the device (budget {budget / 2**20:.0f} MiB)"
+        return "device", f"data {mib} fit on the {platform} device (budget {budget / 2**20:.0f} MiB)"
     return "host", (f"data {mib} exceed the device budget of {budget / 2**20:.0f} MiB; loading batches on the "
                     "host (--config.train.loop=device forces the device loop)")
 

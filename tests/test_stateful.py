@@ -122,3 +122,74 @@ def test_leaky_integrator_readout_filters_the_linear_readout():
         v = 0.5 * v + lin[t]
         expected.append(v)
     np.testing.assert_allclose(li, np.stack(expected), rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- conv nets: neuron_state
+
+
+def _conv_net(encoder="direct", **switches):
+    from snnjax import models
+
+    cfg = models.default_model_config()
+    cfg.spec = "4c3-mp2-dp-4c3-ap2-24-10"
+    cfg.time_steps = 8
+    cfg.encoder = encoder
+    cfg.neuron.kind = "llc_lif"
+    cfg.neuron.v_th = 0.3
+    cfg.norm = "llc_bn"
+    for k, v in switches.items():
+        cfg[k] = v
+    return models.build_model(cfg, 10)
+
+
+CONV_NETS = {
+    "direct-llc_bn": ("direct", {}),
+    "direct-per-conv-heads": ("direct", dict(local_heads="per_conv")),
+    "double-trunk-call": ("direct", dict(local_heads="code", trunk_calls=2, norm="bn")),
+    "events": ("sequence", dict(norm="none")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONV_NETS))
+def test_conv_net_chunked_inference_with_neuron_state_equals_one_call(name):
+    encoder, switches = CONV_NETS[name]
+    model = _conv_net(encoder, **switches)
+    x = _images(2, 8) if encoder == "direct" else jax.random.bernoulli(jax.random.PRNGKey(3), 0.3, (2, 8, 8, 8, 1)).astype(jnp.float32)
+    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+    assert "neuron_state" not in variables  # init does not create it
+    whole = model.apply(variables, x, train=False)
+    outs, locals_, state = [], [], {}
+    for start, stop in [(0, 3), (3, 4), (4, 8)]:
+        kwargs = dict(time_steps=stop - start) if encoder == "direct" else {}
+        chunk = x if encoder == "direct" else x[:, start:stop]
+        out, state = model.apply({**variables, **state}, chunk, train=False, mutable=["neuron_state"], **kwargs)
+        outs.append(out.out)
+        locals_.append(out.local_outs)
+    np.testing.assert_allclose(np.concatenate(outs), np.asarray(whole.out), rtol=1e-6, atol=1e-6)
+    for i, local in enumerate(whole.local_outs):
+        np.testing.assert_allclose(np.concatenate([l[i] for l in locals_]), np.asarray(local), rtol=1e-6, atol=1e-6)
+    assert float(jnp.abs(whole.out).sum()) > 0
+    # a chunk started from rest differs from the continued one: the state is really carried
+    fresh = model.apply(variables, x if encoder == "direct" else x[:, 4:8], train=False,
+                        **(dict(time_steps=4) if encoder == "direct" else {}))
+    assert not np.allclose(np.asarray(fresh.out), np.asarray(whole.out[4:]))
+
+
+def test_conv_net_state_given_but_not_mutable_is_read_only():
+    model = _conv_net()
+    x = _images(2, 8)
+    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+    _, state = model.apply(variables, x, train=False, time_steps=3, mutable=["neuron_state"])
+    continued = model.apply({**variables, **state}, x, train=False, time_steps=5)
+    whole = model.apply(variables, x, train=False)
+    np.testing.assert_allclose(np.asarray(continued.out), np.asarray(whole.out[3:]), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("switches", [dict(ossa=True), dict(ossa=True, ossa_onset="separate", local_heads="code",
+                                                           first_neuron="split", llc_bn_leak="own")])
+def test_conv_net_with_an_onset_block_refuses_a_carried_state(switches):
+    model = _conv_net(**switches)
+    x = _images(2, 8)
+    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+    with pytest.raises(ValueError, match="carried neuron_state needs a net without an onset block"):
+        model.apply(variables, x, train=False, mutable=["neuron_state"])

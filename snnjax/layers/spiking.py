@@ -13,6 +13,14 @@ with ``return_state=True`` (as Flax's ``nn.RNN(return_carry=True)``)::
     layer = SpikingNeuron(NeuronConfig(kind="lif"))
     s1, state = layer.apply(variables, x_seq[:100], return_state=True)
     s2, state = layer.apply(variables, x_seq[100:], state, return_state=True)   # = one call on x_seq
+
+Inside a bigger model (the conv nets), where threading states by hand through every layer is not
+practical, the layer carries its state in the ``neuron_state`` collection instead, like BatchNorm's
+``batch_stats``: when that collection is mutable (or given) and no ``state`` is passed, the layer
+starts from the collection's ``state`` (rest if absent) and stores its final state there::
+
+    out, st = model.apply(variables, x[:, :100], train=False, mutable=["neuron_state"])
+    out, st = model.apply({**variables, **st}, x[:, 100:], train=False, mutable=["neuron_state"])
 """
 
 from __future__ import annotations
@@ -328,6 +336,17 @@ def neuron_parameters(module: nn.Module, cfg: NeuronConfig, channels: int, a: Ar
     return params
 
 
+CARRIED_STATE = "neuron_state"  # the collection that carries neuron states between calls of a model
+
+
+def carries_state(module: nn.Module) -> bool:
+    """Whether this apply carries neuron states in :data:`CARRIED_STATE` (the collection is mutable
+    or was given; never while initialising, so ``model.init`` does not create it)."""
+    if module.is_initializing():
+        return False
+    return module.is_mutable_collection(CARRIED_STATE) or CARRIED_STATE in module.scope.root.variables()
+
+
 class SpikingNeuron(nn.Module):
     """Runs ``config.kind`` neurons over ``x_seq: [T, B, ...]`` and returns spikes of the same shape.
 
@@ -351,9 +370,15 @@ class SpikingNeuron(nn.Module):
             te = None if te is None else jnp.asarray(te).astype(jnp.float32)
         params = neuron_parameters(self, cfg, x_seq.shape[-1], a)
         te = te if kind.needs_te else None
+        carried = None
+        if state is None and carries_state(self):
+            carried = self.variable(CARRIED_STATE, "state", kind.init_state, cfg, params, x_seq.shape[1:], x_seq.dtype)
+            state = carried.value
         if self.is_mutable_collection("membranes"):  # snnjax.monitor: every step's state
             self.sow("membranes", "state", state_trace(kind, cfg, params, x_seq, state, te))
         s, state = kind.run(cfg, params, x_seq, state, te)
+        if carried is not None and self.is_mutable_collection(CARRIED_STATE):
+            carried.value = state
         sow_spikes(self, s)
         if cfg.precision == "bfloat16":
             s = s.astype(jnp.bfloat16)

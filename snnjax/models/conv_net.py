@@ -58,7 +58,7 @@ from snnjax.layers.llc_batch_norm import LLCBatchNorm
 from snnjax.layers.local_classifier import LocalClassifier, block_boundary
 from snnjax.layers.ossa import OSSA
 from snnjax.layers.pooling import MAX_POOL_IMPLS, pool
-from snnjax.layers.spiking import NeuronConfig, SpikingNeuron, leak_parameter
+from snnjax.layers.spiking import NeuronConfig, SpikingNeuron, carries_state, leak_parameter
 from snnjax.layers.synapse import SeqConv, SeqDense
 from snnjax.layers.voting import vote
 from snnjax.models.output import ModelOutput
@@ -211,7 +211,21 @@ class ConvSNN(nn.Module):
     """A spiking network from a parsed spec (``snnjax.models.spec.parse_spec``).
 
     ``__call__(x, train)`` takes batch-major data ``x: [B, ...]`` and returns a ``ModelOutput`` with
-    ``out: [T, B, K]``.
+    ``out: [T, B, K]``; ``time_steps`` overrides ``opts.time_steps`` for the encoders that take it
+    (``direct``, ``rate``, ``latency``).
+
+    State in and out (streaming, chunked inference, truncated BPTT): every neuron layer carries its
+    state in the ``neuron_state`` collection (:data:`snnjax.layers.spiking.CARRIED_STATE`), so a call
+    can continue where the last one stopped, as SpikingJelly's single-step mode or snnTorch's
+    ``Leaky(x, mem)`` do::
+
+        out1, st = model.apply(variables, x, train=False, time_steps=3, mutable=["neuron_state"])
+        out2, st = model.apply({**variables, **st}, x, train=False, time_steps=5, mutable=["neuron_state"])
+        # concatenate([out1.out, out2.out]) == model.apply(variables, x, train=False).out  (T = 8)
+
+    In eval mode the chunks equal one call exactly; in train mode BatchNorm's statistics are those of
+    each chunk. OSSA (and ``first_neuron="split"``, which needs it) treats the first step of a call as
+    t = 0, so it refuses a carried state.
     """
 
     layers: tuple[Layer, ...]
@@ -220,8 +234,11 @@ class ConvSNN(nn.Module):
     opts: ConvOptions = ConvOptions()
 
     @nn.compact
-    def __call__(self, x: Array, *, train: bool) -> ModelOutput:
-        opts = self.opts
+    def __call__(self, x: Array, *, train: bool, time_steps: int | None = None) -> ModelOutput:
+        opts = self.opts if time_steps is None else dataclasses.replace(self.opts, time_steps=int(time_steps))
+        if carries_state(self) and opts.ossa:
+            raise ValueError("a carried neuron_state needs a net without an onset block: OSSA (and "
+                             "first_neuron='split' with it) treats the first step of every call as t = 0")
         key = self.make_rng("encoder") if opts.encoder == "rate" else None
         first_is_conv = self.layers[0].kind == "conv"
         static = opts.encoder == "direct" and first_is_conv and x.ndim == 4
