@@ -6,6 +6,7 @@
     python -m bench.run --only seq_plif --impl pallas
     python -m bench.run --peer --only seed_bn_lif --batch 16 --T 8     # one size, any T
     python -m bench.run --quick --loop host device   # train throughput of both loops, side by side
+    python -m bench.run --only seq_ce_lif --batch 32 --scan layer step   # per-layer scans vs one per-step scan
 
 A train step is the real one ``train.py`` runs (``snnjax.train_steps.make_train_step``: forward, loss,
 backward, optimiser, NaN guard), jitted with the state donated; eval is a jitted eval-mode forward.
@@ -136,8 +137,15 @@ def peer_record(workload: Workload, batch: int, mode: str, steps: int) -> dict[s
             "T": _time_steps(workload), **result}
 
 
-def resized(workload: Workload, batch: int | None = None, time_steps: int | None = None) -> Workload:
-    """``workload`` at one batch size and/or another T (the seed nets' steps, the sequence length)."""
+def resized(workload: Workload, batch: int | None = None, time_steps: int | None = None,
+            scan: str | None = None) -> Workload:
+    """``workload`` at one batch size and/or another T (the seed nets' steps, the sequence length),
+    and for a sequence net ``scan`` (``model.scan``: ``"layer"`` or ``"step"``)."""
+    if scan is not None and workload.config.model.arch == "sequence":
+        config = workload.config.copy_and_resolve_references()
+        config.model.scan = scan
+        workload = dataclasses.replace(workload, name=f"{workload.name}[scan={scan}]" if scan != "layer" else
+                                       workload.name, config=config)
     if batch is not None:
         workload = dataclasses.replace(workload, batch_sizes=(batch,))
     if time_steps is not None:
@@ -154,31 +162,54 @@ def records(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     peer = args.peer and peer_spikingjelly.available()
     if args.peer and not peer:
         yield {"note": "peer mode needs torch and spikingjelly importable; running snnjax only"}
-    for workload in workloads(quick=args.quick):
-        if args.only and workload.name not in args.only:
+    for base in workloads(quick=args.quick):
+        if args.only and base.name not in args.only:
             continue
-        workload = resized(workload, args.batch, args.T)
-        for batch in workload.batch_sizes:
-            if args.loop:
-                steps = args.steps or (32 if args.quick else 128)
-                timed = {loop: loop_record(workload, batch, loop, steps, warmup=args.steps_per_call, impl=args.impl,
-                                           steps_per_call=args.steps_per_call) for loop in args.loop}
-                yield from timed.values()
-                if {"host", "device"} <= set(timed):
-                    yield {"ratio": f"device/host loop {workload.name} train batch {batch}",
-                           "samples_per_s_ratio": round(timed["device"]["samples_per_s"]
-                                                        / timed["host"]["samples_per_s"], 2)}
-                continue
-            for mode in ("train", "eval"):
-                steps = args.steps or (2 if args.quick else 20)
-                ours = snnjax_record(workload, batch, mode, steps, warmup=1 if args.quick else 3, impl=args.impl)
-                yield ours
-                if peer:
-                    theirs = peer_record(workload, batch, mode, steps)
-                    if theirs is not None:
-                        yield theirs
-                        yield {"ratio": f"snnjax/spikingjelly {workload.name} {mode} batch {batch}",
-                               "samples_per_s_ratio": round(ours["samples_per_s"] / theirs["samples_per_s"], 2)}
+        scans = (args.scan or [None]) if base.config.model.arch == "sequence" else [None]
+        by_scan = {}
+        for scan in scans:
+            by_scan[scan] = list(_workload_records(args, resized(base, args.batch, args.T, scan),
+                                                   peer and scan in (None, "layer")))
+            yield from by_scan[scan]
+        if {"layer", "step"} <= set(by_scan):
+            yield from _scan_ratios(base.name, by_scan["layer"], by_scan["step"])
+
+
+def _scan_ratios(name: str, layer: list[dict], step: list[dict]) -> Iterator[dict[str, Any]]:
+    """``step/layer`` samples/s of the same mode (and loop) and batch."""
+    def key(r):
+        return r.get("mode"), r.get("loop"), r.get("batch")
+
+    per_layer = {key(r): r for r in layer if r.get("framework") == "snnjax"}
+    for r in step:
+        base = per_layer.get(key(r)) if r.get("framework") == "snnjax" else None
+        if base:
+            yield {"ratio": f"scan step/layer {name} {r['mode']} batch {r['batch']}",
+                   "samples_per_s_ratio": round(r["samples_per_s"] / base["samples_per_s"], 2)}
+
+
+def _workload_records(args: argparse.Namespace, workload: Workload, peer: bool) -> Iterator[dict[str, Any]]:
+    for batch in workload.batch_sizes:
+        if args.loop:
+            steps = args.steps or (32 if args.quick else 128)
+            timed = {loop: loop_record(workload, batch, loop, steps, warmup=args.steps_per_call, impl=args.impl,
+                                       steps_per_call=args.steps_per_call) for loop in args.loop}
+            yield from timed.values()
+            if {"host", "device"} <= set(timed):
+                yield {"ratio": f"device/host loop {workload.name} train batch {batch}",
+                       "samples_per_s_ratio": round(timed["device"]["samples_per_s"]
+                                                    / timed["host"]["samples_per_s"], 2)}
+            continue
+        for mode in ("train", "eval"):
+            steps = args.steps or (2 if args.quick else 20)
+            ours = snnjax_record(workload, batch, mode, steps, warmup=1 if args.quick else 3, impl=args.impl)
+            yield ours
+            if peer:
+                theirs = peer_record(workload, batch, mode, steps)
+                if theirs is not None:
+                    yield theirs
+                    yield {"ratio": f"snnjax/spikingjelly {workload.name} {mode} batch {batch}",
+                           "samples_per_s_ratio": round(ours["samples_per_s"] / theirs["samples_per_s"], 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop", nargs="+", choices=("host", "device"),
                         help="time the train loops instead of a bare step: host, device, or both")
     parser.add_argument("--steps_per_call", type=int, default=16, help="device loop: steps per dispatch")
+    parser.add_argument("--scan", nargs="+", choices=("layer", "step"),
+                        help="sequence nets: per-layer scans, one whole-net scan per step, or both")
     args = parser.parse_args(argv)
     if args.batch is not None and (args.batch < 1 or args.batch % jax.device_count()):
         parser.error(f"--batch must be a positive multiple of the {jax.device_count()} devices, got {args.batch}")

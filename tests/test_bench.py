@@ -40,6 +40,19 @@ def test_batch_and_time_steps_override_the_workload_sizes(capsys):
     assert [(r["mode"], r["batch"], r["T"]) for r in lines] == [("train", 8, 6), ("eval", 8, 6)]
 
 
+def test_scan_option_times_both_sequence_scans_and_their_ratio(capsys):
+    assert run.main(["--quick", "--steps", "1", "--only", "seq_ce_lif", "--batch", "4", "--T", "5",
+                     "--scan", "layer", "step"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r.get("workload"), r.get("mode")) for r in lines if "framework" in r] == [
+        ("seq_ce_lif", "train"), ("seq_ce_lif", "eval"), ("seq_ce_lif[scan=step]", "train"),
+        ("seq_ce_lif[scan=step]", "eval")]
+    ratios = [r["ratio"] for r in lines if "ratio" in r]
+    assert ratios == ["scan step/layer seq_ce_lif train batch 4", "scan step/layer seq_ce_lif eval batch 4"]
+    seed = {w.name: w for w in workloads.workloads(quick=True)}["seed_bn_lif"]
+    assert run.resized(seed, scan="step") == seed  # conv nets have no scan switch
+
+
 # The peer nets, layer for layer (SpikingJelly class names) and parameter for parameter.
 PEER_LAYERS = {
     "seed_bn_lif": ["Conv2d", "BatchNorm2d", "LIFNode", "MaxPool2d", "Conv2d", "BatchNorm2d", "LIFNode",

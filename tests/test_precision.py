@@ -46,4 +46,5 @@ def test_bfloat16_changes_smoke_accuracy_by_at_most_half_a_point(tmp_path):
         summary = train_lib.train_and_evaluate(config, tmp_path / precision, progress=False)
         accuracy[precision] = summary["final_test_accuracy"]
     assert accuracy["float32"] > 0.9
-    assert abs(accuracy["bfloat16"] - accuracy["float32"]) <= 0.005, accuracy
+    # in images of the 1,000 (0.962 - 0.957 is 0.0050000000000000044 in floating point: 5 images)
+    assert round(abs(accuracy["bfloat16"] - accuracy["float32"]) * 1000) <= 5, accuracy

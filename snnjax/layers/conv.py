@@ -37,6 +37,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from snnjax.layers import auto_impl
+
 Array = jax.Array
 
 CONV_IMPLS = ("auto", "xla", "canonical")
@@ -103,8 +105,4 @@ _conv2d.defvjp(_conv2d_fwd, _conv2d_bwd)
 
 def resolve_impl(impl: str) -> str:
     """``"auto"`` → ``"canonical"`` on CPU (see the module docstring), ``"xla"`` on accelerators."""
-    if impl not in CONV_IMPLS:
-        raise ValueError(f"model.conv_impl must be one of {CONV_IMPLS}, got {impl!r}")
-    if impl == "auto":
-        return "canonical" if jax.default_backend() == "cpu" else "xla"
-    return impl
+    return auto_impl.resolve(impl, CONV_IMPLS, cpu="canonical", accelerator="xla", name="model.conv_impl")

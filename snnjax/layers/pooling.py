@@ -21,6 +21,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from snnjax.layers import auto_impl
+
 Array = jax.Array
 
 POOLS = ("max", "avg")
@@ -62,11 +64,7 @@ max_pool_argmax.defvjp(_max_pool_fwd, _max_pool_bwd)
 
 def resolve_max_pool_impl(impl: str) -> str:
     """``"auto"`` → ``"argmax"`` on CPU, ``"xla"`` on accelerators; others as given."""
-    if impl not in MAX_POOL_IMPLS:
-        raise ValueError(f"max pool impl must be one of {MAX_POOL_IMPLS}, got {impl!r}")
-    if impl == "auto":
-        return "argmax" if jax.default_backend() == "cpu" else "xla"
-    return impl
+    return auto_impl.resolve(impl, MAX_POOL_IMPLS, cpu="argmax", accelerator="xla", name="max pool impl")
 
 
 def pool(x: Array, kind: str, k: int, impl: str = "auto") -> Array:
