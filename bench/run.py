@@ -167,10 +167,12 @@ def records(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
             continue
         scans = (args.scan or [None]) if base.config.model.arch == "sequence" else [None]
         by_scan = {}
-        for scan in scans:
-            by_scan[scan] = list(_workload_records(args, resized(base, args.batch, args.T, scan),
-                                                   peer and scan in (None, "layer")))
-            yield from by_scan[scan]
+        for scan in scans:  # each line printed as it comes (a run cut by a timeout keeps them)
+            by_scan[scan] = []
+            for record in _workload_records(args, resized(base, args.batch, args.T, scan),
+                                            peer and scan in (None, "layer")):
+                by_scan[scan].append(record)
+                yield record
         if {"layer", "step"} <= set(by_scan):
             yield from _scan_ratios(base.name, by_scan["layer"], by_scan["step"])
 
