@@ -46,13 +46,20 @@ def _batch(workload: Workload, batch: int) -> tuple[jax.Array, jax.Array]:
     return jnp.asarray(x), jnp.asarray(y)
 
 
-def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup: int, impl: str) -> dict[str, Any]:
+def _setup(workload: Workload, impl: str):
+    """``(config, model, mesh, tx, schedule, state)`` of a workload: the model with neuron ``impl``,
+    its optimiser and a fresh train state replicated on the mesh of every device."""
     config = workload.config.copy_and_resolve_references()
     config.model.neuron.impl = impl
     model = models.build_model(config.model, workload.num_classes)
     mesh = pipeline.make_mesh()
     tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=1000, num_epochs=1)
     state = train_steps.create_train_state(model, tx, workload.input_shape, jax.random.PRNGKey(0), mesh)
+    return config, model, mesh, tx, schedule, state
+
+
+def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup: int, impl: str) -> dict[str, Any]:
+    config, model, mesh, tx, schedule, state = _setup(workload, impl)
     x, y = pipeline.shard_batch(tuple(np.asarray(a) for a in _batch(workload, batch)), mesh)
     if mode == "train":
         step_fn = train_steps.jit_train_step(
@@ -78,12 +85,7 @@ def loop_record(workload: Workload, batch: int, loop: str, steps: int, warmup: i
     from snnjax import device_loop
     from snnjax.data.dataset import ArraySplit
 
-    config = workload.config.copy_and_resolve_references()
-    config.model.neuron.impl = impl
-    model = models.build_model(config.model, workload.num_classes)
-    mesh = pipeline.make_mesh()
-    tx, schedule = optim.make_optimizer(config.optim, steps_per_epoch=1000, num_epochs=1)
-    state = train_steps.create_train_state(model, tx, workload.input_shape, jax.random.PRNGKey(0), mesh)
+    config, model, mesh, tx, schedule, state = _setup(workload, impl)
     step = train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
                                        keep_last_good=False)
     rng = np.random.default_rng(0)

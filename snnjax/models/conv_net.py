@@ -223,8 +223,8 @@ class ConvSNN(nn.Module):
         out2, st = model.apply({**variables, **st}, x, train=False, time_steps=5, mutable=["neuron_state"])
         # concatenate([out1.out, out2.out]) == model.apply(variables, x, train=False).out  (T = 8)
 
-    In eval mode the chunks equal one call exactly; in train mode BatchNorm's statistics are those of
-    each chunk. OSSA (and ``first_neuron="split"``, which needs it) treats the first step of a call as
+    In eval mode the chunks equal one call to float rounding (tested within 1e-6); in train mode
+    BatchNorm's statistics are those of each chunk. OSSA (and ``first_neuron="split"``, which needs it) treats the first step of a call as
     t = 0, so it refuses a carried state.
     """
 
