@@ -7,13 +7,16 @@
     python -m bench.run --peer --only seed_bn_lif --batch 16 --T 8     # one size, any T
     python -m bench.run --quick --loop host device   # train throughput of both loops, side by side
     python -m bench.run --only seq_ce_lif --batch 32 --scan layer step   # per-layer scans vs one per-step scan
+    python -m bench.run --only seed_bn_lif --batch 16 --unroll 1 auto     # rolled vs unrolled time loop, A/B
 
 A train step is the real one ``train.py`` runs (``snnjax.train_steps.make_train_step``: forward, loss,
 backward, optimiser, NaN guard), jitted with the state donated; eval is a jitted eval-mode forward.
 With ``--loop``, train records time the real loops instead, in one process: ``host`` loads each
 batch from NumPy (``input_pipeline``: prefetch thread, one copy and one dispatch per step) and
 ``device`` holds the examples on the device and runs ``--steps_per_call`` steps per dispatch
-(``device_loop.make_train_call``); a ``ratio`` line gives device/host per workload and batch.
+(``device_loop.make_train_call``); a ``ratio`` line gives device/host per workload and batch, and
+with ``--peer`` each loop's ratio to SpikingJelly's bare train step (which has no data loading in
+it, so it bounds their own training loop's speed from above).
 Each line holds samples/s, ms/step, peak device memory (where the backend reports it), the device
 and the JAX version. Compare runs as ratios taken in one process on one device, never across machines.
 """
@@ -140,9 +143,14 @@ def peer_record(workload: Workload, batch: int, mode: str, steps: int) -> dict[s
 
 
 def resized(workload: Workload, batch: int | None = None, time_steps: int | None = None,
-            scan: str | None = None) -> Workload:
+            scan: str | None = None, unroll: str | None = None) -> Workload:
     """``workload`` at one batch size and/or another T (the seed nets' steps, the sequence length),
-    and for a sequence net ``scan`` (``model.scan``: ``"layer"`` or ``"step"``)."""
+    for a sequence net ``scan`` (``model.scan``: ``"layer"`` or ``"step"``), and with ``unroll``
+    (``model.neuron.unroll``: ``"auto"`` or an int as a string)."""
+    if unroll is not None:
+        config = workload.config.copy_and_resolve_references()
+        config.model.neuron.unroll = unroll if unroll == "auto" else int(unroll)
+        workload = dataclasses.replace(workload, name=f"{workload.name}[unroll={unroll}]", config=config)
     if scan is not None and workload.config.model.arch == "sequence":
         config = workload.config.copy_and_resolve_references()
         config.model.scan = scan
@@ -167,6 +175,9 @@ def records(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
     for base in workloads(quick=args.quick):
         if args.only and base.name not in args.only:
             continue
+        if args.unroll:  # the A/B of neuron.unroll instead of the plain records
+            yield from _unroll_records(args, base)
+            continue
         scans = (args.scan or [None]) if base.config.model.arch == "sequence" else [None]
         by_scan = {}
         for scan in scans:  # each line printed as it comes (a run cut by a timeout keeps them)
@@ -177,6 +188,27 @@ def records(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
                 yield record
         if {"layer", "step"} <= set(by_scan):
             yield from _scan_ratios(base.name, by_scan["layer"], by_scan["step"])
+
+
+def _unroll_records(args: argparse.Namespace, base: Workload) -> Iterator[dict[str, Any]]:
+    """Train and eval of ``base`` at each ``--unroll`` value, alternated ``REPEATS`` times (the
+    fastest of each kept), then ``unroll <v>/<first>`` samples/s ratios."""
+    sized = {u: resized(base, args.batch, args.T, unroll=u) for u in args.unroll}
+    steps = args.steps or (2 if args.quick else 10)
+    best: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for _ in range(REPEATS):
+        for u, workload in sized.items():
+            for batch in workload.batch_sizes:
+                for mode in ("train", "eval"):
+                    r = snnjax_record(workload, batch, mode, steps, warmup=1, impl=args.impl)
+                    if (u, mode, batch) not in best or r["samples_per_s"] > best[(u, mode, batch)]["samples_per_s"]:
+                        best[(u, mode, batch)] = r
+    yield from best.values()
+    first = args.unroll[0]
+    for (u, mode, batch), r in best.items():
+        if u != first:
+            yield {"ratio": f"unroll {u}/{first} {base.name} {mode} batch {batch}",
+                   "samples_per_s_ratio": round(r["samples_per_s"] / best[(first, mode, batch)]["samples_per_s"], 2)}
 
 
 def _scan_ratios(name: str, layer: list[dict], step: list[dict]) -> Iterator[dict[str, Any]]:
@@ -203,6 +235,12 @@ def _workload_records(args: argparse.Namespace, workload: Workload, peer: bool) 
                 yield {"ratio": f"device/host loop {workload.name} train batch {batch}",
                        "samples_per_s_ratio": round(timed["device"]["samples_per_s"]
                                                     / timed["host"]["samples_per_s"], 2)}
+            theirs = peer_record(workload, batch, "train", steps) if peer else None
+            if theirs is not None:  # their bare step: an upper bound on their own loop's speed
+                yield theirs
+                for loop, ours in timed.items():
+                    yield {"ratio": f"snnjax {loop} loop/spikingjelly step {workload.name} train batch {batch}",
+                           "samples_per_s_ratio": round(ours["samples_per_s"] / theirs["samples_per_s"], 2)}
             continue
         for mode in ("train", "eval"):
             steps = args.steps or (2 if args.quick else 20)
@@ -230,9 +268,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps_per_call", type=int, default=16, help="device loop: steps per dispatch")
     parser.add_argument("--scan", nargs="+", choices=("layer", "step"),
                         help="sequence nets: per-layer scans, one whole-net scan per step, or both")
+    parser.add_argument("--unroll", nargs="+",
+                        help="also time train and eval at these neuron.unroll values ('auto' or ints), "
+                             "alternated in one process, with ratios to the first")
     args = parser.parse_args(argv)
     if args.batch is not None and (args.batch < 1 or args.batch % jax.device_count()):
         parser.error(f"--batch must be a positive multiple of the {jax.device_count()} devices, got {args.batch}")
+    for u in args.unroll or []:
+        if u != "auto" and not (u.isdigit() and int(u) >= 1):
+            parser.error(f"--unroll takes 'auto' or positive ints, got {u!r}")
     if args.T is not None and args.T < 1:
         parser.error(f"--T must be at least 1, got {args.T}")
     for record in records(args):

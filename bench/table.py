@@ -5,8 +5,8 @@
     python -m bench.table --cpu-doc --quick         # the same at --quick sizes (a minute or two)
 
 ``--cpu-doc`` times, in one process, the issue-12 CPU workloads with their SpikingJelly peers: the
-seed net (``seed_bn_lif``) at T = 8, batch 16 and the Seq-MNIST CE-LIF net (``seq_ce_lif``) at
-T = 784, batch 32, train and eval, float32, and prints every JSON line to ``--jsonl`` (if given)
+seed net (``seed_bn_lif``) at T = 8, batch 16 (the bare step, eval, and both training loops) and
+the Seq-MNIST CE-LIF net (``seq_ce_lif``) at T = 784, batch 32, train and eval, float32, and prints every JSON line to ``--jsonl`` (if given)
 and the table to stdout. Each row's ratio is snnjax / SpikingJelly samples per second.
 """
 
@@ -19,14 +19,19 @@ import json
 import sys
 from typing import Any, Iterable
 
-# (workload, batch, T) of the CPU table; --quick keeps the workloads' own quick sizes
-CPU_DOC_RUNS = [("seed_bn_lif", 16, 8), ("seq_ce_lif", 32, 784)]
+# (workload, batch, T, loops) of the CPU table: the bare step and eval forward of each workload, and
+# for the seed net also the two training loops (train.loop), which train.py runs
+CPU_DOC_RUNS = [("seed_bn_lif", 16, 8, None), ("seed_bn_lif", 16, 8, ("host", "device")), ("seq_ce_lif", 32, 784, None)]
+CPU_DOC_LOOP_STEPS = 16  # timed steps of a loop record (one device-loop call of 16 steps), unless --steps
 
 
 def table(records: Iterable[dict[str, Any]], impl: str = "scan") -> str:
     """One row per snnjax record (workload, mode, batch, T, loop, impl): its samples/s, the peer's
     samples/s for the same workload, mode, batch and T, and their ratio; notes at the end. ``impl``
-    names the neuron implementation of records that do not say (``bench.run --impl``'s)."""
+    names the neuron implementation of records that do not say (``bench.run --impl``'s). ``loop`` is
+    ``step`` for a bare train step or eval forward, else the loop timed (``bench.run --loop``).
+    Records tagged with a ``run`` (one ``bench.run`` call of :func:`cpu_doc`) pair with the peer
+    record of the same run."""
     ours: dict[tuple, dict[str, Any]] = {}
     peers: dict[tuple, dict[str, Any]] = {}
     notes = []
@@ -37,13 +42,13 @@ def table(records: Iterable[dict[str, Any]], impl: str = "scan") -> str:
             continue
         key = (r["workload"], r["mode"], r["batch"], r.get("T"))
         if r["framework"] == "snnjax":
-            ours[key + (r.get("loop", "host"), r.get("impl", impl))] = r
+            ours[key + (r.get("loop", "step"), r.get("impl", impl))] = r
         else:
-            peers[key] = r
+            peers[key + (r.get("run"),)] = r
     lines = ["| workload | mode | batch | T | loop | impl | snnjax samples/s | SpikingJelly samples/s | ratio |",
              "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: |"]
     for key, r in ours.items():
-        peer = peers.get(key[:4])
+        peer = peers.get(key[:4] + (r.get("run"),))
         p = f"{peer['samples_per_s']:g}" if peer else "–"
         ratio = f"{r['samples_per_s'] / peer['samples_per_s']:.2f}×" if peer else "–"
         lines.append("| " + " | ".join(map(str, key)) + f" | {r['samples_per_s']:g} | {p} | {ratio} |")
@@ -66,14 +71,17 @@ def cpu_doc(quick: bool, steps: int | None, jsonl: str | None) -> list[dict[str,
     from bench import run
 
     records = []
-    for workload, batch, time_steps in CPU_DOC_RUNS:
+    for run_index, (workload, batch, time_steps, loops) in enumerate(CPU_DOC_RUNS):
         argv = ["--peer", "--only", workload]
         argv += ["--quick"] if quick else ["--batch", str(batch), "--T", str(time_steps)]
-        argv += ["--steps", str(steps)] if steps else []
+        argv += ["--loop", *loops] if loops else []
+        n = steps or (CPU_DOC_LOOP_STEPS if loops else None)
+        argv += ["--steps", str(n)] if n else []
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             run.main(argv)
-        records += [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+        records += [{**json.loads(line), "run": run_index} for line in out.getvalue().splitlines()
+                    if line.startswith("{")]
     if jsonl:
         with open(jsonl, "w") as f:
             f.writelines(json.dumps(r) + "\n" for r in records)

@@ -73,6 +73,18 @@ def _flax_layout(name, shape):
     return (shape[2], shape[3], shape[1], shape[0]) if len(shape) == 4 else (shape[1], shape[0])
 
 
+def test_unroll_option_alternates_the_values_and_gives_ratios_to_the_first(capsys):
+    assert run.main(["--quick", "--steps", "1", "--only", "dense_lif", "--unroll", "1", "auto"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    records = [r for r in lines if "framework" in r]
+    assert sorted((r["workload"], r["mode"]) for r in records) == sorted(
+        (f"dense_lif[unroll={u}]", m) for u in ("1", "auto") for m in ("train", "eval"))
+    ratios = {r["ratio"]: r["samples_per_s_ratio"] for r in lines if "ratio" in r}
+    assert set(ratios) == {f"unroll auto/1 dense_lif {m} batch {records[0]['batch']}" for m in ("train", "eval")}
+    with pytest.raises(SystemExit):
+        run.main(["--quick", "--unroll", "0"])
+
+
 @pytest.mark.parametrize("name", sorted(PEER_LAYERS))
 def test_peer_nets_are_ours_layer_for_layer(name):
     pytest.importorskip("spikingjelly.activation_based", exc_type=ImportError)
@@ -104,6 +116,21 @@ def test_peer_mode_runs_spikingjelly_on_this_machine(capsys):
     assert lines[2]["ratio"] == "snnjax/spikingjelly seq_ce_lif train batch 4"
 
 
+def test_peer_mode_with_loops_compares_each_loop_with_the_peer_step(capsys):
+    pytest.importorskip("spikingjelly.activation_based", exc_type=ImportError)
+    argv = ["--quick", "--steps", "2", "--steps_per_call", "2", "--peer", "--only", "seq_ce_lif", "--batch", "4",
+            "--T", "5", "--loop", "host", "device"]
+    assert run.main(argv) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r.get("framework"), r.get("loop")) for r in lines[:4]] == [
+        ("snnjax", "host"), ("snnjax", "device"), (None, None), ("spikingjelly", None)]
+    ratios = {r["ratio"]: r["samples_per_s_ratio"] for r in lines[4:]}
+    for loop in ("host", "device"):
+        ours = lines[0 if loop == "host" else 1]["samples_per_s"]
+        expected = round(ours / lines[3]["samples_per_s"], 2)
+        assert ratios[f"snnjax {loop} loop/spikingjelly step seq_ce_lif train batch 4"] == expected
+
+
 def test_pallas_impl_covers_every_neuron():
     for kind in ("lif", "llc_lif", "alif", "ce_lif"):
         assert NeuronConfig(kind=kind, impl="pallas").impl == "pallas"
@@ -122,9 +149,24 @@ def test_table_pairs_each_record_with_its_peer():
         {"framework": "snnjax", "workload": "w", "mode": "eval", "batch": 4, "T": 8, "samples_per_s": 50.0},
     ]
     lines = table.table(records, impl="pallas").splitlines()
-    assert lines[2] == "| w | train | 4 | 8 | host | pallas | 30 | 12 | 2.50× |"
-    assert lines[3] == "| w | eval | 4 | 8 | host | pallas | 50 | – | – |"
+    assert lines[2] == "| w | train | 4 | 8 | step | pallas | 30 | 12 | 2.50× |"
+    assert lines[3] == "| w | eval | 4 | 8 | step | pallas | 50 | – | – |"
     assert lines[-1] == "note: a note"
+
+
+def test_table_labels_loop_records_and_pairs_each_with_the_peer_of_its_run():
+    from bench import table
+
+    ours = {"framework": "snnjax", "workload": "w", "mode": "train", "batch": 4, "T": 8}
+    theirs = {"framework": "spikingjelly", "workload": "w", "mode": "train", "batch": 4, "T": 8}
+    records = [{**ours, "samples_per_s": 30.0, "run": 0}, {**theirs, "samples_per_s": 10.0, "run": 0},
+               {**ours, "loop": "host", "samples_per_s": 20.0, "run": 1},
+               {**ours, "loop": "device", "samples_per_s": 60.0, "run": 1},
+               {**theirs, "samples_per_s": 20.0, "run": 1}]
+    lines = table.table(records).splitlines()
+    assert lines[2] == "| w | train | 4 | 8 | step | scan | 30 | 10 | 3.00× |"
+    assert lines[3] == "| w | train | 4 | 8 | host | scan | 20 | 20 | 1.00× |"
+    assert lines[4] == "| w | train | 4 | 8 | device | scan | 60 | 20 | 3.00× |"
 
 
 def test_gpu_check_script_parses_and_wants_an_outdir():

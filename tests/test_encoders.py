@@ -47,3 +47,25 @@ def test_equal_to_snntorch_spikegen():
             peer = spikegen.delta(torch.tensor(seq), threshold=0.2, padding=padding, off_spike=off)
             ours = encoders.delta(jnp.asarray(seq), threshold=0.2, padding=padding, off_spike=off)
             np.testing.assert_array_equal(np.asarray(ours), peer.numpy())
+
+
+@pytest.mark.parametrize("copies", [1, 3, 8, encoders.STACKED_COPIES_MAX + 1])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_repeat_equals_broadcast_and_its_gradient_sums_the_copies(copies, axis):
+    import jax
+
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3, 4)), jnp.float32)
+    w = jnp.asarray(np.random.default_rng(1).normal(size=np.insert(x.shape, axis, copies)), jnp.float32)
+    expected = np.broadcast_to(np.expand_dims(np.asarray(x), axis), w.shape)
+    np.testing.assert_array_equal(encoders.repeat(x, copies, axis), expected)
+    grad = jax.grad(lambda x: jnp.sum(jnp.tanh(encoders.repeat(x, copies, axis)) * w))(x)
+    by_hand = np.sum((1 - np.tanh(expected) ** 2) * np.asarray(w), axis=axis)
+    np.testing.assert_allclose(grad, by_hand, rtol=1e-5, atol=1e-6)
+    jvp = jax.jvp(lambda x: encoders.repeat(x, copies, axis), (x,), (jnp.ones_like(x),))[1]  # forward mode works
+    np.testing.assert_array_equal(jvp, np.ones(w.shape, np.float32))
+
+
+def test_direct_repeats_over_time_and_repeat_axis_one_matches_jnp_repeat():
+    x = jnp.arange(6.0).reshape(3, 2)
+    np.testing.assert_array_equal(encoders.direct(x, 4), np.broadcast_to(np.asarray(x), (4, 3, 2)))
+    np.testing.assert_array_equal(encoders.repeat(x, 2, axis=1).reshape(6, 2), jnp.repeat(x, 2, axis=0))

@@ -80,6 +80,36 @@ def test_neuron_config_rejects_unknown_values():
         layers.NeuronConfig(surrogate="relu")
 
 
+def test_neuron_config_unroll_auto_unrolls_short_loops_only():
+    from snnjax.layers.spiking import AUTO_UNROLL_MAX_STEPS
+
+    auto = layers.NeuronConfig()
+    assert auto.unroll == "auto"
+    assert auto.scan_unroll(8) == 8 and auto.scan_unroll(AUTO_UNROLL_MAX_STEPS) == AUTO_UNROLL_MAX_STEPS
+    assert auto.scan_unroll(AUTO_UNROLL_MAX_STEPS + 1) == 1 and auto.scan_unroll(784) == 1
+    assert layers.NeuronConfig(unroll=4).scan_unroll(8) == 4
+    assert layers.NeuronConfig(unroll="4").unroll == 4  # as a command-line override arrives
+    for bad in (0, -2, True, "full", 2.0):
+        with pytest.raises(ValueError, match="neuron.unroll must be a positive int or 'auto'"):
+            layers.NeuronConfig(unroll=bad)
+
+
+@pytest.mark.parametrize("kind", ["lif", "llc_lif", "plif", "alif", "ce_lif"])
+def test_unroll_auto_equals_the_rolled_loop(kind, key):
+    x = 2.0 * jax.random.uniform(key, (8, 3, 5))
+    te = jax.random.normal(jax.random.PRNGKey(1), (8, 5)) if kind == "ce_lif" else None
+    outs = []
+    for unroll in ("auto", 1):
+        module = layers.SpikingNeuron(layers.NeuronConfig(kind=kind, unroll=unroll))
+        kw = {} if te is None else {"te": te}
+        variables = module.init(jax.random.PRNGKey(0), x, **kw)
+        f = lambda v, x: jnp.sum(module.apply(v, x, **kw) * jnp.arange(5.0)[None, None])  # noqa: E731
+        outs.append((module.apply(variables, x, **kw), jax.grad(f, argnums=(0, 1))(variables, x)))
+        jaxpr = str(jax.make_jaxpr(lambda x: module.apply(variables, x, **kw))(x))
+        assert f"unroll={8 if unroll == 'auto' else 1}" in jaxpr  # the loop was (not) unrolled
+    chex.assert_trees_all_close(outs[0], outs[1], rtol=1e-6, atol=1e-6)
+
+
 def test_time_consistent_dropout_uses_one_mask_for_all_steps(key):
     x = jnp.ones((6, 8, 50), jnp.float32)
     drop = layers.TimeConsistentDropout(0.5)

@@ -72,7 +72,8 @@ class RecurrentSpikingLayer(nn.Module):
 
         if state is None:
             state = RecurrentState(init_state(batch_shape, current.dtype), jnp.zeros(batch_shape, current.dtype))
-        state, s_seq = jax.lax.scan(body, RecurrentState(*state), (current, te_seq), unroll=self.neuron.unroll)
+        state, s_seq = jax.lax.scan(body, RecurrentState(*state), (current, te_seq),
+                                    unroll=self.neuron.scan_unroll(current.shape[0]))
         if monitoring:
             s_seq, trace = s_seq
             self.sow("membranes", "state", trace)

@@ -197,7 +197,8 @@ class ConvBlock(nn.Module):
             y = jax.nn.relu(y)
         if self.static:
             y = encoders.direct(y, opts.time_steps)
-        drive = jnp.repeat(y, self.calls, axis=0) if self.calls > 1 else y
+        # jnp.repeat(y, calls, axis=0): each step `calls` times in a row, with a cheap gradient
+        drive = encoders.repeat(y, self.calls, axis=1).reshape((-1, *y.shape[1:])) if self.calls > 1 else y
         if self.split:
             onset = SpikingNeuron(self.neuron, name="onset_neuron")(drive[: self.calls])
             later = [SpikingNeuron(self.neuron, name="neuron")(drive[self.calls :])] if drive.shape[0] > self.calls else []

@@ -144,7 +144,7 @@ class SequenceSNN(nn.Module):
             out, new_states = self._per_layer(h, layer_states, te)
             if self.readout_decay:
                 out, readout_state = neurons.li(out, decay=self.readout_decay, state=readout_state,
-                                                unroll=self.neuron.unroll)
+                                                unroll=self.neuron.scan_unroll(out.shape[0]))
         output = ModelOutput(out=out, local_outs=(), readout=self.readout)
         if return_state:
             return output, SequenceState(t0 + steps, tuple(new_states), readout_state)
@@ -209,7 +209,8 @@ class SequenceSNN(nn.Module):
 
         zero_counts = tuple(jnp.zeros((batch, w), jnp.float32) for w in self.hidden)
         (states, totals, readout_state), out = jax.lax.scan(
-            body, (tuple(states), zero_counts, readout_state), (h, te_seq), unroll=self.neuron.unroll)
+            body, (tuple(states), zero_counts, readout_state), (h, te_seq),
+            unroll=self.neuron.scan_unroll(h.shape[0]))
         for i, total in enumerate(totals):
             name = f"layer{i}" if i in self.recurrent_layers else f"neuron{i}"
             _SowRate(name=name)(jnp.mean(total) / h.shape[0], total)
