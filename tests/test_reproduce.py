@@ -149,3 +149,21 @@ def test_the_command_runs_a_plan_and_writes_table_artifacts_and_figure(tmp_path)
     proc = subprocess.run(cmd + ["--report_only"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len((runs / name / "provenance.jsonl").read_text().splitlines()) == 1
+    # running the plan again skips its finished runs: no new sitting, no new evaluation
+    metrics = (runs / name / "metrics.jsonl").read_text()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"[reproduce] {name}: finished" in proc.stderr
+    assert len((runs / name / "provenance.jsonl").read_text().splitlines()) == 1
+    assert (runs / name / "metrics.jsonl").read_text() == metrics
+
+
+def test_a_run_is_finished_only_at_the_length_its_plan_asks_for(tmp_path):
+    from snnjax.reproduce.__main__ import is_finished
+
+    experiment = plans.Experiment("r", "configs/smoke.py", {"train.num_epochs": 10}, "accuracy", "r", "p")
+    assert not is_finished(experiment, tmp_path)  # no summary yet
+    (tmp_path / "summary.json").write_text(json.dumps({"config": {"train": {"num_epochs": 10}}}))
+    assert is_finished(experiment, tmp_path)
+    longer = plans.Experiment("r", "configs/smoke.py", {"train.num_epochs": 20}, "accuracy", "r", "p")
+    assert not is_finished(longer, tmp_path)  # lengthened since: it resumes

@@ -58,12 +58,38 @@ def git_commit() -> str:
     return head + ("+dirty" if dirty else "")
 
 
+LENGTH_KEYS = ("train.num_epochs", "train.num_steps")
+
+
+def is_finished(experiment: plans.Experiment, workdir: Path) -> bool:
+    """Whether ``workdir`` holds a finished run of ``experiment``: a ``summary.json`` (written when
+    ``train.py`` ends) whose config has the length the plan asks for. A plan that was lengthened
+    afterwards (more epochs or steps) is not finished: its run resumes from its last checkpoint."""
+    path = workdir / "summary.json"
+    if not path.exists():
+        return False
+    config = json.loads(path.read_text()).get("config", {})
+    for key in LENGTH_KEYS:
+        if key in experiment.overrides:
+            section, name = key.split(".")
+            if config.get(section, {}).get(name) != experiment.overrides[key]:
+                return False
+    return True
+
+
 def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str | None, nice: int) -> int:
-    """Runs (or resumes) one experiment with ``train.py``; output goes to ``runs_dir/<name>.log``."""
+    """Runs (or resumes) one experiment with ``train.py``; output goes to ``runs_dir/<name>.log``.
+
+    A finished run (:func:`is_finished`) is left alone: running a plan again after a session ended
+    neither re-evaluates its finished runs nor adds a sitting to their ``provenance.jsonl``."""
+    workdir = runs_dir / experiment.name
+    if is_finished(experiment, workdir):
+        print(f"[reproduce] {experiment.name}: finished ({workdir / 'summary.json'}), skipped", file=sys.stderr,
+              flush=True)
+        return 0
     cmd = plans.command(experiment, runs_dir, data_dir)
     if nice:
         cmd = ["nice", "-n", str(nice), *cmd]
-    workdir = runs_dir / experiment.name
     workdir.mkdir(parents=True, exist_ok=True)
     record = {"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "commit": git_commit(), "machine": describe_machine(), "command": shlex.join(cmd)}
