@@ -177,3 +177,12 @@ def test_gpu_check_script_parses_and_wants_an_outdir():
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
     result = subprocess.run(["bash", str(script)], capture_output=True, text=True)
     assert result.returncode == 2 and "usage: bench/gpu_check.sh OUTDIR" in result.stderr
+
+
+def test_cpu_ops_checks_each_pair_equal_and_prints_a_ratio(capsys):
+    from bench import cpu_ops
+
+    assert cpu_ops.main(["--batch", "1", "--T", "3", "--steps", "1"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r.get("variant") for r in lines] == ["broadcast_to", "encoders.repeat", None]
+    assert lines[2]["ratio"] == "repeat_grad broadcast_to/encoders.repeat" and lines[2]["ms_ratio"] > 0

@@ -42,10 +42,10 @@ def repeat(x: Array, copies: int, axis: int = 0) -> Array:
     Equal to ``jnp.broadcast_to`` of ``jnp.expand_dims(x, axis)``, but for up to
     :data:`STACKED_COPIES_MAX` copies written as a stack, whose gradient is the sum of the copies'
     cotangents as ``copies - 1`` elementwise adds (one fused loop). The broadcast's gradient is a
-    ``reduce_sum`` over the new axis, which XLA:CPU (jax 0.10, YNNPACK reductions) runs about 5x
-    slower for a leading axis: 75 ms against 16 ms for ``[8, 16, 28, 28, 128]``, the seed net's
-    first conv output repeated over T = 8 (measured on a 2-core CPU, float32). The values are equal
-    (bitwise in that case: the same additions in the same order).
+    ``reduce_sum`` over the new axis, which XLA:CPU (jax 0.10, YNNPACK reductions) runs slowly for a
+    leading axis: 75.6 ms against 20.0 ms for the gradient of ``[8, 16, 28, 28, 128]``, the seed
+    net's first conv output repeated over T = 8 (``python -m bench.cpu_ops``, 2-core CPU, float32).
+    The values are equal (bitwise in that case: the same additions in the same order).
     """
     if copies > STACKED_COPIES_MAX:
         return jnp.broadcast_to(jnp.expand_dims(x, axis), x.shape[:axis] + (copies,) + x.shape[axis:])

@@ -41,9 +41,9 @@ def max_pool_argmax(x: Array, k: int) -> Array:
     """k×k max pool, stride k, ``[..., H, W, C] -> [..., H//k, W//k, C]``; gradient to the first arg-max.
 
     The maximum is taken elementwise over the k·k strided views of :func:`_window_slices`, not by a
-    ``reduce_max`` over window axes: XLA:CPU (jax 0.10) fuses such a reduce into the following
-    convolution or matmul's YNNPACK call, where it cost more than the matmul itself (the seed net's
-    eval forward: 56 ms for its pool + fc0 against 18 ms for fc0 alone, 2-core CPU).
+    ``reduce_max`` over window axes: in a profile of the seed net's eval forward, XLA:CPU (jax 0.10)
+    fused such a reduce into the following matmul's YNNPACK call, which then took longer than the
+    matmul alone (``docs/performance.md``).
     """
     return functools.reduce(jnp.maximum, _window_slices(x, k))
 

@@ -136,7 +136,8 @@ class NeuronConfig:
         conv nets), else 1 (long sequences, where an unrolled body only compiles slower). A fully
         unrolled loop has no while loop, so XLA fuses across steps and writes the stacked outputs
         directly instead of into a zero-filled loop buffer: the seed net at T = 8, batch 16 trained
-        8–12 % and evaluated 25–30 % faster on a 2-core CPU (jax 0.10; ``docs/performance.md``).
+        5 % and evaluated 22 % faster on a 2-core CPU (jax 0.10; ``python -m bench.run --unroll 1 auto``,
+        ``docs/performance.md``).
         """
         if self.unroll == "auto":
             return num_steps if num_steps <= AUTO_UNROLL_MAX_STEPS else 1
