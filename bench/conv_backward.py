@@ -20,7 +20,6 @@ not part of the library.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
@@ -28,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench.timing import device_record, time_steps
+from bench.timing import device_record, sizes_parser, time_steps
 
 DN = ("NHWC", "HWIO", "NHWC")
 
@@ -47,11 +46,7 @@ def conv_im2col(x, k):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--T", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=10)
-    args = parser.parse_args(argv)
+    args = sizes_parser(__doc__.splitlines()[0]).parse_args(argv)
     rng = np.random.default_rng(0)
     n = args.T * args.batch
     x = jnp.asarray(rng.uniform(0, 1, (n, 14, 14, 128)) < 0.2, jnp.float32)  # spikes

@@ -15,7 +15,6 @@ Each pair is checked equal before it is timed. A finding for issue 12, not part 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -24,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench.timing import device_record
+from bench.timing import device_record, sizes_parser
 from snnjax.layers import encoders
 
 
@@ -55,11 +54,7 @@ def variants(batch: int, time_steps: int) -> dict[str, tuple]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--T", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=10)
-    args = parser.parse_args(argv)
+    args = sizes_parser(__doc__.splitlines()[0]).parse_args(argv)
     for pair, ((name_a, f_a, a), (name_b, f_b, b)) in variants(args.batch, args.T).items():
         np.testing.assert_allclose(np.asarray(f_a(*a)), np.asarray(f_b(*b)), rtol=1e-5, atol=1e-5)
         ms = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from typing import Any, Callable
 
@@ -36,3 +37,12 @@ def time_steps(step: Callable[[Any], Any], carry: Any, warmup: int, steps: int) 
 def device_record() -> dict[str, Any]:
     d = jax.devices()[0]
     return {"device": getattr(d, "device_kind", d.platform), "num_devices": jax.device_count(), "jax": jax.__version__}
+
+
+def sizes_parser(description: str) -> argparse.ArgumentParser:
+    """The ``--batch`` (16), ``--T`` (8) and ``--steps`` (10) options of the seed-net micro-benchmarks."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--T", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=10)
+    return parser
