@@ -207,16 +207,16 @@ class NeuronKind:
     def run(self, cfg: NeuronConfig, params: Params, x_seq: Array, state: State | None = None,
             te: Array | None = None) -> tuple[Array, State]:
         """The kind over a sequence ``x_seq [T, ...]`` from ``state`` (None: rest)."""
+        cfg = dataclasses.replace(cfg, unroll=cfg.scan_unroll(x_seq.shape[0]))  # "auto" resolved for this T
         if self.sequence is not None:
             return self.sequence(cfg, params, x_seq, state, te)
         if state is None:
             state = self.init_state(cfg, params, x_seq.shape[1:], x_seq.dtype)
         fn = self.step(cfg, params)
-        unroll = cfg.scan_unroll(x_seq.shape[0])
         if te is None:
-            state, s_seq = jax.lax.scan(lambda st, x_t: fn(st, x_t), state, x_seq, unroll=unroll)
+            state, s_seq = jax.lax.scan(lambda st, x_t: fn(st, x_t), state, x_seq, unroll=cfg.unroll)
         else:
-            state, s_seq = jax.lax.scan(lambda st, xs: fn(st, *xs), state, (x_seq, te), unroll=unroll)
+            state, s_seq = jax.lax.scan(lambda st, xs: fn(st, *xs), state, (x_seq, te), unroll=cfg.unroll)
         return s_seq, state
 
 
@@ -238,7 +238,7 @@ def _lif_kind() -> NeuronKind:
     return NeuronKind(
         step=lambda cfg, p: lambda st, x, te=None: neurons.lif_step(st, x, decay=cfg.decay, **cfg.step_kwargs(p)),
         init_state=_lif_state,
-        sequence=lambda cfg, p, x, st, te: neurons.lif(x, decay=cfg.decay, state=st, unroll=cfg.scan_unroll(x.shape[0]),
+        sequence=lambda cfg, p, x, st, te: neurons.lif(x, decay=cfg.decay, state=st, unroll=cfg.unroll,
                                                        impl=cfg.impl, **cfg.step_kwargs(p)),
         impls=("scan", "pallas"),
     )
@@ -248,7 +248,7 @@ def _llc_lif_kind() -> NeuronKind:
     return NeuronKind(
         step=lambda cfg, p: lambda st, x, te=None: neurons.llc_lif_step(st, x, p["a"], **cfg.step_kwargs(p)),
         init_state=_lif_state,
-        sequence=lambda cfg, p, x, st, te: neurons.llc_lif(x, p["a"], state=st, unroll=cfg.scan_unroll(x.shape[0]),
+        sequence=lambda cfg, p, x, st, te: neurons.llc_lif(x, p["a"], state=st, unroll=cfg.unroll,
                                                            impl=cfg.impl, **cfg.step_kwargs(p)),
         create_params=lambda m, cfg, c: {"a": leak_parameter(m, cfg, c)},
         impls=("scan", "pallas"),
@@ -262,7 +262,7 @@ def _if_kind() -> NeuronKind:
     return NeuronKind(
         step=lambda cfg, p: lambda st, x, te=None: neurons.if_step(st, x, **kwargs(cfg, p)),
         init_state=_lif_state,
-        sequence=lambda cfg, p, x, st, te: neurons.if_neuron(x, state=st, unroll=cfg.scan_unroll(x.shape[0]), impl=cfg.impl,
+        sequence=lambda cfg, p, x, st, te: neurons.if_neuron(x, state=st, unroll=cfg.unroll, impl=cfg.impl,
                                                              **kwargs(cfg, p)),
         decay_input=False,
         impls=("scan", "pallas"),
@@ -273,7 +273,7 @@ def _plif_kind() -> NeuronKind:
     return NeuronKind(
         step=lambda cfg, p: lambda st, x, te=None: neurons.plif_step(st, x, p["w"], **cfg.step_kwargs(p)),
         init_state=_lif_state,
-        sequence=lambda cfg, p, x, st, te: neurons.plif(x, p["w"], state=st, unroll=cfg.scan_unroll(x.shape[0]), impl=cfg.impl,
+        sequence=lambda cfg, p, x, st, te: neurons.plif(x, p["w"], state=st, unroll=cfg.unroll, impl=cfg.impl,
                                                         **cfg.step_kwargs(p)),
         create_params=lambda m, cfg, c: {"w": _per_layer_or_channel(m, cfg, c, "w", neurons.plif_w_init(cfg.init_tau))},
         impls=("scan", "pallas"),
@@ -286,7 +286,7 @@ def _alif_kind() -> NeuronKind:
             st, x, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, **cfg.step_kwargs(p)),
         init_state=lambda cfg, p, shape, dtype: neurons.alif_init_state(shape, dtype),
         sequence=lambda cfg, p, x, st, te: neurons.alif(x, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, state=st,
-                                                        unroll=cfg.scan_unroll(x.shape[0]), impl=cfg.impl, **cfg.step_kwargs(p)),
+                                                        unroll=cfg.unroll, impl=cfg.impl, **cfg.step_kwargs(p)),
         impls=("scan", "pallas"),
     )
 
@@ -300,7 +300,7 @@ def _ce_lif_kind() -> NeuronKind:
                                                                   **cfg.step_kwargs(p)),
         init_state=init,
         sequence=lambda cfg, p, x, st, te: neurons.ce_lif(x, te, decay=cfg.decay, rho=cfg.rho, state=st,
-                                                          unroll=cfg.scan_unroll(x.shape[0]), impl=cfg.impl, **cfg.step_kwargs(p)),
+                                                          unroll=cfg.unroll, impl=cfg.impl, **cfg.step_kwargs(p)),
         needs_te=True,
         impls=("scan", "pallas"),
     )
