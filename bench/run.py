@@ -2,7 +2,8 @@
 
     python -m bench.run                 # full workloads (a GPU is expected)
     python -m bench.run --quick         # tiny batches and a 49-step sequence: under a minute on a CPU
-    python -m bench.run --peer          # also time the same nets in SpikingJelly and print our/their ratios
+    python -m bench.run --peer          # also time the same nets in SpikingJelly and Spyx, with our/their ratios
+    python -m bench.run --peer spyx     # one peer only
     python -m bench.run --only seq_plif --impl pallas
     python -m bench.run --peer --only seed_bn_lif --batch 16 --T 8     # one size, any T
     python -m bench.run --quick --loop host device   # train throughput of both loops, side by side
@@ -15,8 +16,9 @@ With ``--loop``, train records time the real loops instead, in one process: ``ho
 batch from NumPy (``input_pipeline``: prefetch thread, one copy and one dispatch per step) and
 ``device`` holds the examples on the device and runs ``--steps_per_call`` steps per dispatch
 (``device_loop.make_train_call``); a ``ratio`` line gives device/host per workload and batch, and
-with ``--peer`` each loop's ratio to SpikingJelly's bare train step (which has no data loading in
-it, so it bounds their own training loop's speed from above).
+with ``--peer`` each loop's ratio to each peer's bare train step (which has no data loading in it,
+so it bounds their own training loop's speed from above). The peers are SpikingJelly
+(``bench/peer_spikingjelly.py``) and Spyx (``bench/peer_spyx.py``), each timed where it is installed.
 Each line holds samples/s, ms/step, peak device memory (where the backend reports it), the device
 and the JAX version. Compare runs as ratios taken in one process on one device, never across machines.
 """
@@ -34,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench import peer_spikingjelly
+from bench import peer_spikingjelly, peer_spyx
 from bench.timing import device_record, peak_memory_mib, time_steps
 from bench.workloads import Workload, workloads
 from snnjax import input_pipeline as pipeline
@@ -133,12 +135,17 @@ def _time_steps(workload: Workload) -> int:
     return int(workload.config.model.time_steps)
 
 
-def peer_record(workload: Workload, batch: int, mode: str, steps: int) -> dict[str, Any] | None:
-    """The same workload, layer for layer, in SpikingJelly (None for a workload without a peer)."""
-    result = peer_spikingjelly.run(workload, batch, steps, train=mode == "train")
+# the peer frameworks of --peer: module (available(), run()) and what it needs installed
+PEERS = {"spikingjelly": (peer_spikingjelly, "torch and spikingjelly"), "spyx": (peer_spyx, "spyx")}
+
+
+def peer_record(workload: Workload, batch: int, mode: str, steps: int,
+                framework: str = "spikingjelly") -> dict[str, Any] | None:
+    """The same workload, layer for layer, in a peer framework (None for a workload it has no peer for)."""
+    result = PEERS[framework][0].run(workload, batch, steps, train=mode == "train")
     if result is None:
         return None
-    return {"framework": "spikingjelly", "workload": workload.name, "mode": mode, "batch": batch,
+    return {"framework": framework, "workload": workload.name, "mode": mode, "batch": batch,
             "T": _time_steps(workload), **result}
 
 
@@ -169,9 +176,12 @@ def resized(workload: Workload, batch: int | None = None, time_steps: int | None
 
 
 def records(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
-    peer = args.peer and peer_spikingjelly.available()
-    if args.peer and not peer:
-        yield {"note": "peer mode needs torch and spikingjelly importable; running snnjax only"}
+    wanted = (args.peer or list(PEERS)) if args.peer is not None else []
+    peer = [name for name in wanted if PEERS[name][0].available()]
+    for name in wanted:
+        if name not in peer:
+            yield {"note": f"peer {name} needs {PEERS[name][1]} importable; "
+                           + ("skipped" if peer else "running snnjax only")}
     for base in workloads(quick=args.quick):
         if args.only and base.name not in args.only:
             continue
@@ -183,7 +193,7 @@ def records(args: argparse.Namespace) -> Iterator[dict[str, Any]]:
         for scan in scans:  # each line printed as it comes (a run cut by a timeout keeps them)
             by_scan[scan] = []
             for record in _workload_records(args, resized(base, args.batch, args.T, scan),
-                                            peer and scan in (None, "layer")):
+                                            peer if scan in (None, "layer") else []):
                 by_scan[scan].append(record)
                 yield record
         if {"layer", "step"} <= set(by_scan):
@@ -224,7 +234,7 @@ def _scan_ratios(name: str, layer: list[dict], step: list[dict]) -> Iterator[dic
                    "samples_per_s_ratio": round(r["samples_per_s"] / base["samples_per_s"], 2)}
 
 
-def _workload_records(args: argparse.Namespace, workload: Workload, peer: bool) -> Iterator[dict[str, Any]]:
+def _workload_records(args: argparse.Namespace, workload: Workload, peers: list[str]) -> Iterator[dict[str, Any]]:
     for batch in workload.batch_sizes:
         if args.loop:
             steps = args.steps or (32 if args.quick else 128)
@@ -235,29 +245,32 @@ def _workload_records(args: argparse.Namespace, workload: Workload, peer: bool) 
                 yield {"ratio": f"device/host loop {workload.name} train batch {batch}",
                        "samples_per_s_ratio": round(timed["device"]["samples_per_s"]
                                                     / timed["host"]["samples_per_s"], 2)}
-            theirs = peer_record(workload, batch, "train", steps) if peer else None
-            if theirs is not None:  # their bare step: an upper bound on their own loop's speed
-                yield theirs
-                for loop, ours in timed.items():
-                    yield {"ratio": f"snnjax {loop} loop/spikingjelly step {workload.name} train batch {batch}",
-                           "samples_per_s_ratio": round(ours["samples_per_s"] / theirs["samples_per_s"], 2)}
+            for framework in peers:
+                theirs = peer_record(workload, batch, "train", steps, framework)
+                if theirs is not None:  # their bare step: an upper bound on their own loop's speed
+                    yield theirs
+                    for loop, ours in timed.items():
+                        yield {"ratio": f"snnjax {loop} loop/{framework} step {workload.name} train batch {batch}",
+                               "samples_per_s_ratio": round(ours["samples_per_s"] / theirs["samples_per_s"], 2)}
             continue
         for mode in ("train", "eval"):
             steps = args.steps or (2 if args.quick else 20)
             ours = snnjax_record(workload, batch, mode, steps, warmup=1 if args.quick else 3, impl=args.impl)
             yield ours
-            if peer:
-                theirs = peer_record(workload, batch, mode, steps)
+            for framework in peers:
+                theirs = peer_record(workload, batch, mode, steps, framework)
                 if theirs is not None:
                     yield theirs
-                    yield {"ratio": f"snnjax/spikingjelly {workload.name} {mode} batch {batch}",
+                    yield {"ratio": f"snnjax/{framework} {workload.name} {mode} batch {batch}",
                            "samples_per_s_ratio": round(ours["samples_per_s"] / theirs["samples_per_s"], 2)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes for a CPU check (under a minute)")
-    parser.add_argument("--peer", action="store_true", help="also time SpikingJelly on the same nets")
+    parser.add_argument("--peer", nargs="*", choices=tuple(PEERS),
+                        help="also time the same nets in these peers (all of them when none is named: "
+                             "SpikingJelly and Spyx, each where installed)")
     parser.add_argument("--only", nargs="*", help="workload names to run")
     parser.add_argument("--steps", type=int, default=0, help="timed steps per record")
     parser.add_argument("--impl", default="scan", choices=("scan", "pallas"), help="neuron implementation")

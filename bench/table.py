@@ -4,10 +4,11 @@
     python -m bench.table --cpu-doc                 # runs the CPU table of docs/performance.md
     python -m bench.table --cpu-doc --quick         # the same at --quick sizes (a minute or two)
 
-``--cpu-doc`` times, in one process, the issue-12 CPU workloads with their SpikingJelly peers: the
-seed net (``seed_bn_lif``) at T = 8, batch 16 (the bare step, eval, and both training loops) and
-the Seq-MNIST CE-LIF net (``seq_ce_lif``) at T = 784, batch 32, train and eval, float32, and prints every JSON line to ``--jsonl`` (if given)
-and the table to stdout. Each row's ratio is snnjax / SpikingJelly samples per second.
+``--cpu-doc`` times, in one process, the issue-12 CPU workloads with their peers (SpikingJelly and
+Spyx, each where installed): the seed net (``seed_bn_lif``) at T = 8, batch 16 (the bare step,
+eval, and both training loops) and the Seq-MNIST CE-LIF net (``seq_ce_lif``) at T = 784, batch 32,
+train and eval, float32. It prints every JSON line to ``--jsonl`` (if given) and the table to
+stdout. Each row's ratios are snnjax / peer samples per second.
 """
 
 from __future__ import annotations
@@ -25,15 +26,19 @@ CPU_DOC_RUNS = [("seed_bn_lif", 16, 8, None), ("seed_bn_lif", 16, 8, ("host", "d
 CPU_DOC_LOOP_STEPS = 16  # timed steps of a loop record (one device-loop call of 16 steps), unless --steps
 
 
+PEER_NAMES = {"spikingjelly": "SpikingJelly", "spyx": "Spyx"}  # column titles, in column order
+
+
 def table(records: Iterable[dict[str, Any]], impl: str = "scan") -> str:
-    """One row per snnjax record (workload, mode, batch, T, loop, impl): its samples/s, the peer's
-    samples/s for the same workload, mode, batch and T, and their ratio; notes at the end. ``impl``
-    names the neuron implementation of records that do not say (``bench.run --impl``'s). ``loop`` is
-    ``step`` for a bare train step or eval forward, else the loop timed (``bench.run --loop``).
-    Records tagged with a ``run`` (one ``bench.run`` call of :func:`cpu_doc`) pair with the peer
-    record of the same run."""
+    """One row per snnjax record (workload, mode, batch, T, loop, impl): its samples/s and, per peer
+    framework present in ``records``, the peer's samples/s for the same workload, mode, batch and T
+    and our/their ratio; notes at the end. ``impl`` names the neuron implementation of records that
+    do not say (``bench.run --impl``'s). ``loop`` is ``step`` for a bare train step or eval forward,
+    else the loop timed (``bench.run --loop``). Records tagged with a ``run`` (one ``bench.run``
+    call of :func:`cpu_doc`) pair with the peer records of the same run."""
     ours: dict[tuple, dict[str, Any]] = {}
     peers: dict[tuple, dict[str, Any]] = {}
+    frameworks: list[str] = []
     notes = []
     for r in records:
         if "note" in r:
@@ -44,14 +49,21 @@ def table(records: Iterable[dict[str, Any]], impl: str = "scan") -> str:
         if r["framework"] == "snnjax":
             ours[key + (r.get("loop", "step"), r.get("impl", impl))] = r
         else:
-            peers[key + (r.get("run"),)] = r
-    lines = ["| workload | mode | batch | T | loop | impl | snnjax samples/s | SpikingJelly samples/s | ratio |",
-             "| --- | --- | --- | --- | --- | --- | ---: | ---: | ---: |"]
+            peers[key + (r.get("run"), r["framework"])] = r
+            if r["framework"] not in frameworks:
+                frameworks.append(r["framework"])
+    order = list(PEER_NAMES)
+    frameworks = sorted(frameworks or ["spikingjelly"], key=lambda f: order.index(f) if f in order else len(order))
+    titles = "".join(f" {PEER_NAMES.get(f, f)} samples/s | ratio |" for f in frameworks)
+    lines = ["| workload | mode | batch | T | loop | impl | snnjax samples/s |" + titles,
+             "| --- | --- | --- | --- | --- | --- | ---: |" + " ---: | ---: |" * len(frameworks)]
     for key, r in ours.items():
-        peer = peers.get(key[:4] + (r.get("run"),))
-        p = f"{peer['samples_per_s']:g}" if peer else "–"
-        ratio = f"{r['samples_per_s'] / peer['samples_per_s']:.2f}×" if peer else "–"
-        lines.append("| " + " | ".join(map(str, key)) + f" | {r['samples_per_s']:g} | {p} | {ratio} |")
+        cells = []
+        for framework in frameworks:
+            peer = peers.get(key[:4] + (r.get("run"), framework))
+            cells += [f"{peer['samples_per_s']:g}", f"{r['samples_per_s'] / peer['samples_per_s']:.2f}×"] if peer \
+                else ["–", "–"]
+        lines.append("| " + " | ".join(map(str, key)) + f" | {r['samples_per_s']:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines + [f"\nnote: {n}" for n in notes])
 
 

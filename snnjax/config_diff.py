@@ -20,6 +20,7 @@ RESUMABLE_KEYS = frozenset({
     "train.log_every_steps", "train.max_checkpoints", "train.eval_batch_size", "data.data_dir",
     "train.loop", "train.steps_per_call",  # where the loop runs, not what it computes
     "model.neuron.unroll",  # how the time loop is compiled: the same maths (equal to float rounding)
+    "model.scan",  # the sequence nets' schedule (per layer or per step): the same function
 })
 
 

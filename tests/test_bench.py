@@ -21,11 +21,21 @@ def test_quick_bench_prints_one_record_per_mode(capsys):
         assert {"device", "jax", "peak_mem_MiB"} <= set(r)
 
 
-def test_peer_mode_without_spikingjelly_says_so(capsys, monkeypatch):
+def test_peer_mode_without_the_peers_says_so(capsys, monkeypatch):
     monkeypatch.setattr(run.peer_spikingjelly, "available", lambda: False)
+    monkeypatch.setattr(run.peer_spyx, "available", lambda: False)
     assert run.main(["--quick", "--steps", "1", "--only", "nothing", "--peer"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert lines == [{"note": "peer mode needs torch and spikingjelly importable; running snnjax only"}]
+    assert lines == [{"note": "peer spikingjelly needs torch and spikingjelly importable; running snnjax only"},
+                     {"note": "peer spyx needs spyx importable; running snnjax only"}]
+    monkeypatch.setattr(run.peer_spyx, "available", lambda: True)  # one missing of two: that one is skipped
+    assert run.main(["--quick", "--steps", "1", "--only", "nothing", "--peer"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines == [{"note": "peer spikingjelly needs torch and spikingjelly importable; skipped"}]
+    assert run.main(["--quick", "--steps", "1", "--only", "nothing", "--peer", "spyx"]) == 0  # named: that one
+    assert capsys.readouterr().out == ""
+    with pytest.raises(SystemExit):
+        run.main(["--quick", "--peer", "snntorch"])
 
 
 def test_batch_and_time_steps_override_the_workload_sizes(capsys):
@@ -101,10 +111,74 @@ def test_peer_nets_are_ours_layer_for_layer(name):
     assert sum(int(np.prod(s)) for s in ours) == run.peer_spikingjelly.parameter_count(net) == PARAMETER_COUNTS[name]
 
 
+# The Spyx peer nets (Spyx / NNX class names; pools, flatten and voting by kind), parameter for
+# parameter: Spyx's LIF always makes its β a parameter, so the LIF seed net has 4 more than ours.
+SPYX_LAYERS = {
+    "seed_bn_lif": ["Conv", "BatchNorm", "LIF", "Pool", "Conv", "BatchNorm", "LIF", "Pool", "Flatten", "Dropout",
+                    "Linear", "LIF", "Dropout", "Linear", "LIF", "Vote"],
+    "seq_plif": ["Linear", "LIF"] * 3 + ["Linear"],
+    "seq_ce_lif": ["Linear", "CELIF"] * 3 + ["Linear"],
+}
+SPYX_LAYERS["seed_llc_lif"] = SPYX_LAYERS["seed_bn_lif"]
+SPYX_EXTRA = {"seed_bn_lif": [()] * 4}  # the four LIF β
+
+
+@pytest.mark.parametrize("name", sorted(SPYX_LAYERS))
+def test_spyx_peer_nets_are_ours_layer_for_layer(name):
+    pytest.importorskip("spyx")
+    workload = {w.name: w for w in workloads.workloads()}[name]
+    net, _ = run.peer_spyx.build(workload)
+    assert run.peer_spyx.layer_list(net) == SPYX_LAYERS[name]
+    model = models.build_model(workload.config.model, workload.num_classes)
+    x = np.zeros((1,) + workload.input_shape, np.float32)
+    keys = {k: jax.random.PRNGKey(0) for k in ("params", "dropout", "encoder")}
+    params = jax.eval_shape(lambda: model.init(keys, x, train=False))["params"]
+    ours = sorted([tuple(p.shape) for p in jax.tree.leaves(params)] + SPYX_EXTRA.get(name, []))
+    assert sorted(run.peer_spyx.parameter_shapes(net)) == ours  # TE shared by the CE-LIF layers: once
+
+
+def test_spyx_ce_lif_neuron_is_the_papers_step():
+    """The Spyx-contract CE-LIF of the peer against a NumPy loop of the ce-lif paper's step."""
+    pytest.importorskip("spyx")
+    import spyx
+    from flax import nnx
+
+    rng = np.random.default_rng(0)
+    T, B, N, decay, rho, v_th = 12, 3, 5, 0.5, 0.99, 0.3
+    te = rng.normal(0.05, 0.1, (T, N + 2)).astype(np.float32)
+    x = rng.uniform(0.0, 0.8, (T, B, N)).astype(np.float32)
+    node = run.peer_spyx._ce_lif_class()(N, nnx.Param(jax.numpy.asarray(te)), decay, rho, v_th, 0.2)
+    spikes, _ = spyx.nn.run(node, jax.numpy.asarray(x))
+    v, u_prev, theta, expected = np.zeros((B, N)), np.zeros((B, N)), np.full((B, N), v_th), []
+    for t in range(T):
+        u = decay * v + x[t]
+        theta = rho * theta + (1 - rho) * v_th + u_prev * te[t, :N]
+        s = (u - theta > 0).astype(np.float64)
+        v, u_prev = u * (1 - s), u
+        expected.append(s)
+    np.testing.assert_array_equal(np.asarray(spikes), np.stack(expected))
+    assert np.asarray(spikes).any() and not np.asarray(spikes).all()
+
+
+def test_peer_mode_times_spyx_beside_ours(capsys):
+    pytest.importorskip("spyx")
+    assert run.main(["--quick", "--steps", "1", "--peer", "spyx", "--only", "seq_ce_lif", "seed_bn_lif",
+                     "--batch", "4", "--T", "3"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r.get("framework"), r.get("workload"), r.get("mode")) for r in lines if "framework" in r] == [
+        (f, w, m) for w in ("seed_bn_lif", "seq_ce_lif") for m in ("train", "eval") for f in ("snnjax", "spyx")]
+    assert [r["ratio"] for r in lines if "ratio" in r] == [
+        f"snnjax/spyx {w} {m} batch 4" for w in ("seed_bn_lif", "seq_ce_lif") for m in ("train", "eval")]
+    for r in lines:
+        if r.get("framework") == "spyx":
+            assert r["samples_per_s"] > 0 and r["T"] == 3 and "spyx" in r
+
+
 def test_peer_mode_runs_spikingjelly_on_this_machine(capsys):
     """Where SpikingJelly is installed (on the CPU too), ``--peer`` times the peer net beside ours."""
     pytest.importorskip("spikingjelly.activation_based", exc_type=ImportError)
-    assert run.main(["--quick", "--steps", "1", "--peer", "--only", "seq_ce_lif", "--batch", "4", "--T", "5"]) == 0
+    assert run.main(["--quick", "--steps", "1", "--peer", "spikingjelly", "--only", "seq_ce_lif", "--batch", "4",
+                     "--T", "5"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r.get("framework"), r.get("mode")) for r in lines] == [
         ("snnjax", "train"), ("spikingjelly", "train"), (None, None),
@@ -118,7 +192,7 @@ def test_peer_mode_runs_spikingjelly_on_this_machine(capsys):
 
 def test_peer_mode_with_loops_compares_each_loop_with_the_peer_step(capsys):
     pytest.importorskip("spikingjelly.activation_based", exc_type=ImportError)
-    argv = ["--quick", "--steps", "2", "--steps_per_call", "2", "--peer", "--only", "seq_ce_lif", "--batch", "4",
+    argv = ["--quick", "--steps", "2", "--steps_per_call", "2", "--peer", "spikingjelly", "--only", "seq_ce_lif", "--batch", "4",
             "--T", "5", "--loop", "host", "device"]
     assert run.main(argv) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -167,6 +241,21 @@ def test_table_labels_loop_records_and_pairs_each_with_the_peer_of_its_run():
     assert lines[2] == "| w | train | 4 | 8 | step | scan | 30 | 10 | 3.00× |"
     assert lines[3] == "| w | train | 4 | 8 | host | scan | 20 | 20 | 1.00× |"
     assert lines[4] == "| w | train | 4 | 8 | device | scan | 60 | 20 | 3.00× |"
+
+
+def test_table_gives_each_peer_its_columns():
+    from bench import table
+
+    ours = {"framework": "snnjax", "workload": "w", "mode": "train", "batch": 4, "T": 8}
+    records = [{**ours, "samples_per_s": 30.0}, {**ours, "framework": "spyx", "samples_per_s": 60.0},
+               {**ours, "framework": "spikingjelly", "samples_per_s": 10.0},
+               {**ours, "mode": "eval", "samples_per_s": 90.0}, {**ours, "mode": "eval", "framework": "spyx",
+                                                                 "samples_per_s": 45.0}]
+    lines = table.table(records).splitlines()
+    assert lines[0].endswith("| snnjax samples/s | SpikingJelly samples/s | ratio | Spyx samples/s | ratio |")
+    assert lines[1].count("---:") == 5
+    assert lines[2] == "| w | train | 4 | 8 | step | scan | 30 | 10 | 3.00× | 60 | 0.50× |"
+    assert lines[3] == "| w | eval | 4 | 8 | step | scan | 90 | – | – | 45 | 2.00× |"
 
 
 def test_gpu_check_script_parses_and_wants_an_outdir():

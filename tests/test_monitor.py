@@ -33,11 +33,15 @@ def test_records_spikes_and_membranes_of_every_layer():
 
 
 def test_recording_does_not_change_the_model_output():
-    model = SequenceSNN(hidden=(6,), num_outputs=2)
+    model = SequenceSNN(hidden=(6,), num_outputs=2, scan="layer")
     x = jax.random.uniform(jax.random.PRNGKey(2), (2, 3, 3, 1))
     variables = model.init(jax.random.PRNGKey(1), x, train=False)
     out = model.apply(variables, x, train=False)
     (out2, _) = model.apply(variables, x, train=False, mutable=["membranes"])
     np.testing.assert_array_equal(np.asarray(out.out), np.asarray(out2.out))
+    # scan="auto" (the default): a plain eval call runs the per-step scan, a monitored one the
+    # per-layer scans, equal to float32 rounding
+    out_auto = model.clone(scan="auto").apply(variables, x, train=False)
+    np.testing.assert_allclose(np.asarray(out_auto.out), np.asarray(out2.out), rtol=1e-6, atol=1e-6)
     records = monitor.record(model, variables, x, train=False)
     assert set(records["neuron0"].state._fields) == {"v", "u", "theta"}  # CE-LIF's state

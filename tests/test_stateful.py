@@ -4,6 +4,7 @@ per-layer scans."""
 
 import chex
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -49,19 +50,57 @@ def test_chunked_inference_equals_one_call(name):
 
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_per_step_whole_net_scan_equals_per_layer_scans(name):
-    model = SequenceSNN(num_outputs=4, **NETS[name])
+    model = SequenceSNN(num_outputs=4, scan="layer", **NETS[name])
     x = _images(seed=2)
     variables = model.init(jax.random.PRNGKey(0), x, train=False)
-    ref, ref_cols = model.apply(variables, x, train=False, mutable=["spikes", "spike_counts"], return_state=True)
+    sown = ["spikes", "spike_counts", "synops"]
+    ref, ref_cols = model.apply(variables, x, train=False, mutable=sown, return_state=True)
     step_model = model.clone(scan="step")
-    got, cols = step_model.apply(variables, x, train=False, mutable=["spikes", "spike_counts"], return_state=True)
+    got, cols = step_model.apply(variables, x, train=False, mutable=sown, return_state=True)
     np.testing.assert_allclose(np.asarray(got[0].out), np.asarray(ref[0].out), rtol=1e-6, atol=1e-6)
     chex.assert_trees_all_close(got[1], ref[1], rtol=1e-6, atol=1e-6)
-    chex.assert_trees_all_close(cols, ref_cols, rtol=1e-6, atol=1e-6)  # same rates and counts, same names
+    # same rates, counts and energy-estimate costs, under the same names
+    assert "synops" in cols and jax.tree.structure(cols) == jax.tree.structure(ref_cols)
+    chex.assert_trees_all_close(cols, ref_cols, rtol=1e-6, atol=1e-6)
     # and its gradient is the per-layer path's
     loss = lambda m: lambda p: jnp.sum(m.apply({"params": p}, x, train=False).out ** 2)
     chex.assert_trees_all_close(jax.grad(loss(step_model))(variables["params"]),
                                 jax.grad(loss(model))(variables["params"]), rtol=1e-4, atol=1e-6)
+
+
+def _count(jaxpr, primitive: str) -> int:
+    """Calls of ``primitive`` in ``jaxpr`` and its sub-jaxprs, not counting those inside a match."""
+    n = 0
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == primitive:
+            n += 1
+            continue
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+            n += _count(sub, primitive)
+    return n
+
+
+def _scans(fn, *args, primitive="scan") -> int:
+    return _count(jax.make_jaxpr(fn)(*args).jaxpr, primitive)
+
+
+def test_auto_scan_is_one_whole_net_scan_for_eval_on_cpu_and_per_layer_scans_in_training():
+    assert jax.default_backend() == "cpu"
+    model = SequenceSNN(num_outputs=4, hidden=(8, 6, 5))  # scan="auto", the default
+    assert model.scan == "auto"
+    x = _images()
+    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+    assert _scans(lambda v: model.apply(v, x, train=False).out, variables) == 1
+    assert _scans(lambda v: model.apply(v, x, train=True).out, variables) == 3
+    layer = model.clone(scan="layer")
+    assert _scans(lambda v: layer.apply(v, x, train=False).out, variables) == 3
+    np.testing.assert_allclose(np.asarray(model.apply(variables, x, train=False).out),
+                               np.asarray(layer.apply(variables, x, train=False).out), rtol=1e-6, atol=1e-6)
+    # the monitor records the per-layer SpikingNeuron calls, and the fused kernels run whole sequences
+    monitored = lambda v: model.apply(v, x, train=False, mutable=["membranes"])[0].out  # noqa: E731
+    assert _scans(monitored, variables) >= 3
+    pallas = model.clone(neuron=layers.NeuronConfig(kind="ce_lif", decay=0.5, v_th=0.3, impl="pallas"))
+    assert _scans(lambda v: pallas.apply(v, x, train=False).out, variables, primitive="pallas_call") == 3
 
 
 def test_unknown_scan_is_refused():

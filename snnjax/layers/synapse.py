@@ -35,17 +35,23 @@ def torch_uniform(fan_in: int):
     return init
 
 
-def _sow_synops(module: nn.Module, x: Array, macs: int, analog_input: bool) -> None:
+def sow_synops(module: nn.Module, macs: int, input_rate: Array, analog_input: bool, steps: int) -> None:
+    """Sows ``synops/cost`` for ``module``: MACs per example and step, its input's mean rate, whether
+    the input is analog, and the number of time steps."""
     module.sow(
         "synops",
         "cost",
         {
             "macs": jnp.asarray(float(macs), jnp.float32),
-            "input_rate": jnp.mean(x.astype(jnp.float32)),
+            "input_rate": jnp.asarray(input_rate, jnp.float32),
             "analog_input": jnp.asarray(analog_input),
-            "steps": jnp.asarray(float(x.shape[0]) if x.ndim > 0 else 1.0, jnp.float32),
+            "steps": jnp.asarray(float(steps), jnp.float32),
         },
     )
+
+
+def _sow_synops(module: nn.Module, x: Array, macs: int, analog_input: bool) -> None:
+    sow_synops(module, macs, jnp.mean(x.astype(jnp.float32)), analog_input, x.shape[0] if x.ndim > 0 else 1)
 
 
 class SeqDense(nn.Module):

@@ -56,8 +56,9 @@ def default_model_config() -> ml_collections.ConfigDict:
     c.local_detach = False
     c.local_dropout = 0.5
     c.votes_per_class = 10
-    # sequence nets: "layer" (per-layer scans) or "step" (one scan of the whole net per step)
-    c.scan = "layer"
+    # sequence nets: "layer" (per-layer scans), "step" (one scan of the whole net per step), or "auto":
+    # "step" for eval on a CPU (faster there), "layer" otherwise; both compute the same function
+    c.scan = "auto"
     c.readout_decay = 0.0  # > 0: a non-spiking leaky-integrator readout (Spyx LI)
     # Switches for the authors' released nets (configs/*_code.py; docs/papers.md); defaults = text.
     c.trunk_calls = 1
@@ -89,7 +90,7 @@ def _build_sequence(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Modu
         raise ValueError(f"model.readout must be one of {READOUTS}, got {cfg.readout!r}")
     if not 0.0 <= float(cfg.get("readout_decay", 0.0)) < 1.0:
         raise ValueError(f"model.readout_decay must be in [0, 1) (0 = linear readout), got {cfg.readout_decay}")
-    if cfg.get("scan", "layer") not in SCANS:
+    if cfg.get("scan", "auto") not in SCANS:
         raise ValueError(f"model.scan must be one of {SCANS}, got {cfg.scan!r}")
     hidden = tuple(int(h) for h in cfg.hidden)
     bad = [i for i in cfg.recurrent_layers if not 0 <= i < len(hidden)]
@@ -107,7 +108,7 @@ def _build_sequence(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Modu
         te_init_std=cfg.te_init_std,
         readout=cfg.readout,
         permutation_seed=cfg.permutation_seed,
-        scan=cfg.get("scan", "layer"),
+        scan=cfg.get("scan", "auto"),
         readout_decay=float(cfg.get("readout_decay", 0.0)),
     )
 

@@ -18,7 +18,12 @@ encoder's time-major output (a chunk of it) instead of the batch-major data::
 Two schedules compute the same function: ``scan="layer"`` runs each layer over all T steps (one
 ``T·B`` matmul per layer, then the layer's scan), ``scan="step"`` runs one scan over time whose body
 is the whole net for one step (the shape a streaming model needs; fewer, smaller matmuls). Both have
-the same parameters; ``step`` sows the firing rates but not the ``synops`` of the energy estimate.
+the same parameters and sow the same firing rates, spike counts and ``synops``. ``scan="auto"`` (the
+default) is ``step`` for an eval-mode call on the CPU backend, where it halves the Seq-MNIST eval
+forward (docs/performance.md), and ``layer`` otherwise: in training (the per-layer backward is one
+``T·B`` matmul per layer, faster on a CPU), on accelerators (not yet measured there), with the fused
+``impl="pallas"`` neurons (which run whole sequences), and under :mod:`snnjax.monitor` (which records
+the per-layer ``SpikingNeuron`` calls).
 """
 
 from __future__ import annotations
@@ -33,13 +38,13 @@ from snnjax import neurons
 from snnjax.layers import encoders
 from snnjax.layers.recurrent import RecurrentSpikingLayer, RecurrentState, recurrent_current
 from snnjax.layers.spiking import NEURON_KINDS, NeuronConfig, SpikingNeuron, step_function
-from snnjax.layers.synapse import SeqDense
+from snnjax.layers.synapse import SeqDense, sow_synops
 from snnjax.layers.time import channels_last
 from snnjax.models.output import ModelOutput
 
 Array = jax.Array
 
-SCANS = ("layer", "step")
+SCANS = ("auto", "layer", "step")
 
 
 class SequenceState(NamedTuple):
@@ -70,13 +75,24 @@ def _dense(x: Array, p: dict) -> Array:
 
 
 class _SowRate(nn.Module):
-    """Sows what the layer path's ``SpikingNeuron`` would, where it would (``<name>/rate``, ``<name>/count``)."""
+    """Sows what the layer path's ``SpikingNeuron`` would, where it would (``<name>/rate``, ``<name>/count``);
+    with ``input_cost``, also what a recurrent layer's ``input`` ``SeqDense`` sows (``<name>/input``)."""
 
     @nn.compact
-    def __call__(self, rate: Array, count: Array) -> None:
+    def __call__(self, rate: Array, count: Array, input_cost: tuple | None = None) -> None:
         self.sow("spikes", "rate", rate)
         if self.is_mutable_collection("spike_counts"):
             self.sow("spike_counts", "count", count)
+        if input_cost is not None:
+            _SowSynops(name="input")(*input_cost)
+
+
+class _SowSynops(nn.Module):
+    """Sows what the layer path's ``SeqDense`` of this name would into ``synops`` (the energy estimate)."""
+
+    @nn.compact
+    def __call__(self, macs: int, input_rate: Array, analog_input: bool, steps: int) -> None:
+        sow_synops(self, macs, input_rate, analog_input, steps)
 
 
 class SequenceSNN(nn.Module):
@@ -93,7 +109,8 @@ class SequenceSNN(nn.Module):
         te_init_mean, te_init_std: CE-LIF temporal-encoding init, Normal(mean, std).
         readout: how the loss reads the output (``mean``, ``last``, ``per_step``).
         permutation_seed: PS-MNIST's fixed permutation.
-        scan: ``layer`` (per-layer scans, the default) or ``step`` (one scan of the whole net per step).
+        scan: ``layer`` (per-layer scans), ``step`` (one scan of the whole net per step) or ``auto``
+            (the default: ``step`` for eval-mode calls on a CPU, else ``layer``; module docstring).
         readout_decay: 0 (default) for a linear readout; k > 0 passes it through a non-spiking leaky
             integrator, ``out_t = k·out_{t-1} + W h_t + b`` (Spyx ``LI``), whose state is carried too.
     """
@@ -109,7 +126,7 @@ class SequenceSNN(nn.Module):
     te_init_std: float = 0.01
     readout: str = "mean"
     permutation_seed: int = 0
-    scan: str = "layer"
+    scan: str = "auto"
     readout_decay: float = 0.0
 
     @nn.compact
@@ -138,7 +155,7 @@ class SequenceSNN(nn.Module):
             te = jax.lax.dynamic_slice_in_dim(te_all, t0, steps).astype(h.dtype)
         layer_states = (None,) * len(self.hidden) if state is None else tuple(state.layers)
         readout_state = None if state is None else state.readout
-        if self.scan == "step" and not self.is_initializing():
+        if self._schedule(train) == "step" and not self.is_initializing():
             out, new_states, readout_state = self._per_step(h, layer_states, te, readout_state)
         else:
             out, new_states = self._per_layer(h, layer_states, te)
@@ -149,6 +166,16 @@ class SequenceSNN(nn.Module):
         if return_state:
             return output, SequenceState(t0 + steps, tuple(new_states), readout_state)
         return output
+
+    def _schedule(self, train: bool) -> str:
+        """``self.scan``, with ``"auto"`` resolved (module docstring)."""
+        if self.scan != "auto":
+            return self.scan
+        if train or self.neuron.impl != "scan" or jax.default_backend() != "cpu":
+            return "layer"
+        if self.is_mutable_collection("intermediates") or self.is_mutable_collection("membranes"):
+            return "layer"  # snnjax.monitor records the per-layer SpikingNeuron calls
+        return "step"
 
     def _per_layer(self, h: Array, layer_states: tuple, te: Array | None) -> tuple[Array, list]:
         new_states = []
@@ -211,7 +238,16 @@ class SequenceSNN(nn.Module):
         (states, totals, readout_state), out = jax.lax.scan(
             body, (tuple(states), zero_counts, readout_state), (h, te_seq),
             unroll=self.neuron.scan_unroll(h.shape[0]))
+        steps = h.shape[0]
+        rates = [jnp.mean(total) / steps for total in totals]
+        input_rates = [jnp.mean(h.astype(jnp.float32))] + rates  # what each synapse reads: h, then spikes
+        widths = (h.shape[-1],) + tuple(self.hidden)
         for i, total in enumerate(totals):
-            name = f"layer{i}" if i in self.recurrent_layers else f"neuron{i}"
-            _SowRate(name=name)(jnp.mean(total) / h.shape[0], total)
+            cost = (widths[i] * widths[i + 1], input_rates[i], i == 0, steps)
+            if i in self.recurrent_layers:
+                _SowRate(name=f"layer{i}")(rates[i], total, input_cost=cost)
+            else:
+                _SowRate(name=f"neuron{i}")(rates[i], total)
+                _SowSynops(name=f"fc{i}")(*cost)
+        _SowSynops(name="readout")(widths[-1] * self.num_outputs, input_rates[-1], False, steps)
         return out, list(states), readout_state
