@@ -22,9 +22,9 @@ Runs on CUDA where torch has it, else on the CPU (SpikingJelly's ``torch`` backe
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from bench.timing import best_window
 from snnjax.models.spec import parse_spec
 
 
@@ -238,20 +238,11 @@ def parameter_count(net) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-def _time(step, warmup: int, steps: int, device) -> float:
-    for _ in range(warmup):
-        step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    _sync(device)
-    return (time.perf_counter() - start) / steps
-
-
-def run(workload, batch: int, steps: int, train: bool = True, warmup: int = 3) -> dict[str, Any] | None:
-    """Seconds per train step (forward, loss, backward, Adam) or eval forward of the peer net; None
-    when :func:`build` has no peer for the workload (it raises ``ValueError`` saying why)."""
+def run(workload, batch: int, steps: int, train: bool = True, warmup: int = 3,
+        repeats: int = 1) -> dict[str, Any] | None:
+    """Seconds per train step (forward, loss, backward, Adam) or eval forward of the peer net, the
+    fastest of ``repeats`` windows of ``steps``; None when :func:`build` has no peer for the workload
+    (it raises ``ValueError`` saying why)."""
     import torch
     import torch.nn.functional as F
     from spikingjelly.activation_based import functional
@@ -294,7 +285,7 @@ def run(workload, batch: int, steps: int, train: bool = True, warmup: int = 3) -
     net.train(train)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    dt = _time(train_step if train else eval_step, warmup, steps, device)
+    dt = best_window(train_step if train else eval_step, lambda _: _sync(device), warmup, steps, repeats)
     peak = round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None
     return {"ms_per_step": round(1000 * dt, 3), "samples_per_s": round(batch / dt, 1), "peak_mem_MiB": peak,
             "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",

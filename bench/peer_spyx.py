@@ -31,13 +31,13 @@ only by ``python -m bench.run --peer``.
 
 from __future__ import annotations
 
-import time
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from bench.timing import best_window, device_record, peak_memory_mib
 from snnjax.models.spec import parse_spec
 
 
@@ -263,16 +263,18 @@ def _loss(config):
     return lambda out, y: optax.softmax_cross_entropy_with_integer_labels(out, y).mean()
 
 
-def run(workload, batch: int, steps: int, train: bool = True, warmup: int = 3) -> dict[str, Any] | None:
+def run(workload, batch: int, steps: int, train: bool = True, warmup: int = 3,
+        repeats: int = 1) -> dict[str, Any] | None:
     """Seconds per train step (``spyx.optimize.make_train_step``: forward, loss, backward, Adam) or
-    eval forward (``make_eval_step``) of the Spyx net; None when :func:`build` has no peer for the
-    workload (it raises ``ValueError`` saying why). Spyx and NNX are run under JAX's standard
-    promotion rules (snnjax's tests set strict ones, which NNX's optimiser does not follow)."""
+    eval forward (``make_eval_step``) of the Spyx net, the fastest of ``repeats`` windows of
+    ``steps``; None when :func:`build` has no peer for the workload (it raises ``ValueError`` saying
+    why). Spyx and NNX run under JAX's standard promotion rules (snnjax's tests set strict ones,
+    which NNX's optimiser does not follow)."""
     with jax.numpy_dtype_promotion("standard"), jax.numpy_rank_promotion("allow"):
-        return _run(workload, batch, steps, train, warmup)
+        return _run(workload, batch, steps, train, warmup, repeats)
 
 
-def _run(workload, batch: int, steps: int, train: bool, warmup: int) -> dict[str, Any] | None:
+def _run(workload, batch: int, steps: int, train: bool, warmup: int, repeats: int) -> dict[str, Any] | None:
     import optax
     import spyx
     from flax import nnx
@@ -295,15 +297,8 @@ def _run(workload, batch: int, steps: int, train: bool, warmup: int) -> dict[str
         eval_step = spyx.optimize.make_eval_step(
             lambda m, x, y: (lambda out: ((out.argmax(-1) == y).mean(), loss_of(out, y)))(forward(m, x)))
         step = lambda: eval_step(net, x, y)  # noqa: E731
-    for _ in range(max(warmup, 3)):  # NNX re-traces the first calls, while β and Adam's count settle their types
-        out = step()
-    jax.block_until_ready(out)
-    start = time.perf_counter()
-    for _ in range(steps):
-        out = step()
-    jax.block_until_ready(out)
-    dt = (time.perf_counter() - start) / steps
-    from bench.timing import device_record, peak_memory_mib
+    # NNX re-traces the first calls, while β and Adam's count settle their types: at least 3 warm-ups
+    dt = best_window(step, jax.block_until_ready, max(warmup, 3), steps, repeats)
 
     return {"ms_per_step": round(1000 * dt, 3), "samples_per_s": round(batch / dt, 1),
             "peak_mem_MiB": peak_memory_mib(), "spyx": spyx.__version__, **device_record()}

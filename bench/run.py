@@ -19,8 +19,9 @@ batch from NumPy (``input_pipeline``: prefetch thread, one copy and one dispatch
 with ``--peer`` each loop's ratio to each peer's bare train step (which has no data loading in it,
 so it bounds their own training loop's speed from above). The peers are SpikingJelly
 (``bench/peer_spikingjelly.py``) and Spyx (``bench/peer_spyx.py``), each timed where it is installed.
-Each line holds samples/s, ms/step, peak device memory (where the backend reports it), the device
-and the JAX version. Compare runs as ratios taken in one process on one device, never across machines.
+Each line holds samples/s, ms/step (the fastest of ``REPEATS`` timed windows of ``--steps`` steps,
+for the peers alike), peak device memory (where the backend reports it), the device and the JAX
+version. Compare runs as ratios taken in one process on one device, never across machines.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def _setup(workload: Workload, impl: str):
     return config, model, mesh, tx, schedule, state
 
 
+REPEATS = 3  # timed windows per record (ours and the peers' alike); the fastest is reported
+
+
 def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup: int, impl: str) -> dict[str, Any]:
     config, model, mesh, tx, schedule, state = _setup(workload, impl)
     x, y = pipeline.shard_batch(tuple(np.asarray(a) for a in _batch(workload, batch)), mesh)
@@ -70,18 +74,18 @@ def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup:
         step_fn = train_steps.jit_train_step(
             train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
                                         keep_last_good=False), mesh)
-        seconds, _ = time_steps(lambda s: step_fn(s, x, y)[0], state, warmup, steps)
+        seconds, _ = time_steps(lambda s: step_fn(s, x, y)[0], state, warmup, steps, REPEATS)
     else:
         variables = {"params": state.params, "batch_stats": state.batch_stats}
         forward = jax.jit(lambda v, x: model.apply(v, x, train=False, rngs={"encoder": jax.random.PRNGKey(0)}).out)
-        seconds, _ = time_steps(lambda out: forward(variables, x + 0 * out.sum()), forward(variables, x), warmup, steps)
+        seconds, _ = time_steps(lambda out: forward(variables, x + 0 * out.sum()), forward(variables, x), warmup, steps,
+                                REPEATS)
     return {"framework": "snnjax", "workload": workload.name, "mode": mode, "batch": batch,
             "T": _time_steps(workload), "ms_per_step": round(1000 * seconds, 3),
             "samples_per_s": round(batch / seconds, 1), "peak_mem_MiB": peak_memory_mib(), **device_record()}
 
 
 POOL_BATCHES = 8  # distinct batches the loop records cycle through
-REPEATS = 3  # timed repetitions per loop record; the fastest is reported
 
 
 def loop_record(workload: Workload, batch: int, loop: str, steps: int, warmup: int, impl: str,
@@ -142,7 +146,7 @@ PEERS = {"spikingjelly": (peer_spikingjelly, "torch and spikingjelly"), "spyx": 
 def peer_record(workload: Workload, batch: int, mode: str, steps: int,
                 framework: str = "spikingjelly") -> dict[str, Any] | None:
     """The same workload, layer for layer, in a peer framework (None for a workload it has no peer for)."""
-    result = PEERS[framework][0].run(workload, batch, steps, train=mode == "train")
+    result = PEERS[framework][0].run(workload, batch, steps, train=mode == "train", repeats=REPEATS)
     if result is None:
         return None
     return {"framework": framework, "workload": workload.name, "mode": mode, "batch": batch,
