@@ -12,6 +12,8 @@ Times, for the seed net's second conv (``[T·B, 14, 14, 128] -> 128`` channels, 
 - ``grad_conv_input_only`` / ``grad_conv_kernel_only``: the two halves of that backward apart;
 - ``grad_im2col``: the same maths as 9 shifted views of the padded input + one matmul, whose
   backward is two matmuls and the views' transpose (pads and adds);
+- ``kernel_grad_9_matmuls``: the kernel gradient alone as 9 matmuls, one per kernel offset, of the
+  shifted input ``[T·B·H·W, C]ᵀ`` with the output gradient ``[T·B·H·W, O]`` (no patch matrix);
 
 and checks that both give the same gradients; where torch is importable, also ``torch_forward`` and
 ``torch_grad`` (``torch.nn.functional.conv2d`` and its backward, NCHW, same sizes) in the same process. A finding for the conv side of the issue-12 profile,
@@ -45,6 +47,15 @@ def conv_im2col(x, k):
     return patches @ k.reshape(kh * kw * c_in, c_out)  # HWIO flattens in the same (i, j, c) order
 
 
+def kernel_grad_9_matmuls(x, g, kh=3, kw=3):
+    """dL/dk of :func:`conv` (stride 1, SAME) for output gradient ``g``: one matmul per kernel offset."""
+    h, w = x.shape[1:3]
+    xp = jnp.pad(x, ((0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2), (0, 0)))
+    gf = g.reshape(-1, g.shape[-1])
+    out = [xp[:, i:i + h, j:j + w, :].reshape(-1, x.shape[-1]).T @ gf for i in range(kh) for j in range(kw)]
+    return jnp.stack(out).reshape(kh, kw, x.shape[-1], g.shape[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sizes_parser(__doc__.splitlines()[0]).parse_args(argv)
     rng = np.random.default_rng(0)
@@ -61,6 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     g_conv, g_im2col = fns["grad_conv"](x, k), fns["grad_im2col"](x, k)
     for a, b in zip(g_conv, g_im2col):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)
+    fns["kernel_grad_9_matmuls"] = jax.jit(lambda x, k: kernel_grad_9_matmuls(x, w))
+    np.testing.assert_allclose(np.asarray(fns["kernel_grad_9_matmuls"](x, k)), np.asarray(g_conv[1]),
+                               rtol=1e-4, atol=1e-3)
     for name, f in fns.items():
         seconds, _ = time_steps(lambda c, f=f: (f(x + 0 * jnp.sum(jax.tree.leaves(c)[0][:1]), k)), f(x, k), 2, args.steps)
         print(json.dumps({"what": name, "shape": [n, 14, 14, 128], "ms": round(1000 * seconds, 2), **device_record()}),

@@ -275,3 +275,14 @@ def test_cpu_ops_checks_each_pair_equal_and_prints_a_ratio(capsys):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r.get("variant") for r in lines] == ["broadcast_to", "encoders.repeat", None]
     assert lines[2]["ratio"] == "repeat_grad broadcast_to/encoders.repeat" and lines[2]["ms_ratio"] > 0
+
+
+def test_conv_backward_checks_every_variant_equal_and_prints_each(capsys):
+    from bench import conv_backward
+
+    assert conv_backward.main(["--batch", "1", "--T", "2", "--steps", "1"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    names = [r["what"] for r in lines]
+    assert names[:6] == ["forward", "grad_conv", "grad_conv_input_only", "grad_conv_kernel_only", "grad_im2col",
+                         "kernel_grad_9_matmuls"]
+    assert all(r["ms"] > 0 for r in lines)
