@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.timing import best_window
+from bench.workloads import sequence_layout
 from snnjax.models.spec import parse_spec
 
 
@@ -173,12 +174,8 @@ def _seq_net(config, input_shape, num_classes):
     from spikingjelly.activation_based import layer
 
     model = config.model
-    if model.encoder != "pixel" or tuple(model.get("recurrent_layers", ())):
-        raise ValueError("the SpikingJelly peer covers feedforward pixel-encoded sequence nets only")
-    time_steps = input_shape[0] * input_shape[1]
-    hidden = tuple(model.hidden)
+    time_steps, hidden, widths = sequence_layout(config, input_shape, "SpikingJelly")
     neuron = model.neuron
-    widths = (input_shape[2],) + hidden
 
     class SeqNet(nn.Module):
         def __init__(self):

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.timing import best_window, device_record, peak_memory_mib
+from bench.workloads import sequence_layout
 from snnjax.models.spec import parse_spec
 
 
@@ -121,12 +122,8 @@ def _seq_net(config, input_shape, rngs):
     from flax import nnx
 
     model = config.model
-    if model.encoder != "pixel" or tuple(model.get("recurrent_layers", ())):
-        raise ValueError("the Spyx peer covers feedforward pixel-encoded sequence nets only")
-    time_steps = input_shape[0] * input_shape[1]
-    hidden = tuple(model.hidden)
+    time_steps, hidden, widths = sequence_layout(config, input_shape, "Spyx")
     neuron = model.neuron
-    widths = (input_shape[2],) + hidden
     if neuron.kind == "ce_lif":
         cls = _ce_lif_class()
         te = nnx.Param(model.get("te_init_mean", 0.01) + model.get("te_init_std", 0.01)

@@ -100,3 +100,18 @@ def workloads(quick: bool = False) -> list[Workload]:
         Workload("seq_plif", _seq("llc_lif"), seq_batches, seq_shape),
         Workload("seq_ce_lif", _seq("ce_lif"), seq_batches, seq_shape),
     ]
+
+
+def sequence_layout(config: ml_collections.ConfigDict, input_shape: tuple[int, ...],
+                    peer: str) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+    """``(T, hidden, widths)`` of a feedforward pixel-encoded sequence net, for a peer's copy of it:
+    T = one step per pixel, ``widths`` = input channels then the hidden widths.
+
+    Raises:
+        ValueError: the net is not one the peers cover (``peer`` names the peer in the message).
+    """
+    model = config.model
+    if model.encoder != "pixel" or tuple(model.get("recurrent_layers", ())):
+        raise ValueError(f"the {peer} peer covers feedforward pixel-encoded sequence nets only")
+    hidden = tuple(model.hidden)
+    return input_shape[0] * input_shape[1], hidden, (input_shape[2],) + hidden

@@ -95,17 +95,22 @@ def test_unroll_option_alternates_the_values_and_gives_ratios_to_the_first(capsy
         run.main(["--quick", "--unroll", "0"])
 
 
+def _our_parameter_shapes(workload) -> list[tuple[int, ...]]:
+    """The snnjax model's parameter shapes, sorted."""
+    model = models.build_model(workload.config.model, workload.num_classes)
+    x = np.zeros((1,) + workload.input_shape, np.float32)
+    keys = {k: jax.random.PRNGKey(0) for k in ("params", "dropout", "encoder")}
+    params = jax.eval_shape(lambda: model.init(keys, x, train=False))["params"]
+    return sorted(tuple(p.shape) for p in jax.tree.leaves(params))
+
+
 @pytest.mark.parametrize("name", sorted(PEER_LAYERS))
 def test_peer_nets_are_ours_layer_for_layer(name):
     pytest.importorskip("spikingjelly.activation_based", exc_type=ImportError)
     workload = {w.name: w for w in workloads.workloads()}[name]
     net, _ = run.peer_spikingjelly.build(workload)
     assert run.peer_spikingjelly.layer_list(net) == PEER_LAYERS[name]
-    model = models.build_model(workload.config.model, workload.num_classes)
-    x = np.zeros((1,) + workload.input_shape, np.float32)
-    keys = {k: jax.random.PRNGKey(0) for k in ("params", "dropout", "encoder")}
-    params = jax.eval_shape(lambda: model.init(keys, x, train=False))["params"]
-    ours = sorted(tuple(p.shape) for p in jax.tree.leaves(params))
+    ours = _our_parameter_shapes(workload)
     theirs = sorted(_flax_layout(n, tuple(p.shape)) for n, p in net.named_parameters())
     assert ours == theirs
     assert sum(int(np.prod(s)) for s in ours) == run.peer_spikingjelly.parameter_count(net) == PARAMETER_COUNTS[name]
@@ -129,11 +134,7 @@ def test_spyx_peer_nets_are_ours_layer_for_layer(name):
     workload = {w.name: w for w in workloads.workloads()}[name]
     net, _ = run.peer_spyx.build(workload)
     assert run.peer_spyx.layer_list(net) == SPYX_LAYERS[name]
-    model = models.build_model(workload.config.model, workload.num_classes)
-    x = np.zeros((1,) + workload.input_shape, np.float32)
-    keys = {k: jax.random.PRNGKey(0) for k in ("params", "dropout", "encoder")}
-    params = jax.eval_shape(lambda: model.init(keys, x, train=False))["params"]
-    ours = sorted([tuple(p.shape) for p in jax.tree.leaves(params)] + SPYX_EXTRA.get(name, []))
+    ours = sorted(_our_parameter_shapes(workload) + SPYX_EXTRA.get(name, []))
     assert sorted(run.peer_spyx.parameter_shapes(net)) == ours  # TE shared by the CE-LIF layers: once
 
 

@@ -40,6 +40,14 @@ def test_every_planned_run_is_a_valid_config(experiment):
         assert config.data.data_dir == "/data"
 
 
+def test_short_cpu_runs_train_on_the_same_number_of_examples():
+    short = [e for e in plans.LLC_LIF_CPU + plans.BPSA_CPU if "train.num_steps" in e.overrides]
+    assert len(short) == 3
+    for experiment in short:
+        config = _config_with_overrides(experiment)
+        assert config.train.num_steps * config.train.batch_size == plans.CPU_SHORT_EXAMPLES, experiment.name
+
+
 def test_run_names_are_unique_and_every_figure_has_one_metric():
     names = [e.name for e in ALL]
     assert len(names) == len(set(names))
