@@ -40,12 +40,12 @@ def test_every_planned_run_is_a_valid_config(experiment):
         assert config.data.data_dir == "/data"
 
 
-def test_short_cpu_runs_train_on_the_same_number_of_examples():
-    short = [e for e in plans.LLC_LIF_CPU + plans.BPSA_CPU if "train.num_steps" in e.overrides]
-    assert len(short) == 3
-    for experiment in short:
-        config = _config_with_overrides(experiment)
-        assert config.train.num_steps * config.train.batch_size == plans.CPU_SHORT_EXAMPLES, experiment.name
+def test_the_bpsa_pair_trains_at_equal_steps_and_batch():
+    """BPSA + BPTA against the surrogate baseline at equal steps: the short runs' comparison."""
+    baseline, bpsa = (_config_with_overrides(e) for e in plans.BPSA_CPU if "train.num_steps" in e.overrides)
+    assert baseline.train.num_steps == bpsa.train.num_steps == plans.BPSA_SHORT_STEPS
+    assert baseline.train.batch_size == bpsa.train.batch_size
+    assert baseline.model.to_dict() != bpsa.model.to_dict()  # and they are two different models
 
 
 def test_run_names_are_unique_and_every_figure_has_one_metric():
