@@ -11,10 +11,10 @@ when it is mutable (otherwise nothing is computed for it)::
 
 Layer names are the module paths (``fc0_neuron``, ``block1/neuron``...). A layer called more than
 once in a forward pass gets one record per call (``name#1``, ...). Sequence nets record with
-``scan="layer"`` (the per-step scan sows rates and counts only): under the default ``scan="auto"``
-a plain eval-mode call on a CPU runs the per-step scan and a monitored call the per-layer scans,
-which agree to float32 rounding, not bit for bit (their matmuls sum in different orders); set
-``scan="layer"`` where the two must be identical.
+``scan="layer"`` (the per-step scan sows rates, counts and synops, not per-layer records). Under the
+``scan="auto"`` default a plain eval-mode call on a CPU runs the per-step scan and a monitored call
+the per-layer scans, which agree to float32 rounding, not bit for bit (their matmuls sum in
+different orders); set ``scan="layer"`` where the two must be identical.
 """
 
 from __future__ import annotations
