@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.timing import best_window, device_record, peak_memory_mib
-from bench.workloads import sequence_layout
+from bench.workloads import random_batch, sequence_layout
 from snnjax.models.spec import parse_spec
 
 
@@ -117,7 +117,7 @@ def _ce_lif_class():
     return CELIF
 
 
-def _seq_net(config, input_shape, rngs):
+def _seq_net(config, input_shape, num_classes, rngs):
     import spyx
     from flax import nnx
 
@@ -134,7 +134,7 @@ def _seq_net(config, input_shape, rngs):
     layers = []
     for a, b, node in zip(widths[:-1], widths[1:], nodes):
         layers += [nnx.Linear(a, b, rngs=rngs), node]
-    return spyx.nn.Sequential(*layers, nnx.Linear(hidden[-1], 10, rngs=rngs))
+    return spyx.nn.Sequential(*layers, nnx.Linear(hidden[-1], num_classes, rngs=rngs))
 
 
 def _seq_forward(net, x):
@@ -232,7 +232,7 @@ def build(workload, seed: int = 0) -> tuple[Any, Any]:
 
     rngs = nnx.Rngs(params=seed, dropout=seed + 1)
     if workload.config.model.arch == "sequence":
-        return _seq_net(workload.config, workload.input_shape, rngs), _seq_forward
+        return _seq_net(workload.config, workload.input_shape, workload.num_classes, rngs), _seq_forward
     net = _conv_net_class()(workload.config, workload.input_shape, workload.num_classes, rngs)
     return net, lambda net, x: net(x).mean(0)  # rate readout over T
 
@@ -281,9 +281,7 @@ def _run(workload, batch: int, steps: int, train: bool, warmup: int, repeats: in
     except ValueError:
         return None
     loss_of = _loss(workload.config)
-    rng = np.random.default_rng(0)
-    x = jnp.asarray(rng.uniform(0.0, 1.0, (batch, *workload.input_shape)).astype(np.float32))
-    y = jnp.asarray(rng.integers(0, workload.num_classes, batch).astype(np.int32))
+    x, y = (jnp.asarray(a) for a in random_batch(workload, batch))
     if train:
         net.train()
         optimizer = nnx.Optimizer(net, optax.adam(float(workload.config.optim.learning_rate)), wrt=nnx.Param)
@@ -296,6 +294,5 @@ def _run(workload, batch: int, steps: int, train: bool, warmup: int, repeats: in
         step = lambda: eval_step(net, x, y)  # noqa: E731
     # NNX re-traces the first calls, while β and Adam's count settle their types: at least 3 warm-ups
     dt = best_window(step, jax.block_until_ready, max(warmup, 3), steps, repeats)
-
     return {"ms_per_step": round(1000 * dt, 3), "samples_per_s": round(batch / dt, 1),
             "peak_mem_MiB": peak_memory_mib(), "spyx": spyx.__version__, **device_record()}

@@ -30,26 +30,17 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from typing import Any, Iterator
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from bench import peer_spikingjelly, peer_spyx
 from bench.timing import device_record, peak_memory_mib, time_steps
-from bench.workloads import Workload, workloads
+from bench.workloads import Workload, random_batch, workloads
 from snnjax import input_pipeline as pipeline
 from snnjax import models, optim
 from snnjax import train_steps
-
-
-def _batch(workload: Workload, batch: int) -> tuple[jax.Array, jax.Array]:
-    rng = np.random.default_rng(0)
-    x = rng.uniform(0.0, 1.0, (batch, *workload.input_shape)).astype(np.float32)
-    y = rng.integers(0, workload.num_classes, batch).astype(np.int32)
-    return jnp.asarray(x), jnp.asarray(y)
 
 
 def _setup(workload: Workload, impl: str):
@@ -69,7 +60,7 @@ REPEATS = 3  # timed windows per record (ours and the peers' alike); the fastest
 
 def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup: int, impl: str) -> dict[str, Any]:
     config, model, mesh, tx, schedule, state = _setup(workload, impl)
-    x, y = pipeline.shard_batch(tuple(np.asarray(a) for a in _batch(workload, batch)), mesh)
+    x, y = pipeline.shard_batch(random_batch(workload, batch), mesh)
     if mode == "train":
         step_fn = train_steps.jit_train_step(
             train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
@@ -97,10 +88,8 @@ def loop_record(workload: Workload, batch: int, loop: str, steps: int, warmup: i
     config, model, mesh, tx, schedule, state = _setup(workload, impl)
     step = train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
                                        keep_last_good=False)
-    rng = np.random.default_rng(0)
     pool = batch * POOL_BATCHES
-    split = ArraySplit(rng.uniform(0.0, 1.0, (pool, *workload.input_shape)).astype(np.float32),
-                       rng.integers(0, workload.num_classes, pool).astype(np.int32))
+    split = ArraySplit(*random_batch(workload, pool))
     order = np.arange((warmup + steps) * batch, dtype=np.int32) % pool
     if loop == "host":
         jitted = train_steps.jit_train_step(step, mesh)
@@ -121,12 +110,9 @@ def loop_record(workload: Workload, batch: int, loop: str, steps: int, warmup: i
                                 np.int32(min(steps_per_call, start + n - first)))
             return state
 
-    state = jax.block_until_ready(run(state, 0, warmup))
-    seconds = float("inf")
-    for _ in range(REPEATS):  # the best of a few: on a shared machine the others run slow by chance
-        begin = time.perf_counter()
-        state = jax.block_until_ready(run(state, warmup, steps))
-        seconds = min(seconds, (time.perf_counter() - begin) / steps)
+    state = run(state, 0, warmup)
+    window, _ = time_steps(lambda s: run(s, warmup, steps), state, 0, 1, REPEATS)  # each window: the same batches
+    seconds = window / steps
     return {"framework": "snnjax", "workload": workload.name, "mode": "train", "loop": loop,
             "steps_per_call": steps_per_call if loop == "device" else 1, "batch": batch,
             "T": _time_steps(workload), "ms_per_step": round(1000 * seconds, 3),

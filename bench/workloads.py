@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 
 import ml_collections
+import numpy as np
 
 from snnjax.config import base_config
 
@@ -100,6 +101,15 @@ def workloads(quick: bool = False) -> list[Workload]:
         Workload("seq_plif", _seq("llc_lif"), seq_batches, seq_shape),
         Workload("seq_ce_lif", _seq("ce_lif"), seq_batches, seq_shape),
     ]
+
+
+def random_batch(workload: Workload, batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One batch of uniform ``[0, 1)`` inputs in the loader's layout and random labels, the same for
+    snnjax and the JAX peers."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.0, 1.0, (batch, *workload.input_shape)).astype(np.float32)
+    y = rng.integers(0, workload.num_classes, batch).astype(np.int32)
+    return x, y
 
 
 def sequence_layout(config: ml_collections.ConfigDict, input_shape: tuple[int, ...],
