@@ -113,8 +113,8 @@ CE_LIF = (
 
 # The short CPU runs' budget (issue 11): about 30 minutes each of an unshared 2-core CPU, fixed as
 # steps so a run is reproducible: the LLC-LIF net at its batch 16 takes ~1.05 s per step here (1,800
-# steps), the 52M-parameter BPSA net at its batch 64 ~13 s (its first 100 steps took ~44 CPU-minutes
-# on the 2 cores), so 144 steps; the BPSA pair train at equal steps.
+# steps), the 52M-parameter BPSA net at its batch 64 ~13 s (estimated from the process CPU time of
+# its first 100 steps, ~44 CPU-minutes on the 2 cores), so 144 steps; the BPSA pair train at equal steps.
 LLC_LIF_SHORT_STEPS = 1800
 BPSA_SHORT_STEPS = 144
 
