@@ -7,6 +7,8 @@ import pytest
 
 from snnjax import layers, models
 
+import jitted
+
 
 def test_train_mode_normalises_to_std_alpha_times_leak(key):
     x = 3.0 + 2.0 * jax.random.normal(key, (4, 8, 5, 5, 6))  # [T, B, H, W, C]
@@ -59,11 +61,11 @@ def test_fold_into_weights_equals_conv_then_norm(key):
 
 def _trained_variables(model, x, steps=3):
     """Runs a few train-mode passes so running statistics move away from their initial values."""
-    variables = model.init({"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x, train=False)
+    variables = jitted.init(model, {"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x, train=False)
     params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(3), p.shape, p.dtype), variables["params"])
     variables = {"params": params, "batch_stats": variables["batch_stats"]}
     for i in range(steps):
-        _, state = model.apply(variables, x * (1 + 0.1 * i), train=True, rngs={"dropout": jax.random.PRNGKey(i)}, mutable=["batch_stats", "spikes", "synops"])
+        _, state = jitted.apply(model, variables, x * (1 + 0.1 * i), train=True, rngs={"dropout": jax.random.PRNGKey(i)}, mutable=["batch_stats", "spikes", "synops"])
         variables = {"params": params, "batch_stats": state["batch_stats"]}
     return variables
 
@@ -81,12 +83,12 @@ def test_folded_network_equals_unfolded_in_eval(norm, leak):
         x = jax.random.uniform(jax.random.PRNGKey(0), (6, 12, 12, 1), jnp.float64)
         model = models.build_model(cfg, 10)
         variables = jax.tree.map(lambda a: a.astype(jnp.float64), _trained_variables(model, x.astype(jnp.float32)))
-        out = model.apply(variables, x, train=False)
+        out = jitted.apply(model, variables, x, train=False)
         folded_cfg, folded = models.fold_norms(cfg, variables)
         assert folded_cfg.norm == "none"
         assert "norm" not in folded["params"]["conv1"]
         folded_model = models.build_model(folded_cfg, 10)
-        out_folded = folded_model.apply(folded, x, train=False)
+        out_folded = jitted.apply(folded_model, folded, x, train=False)
         assert 0 < float(out.out.mean()) < 1  # spikes happen: the comparison is not vacuous
         np.testing.assert_allclose(np.asarray(out_folded.out), np.asarray(out.out), atol=1e-5)
         # the membrane currents agree too: compare the first block's pre-activation
@@ -178,9 +180,9 @@ def test_folding_works_for_the_released_code_switches(flavour):
         x = jax.random.uniform(jax.random.PRNGKey(0), (4, 12, 12, 1), jnp.float64)
         model = models.build_model(cfg, 10)
         variables = jax.tree.map(lambda a: a.astype(jnp.float64), _trained_variables(model, x.astype(jnp.float32)))
-        out = model.apply(variables, x, train=False)
+        out = jitted.apply(model, variables, x, train=False)
         folded_cfg, folded = models.fold_norms(cfg, variables)
-        out_folded = models.build_model(folded_cfg, 10).apply(folded, x, train=False)
+        out_folded = jitted.apply(models.build_model(folded_cfg, 10), folded, x, train=False)
         assert 0 < float(out.out.mean()) < 1
         np.testing.assert_allclose(np.asarray(out_folded.out), np.asarray(out.out), atol=1e-9)
         for a, b in zip(out.local_outs, out_folded.local_outs):

@@ -1,5 +1,7 @@
 """OSSA (llc-lif §3.2) and local error signals (§3.4)."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -7,6 +9,8 @@ import numpy as np
 import pytest
 
 from snnjax import layers, losses, models
+
+import jitted
 
 
 def _softmax(z):
@@ -56,9 +60,13 @@ X = jax.random.uniform(jax.random.PRNGKey(5), (4, 8, 8, 1))
 RNGS = {"params": jax.random.PRNGKey(0), "dropout": jax.random.PRNGKey(1)}
 
 
+@functools.cache
+def _capture(names):
+    return lambda m, _: m.name in names
+
+
 def _captured(model, v, names):
-    capture = lambda m, _: m.name in names
-    _, inter = model.apply(v, X, train=False, capture_intermediates=capture, mutable=["intermediates"])
+    _, inter = jitted.apply(model, v, X, train=False, capture_intermediates=_capture(names), mutable=["intermediates"])
     return inter["intermediates"]
 
 
@@ -66,7 +74,7 @@ def test_ossa_in_the_network_changes_only_step_zero_of_its_block():
     """The current into the next conv block (a stateless conv of the pooled spikes) differs at t = 0
     between the nets with and without OSSA, and is identical at every step t = 1..T-1."""
     with_ossa = models.build_model(_conv_cfg(ossa=True, local_heads="none"), 10)
-    v = with_ossa.init(RNGS, X, train=False)
+    v = jitted.init(with_ossa, RNGS, X, train=False)
     assert "ossa" in v["params"]
     without = models.build_model(_conv_cfg(ossa=False, local_heads="none"), 10)
     v_without = {**v, "params": {k: p for k, p in v["params"].items() if k != "ossa"}}
@@ -80,9 +88,9 @@ def test_ossa_in_the_network_changes_only_step_zero_of_its_block():
 def test_separate_onset_block_uses_the_onset_weights_at_step_zero_only():
     cfg = _conv_cfg(ossa=True, ossa_form="code", ossa_onset="separate", local_heads="code")
     model = models.build_model(cfg, 10)
-    v = model.init(RNGS, X, train=False)
+    v = jitted.init(model, RNGS, X, train=False)
     assert {"onset_ossa", "onset_conv1", "conv1", "conv0", "fc0"} <= set(v["params"])
-    out = model.apply(v, X, train=False)
+    out = jitted.apply(model, v, X, train=False)
     chex.assert_shape(out.out, (3, 4, 10))
     assert len(out.local_outs) == 2
     # fc0's current (a stateless matmul of the trunk's spikes) at each step, before and after
@@ -129,7 +137,7 @@ def _grads(model, v, loss_fn):
         out, _ = model.apply({**v, "params": params}, X, train=True, rngs={"dropout": jax.random.PRNGKey(3)}, mutable=["batch_stats", "spikes", "synops"])
         return loss_fn(out)
 
-    return jax.grad(f)(v["params"])
+    return jax.jit(jax.grad(f))(v["params"])
 
 
 def _norm(tree):

@@ -14,6 +14,8 @@ from snnjax.layers import encoders
 from snnjax.layers.recurrent import RecurrentSpikingLayer
 from snnjax.models import SequenceSNN
 
+import jitted
+
 
 def _images(b=3, side=6, seed=1):
     return jax.random.uniform(jax.random.PRNGKey(seed), (b, side, side, 1))
@@ -35,12 +37,12 @@ NETS = {
 def test_chunked_inference_equals_one_call(name):
     model = SequenceSNN(num_outputs=4, **NETS[name])
     x = _images()
-    variables = model.init(jax.random.PRNGKey(0), x, train=False)
-    whole, final = model.apply(variables, x, train=False, return_state=True)
+    variables = jitted.init(model, jax.random.PRNGKey(0), x, train=False)
+    whole, final = jitted.apply(model, variables, x, train=False, return_state=True)
     h = encoders.encode("pixel", x, 1)  # [36, B, 1]
     outs, state = [], None
     for start, stop in [(0, 5), (5, 20), (20, 36)]:
-        out, state = model.apply(variables, h[start:stop], train=False, encoded=True, state=state, return_state=True)
+        out, state = jitted.apply(model, variables, h[start:stop], train=False, encoded=True, state=state, return_state=True)
         outs.append(out.out)
     np.testing.assert_array_equal(np.concatenate(outs), np.asarray(whole.out))
     assert int(state.t) == 36
@@ -52,11 +54,11 @@ def test_chunked_inference_equals_one_call(name):
 def test_per_step_whole_net_scan_equals_per_layer_scans(name):
     model = SequenceSNN(num_outputs=4, scan="layer", **NETS[name])
     x = _images(seed=2)
-    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+    variables = jitted.init(model, jax.random.PRNGKey(0), x, train=False)
     sown = ["spikes", "spike_counts", "synops"]
-    ref, ref_cols = model.apply(variables, x, train=False, mutable=sown, return_state=True)
+    ref, ref_cols = jitted.apply(model, variables, x, train=False, mutable=sown, return_state=True)
     step_model = model.clone(scan="step")
-    got, cols = step_model.apply(variables, x, train=False, mutable=sown, return_state=True)
+    got, cols = jitted.apply(step_model, variables, x, train=False, mutable=sown, return_state=True)
     np.testing.assert_allclose(np.asarray(got[0].out), np.asarray(ref[0].out), rtol=1e-6, atol=1e-6)
     chex.assert_trees_all_close(got[1], ref[1], rtol=1e-6, atol=1e-6)
     # same rates, counts and energy-estimate costs, under the same names
@@ -194,14 +196,14 @@ def test_conv_net_chunked_inference_with_neuron_state_equals_one_call(name):
     encoder, switches = CONV_NETS[name]
     model = _conv_net(encoder, **switches)
     x = _images(2, 8) if encoder == "direct" else jax.random.bernoulli(jax.random.PRNGKey(3), 0.3, (2, 8, 8, 8, 1)).astype(jnp.float32)
-    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+    variables = jitted.init(model, jax.random.PRNGKey(0), x, train=False)
     assert "neuron_state" not in variables  # init does not create it
-    whole = model.apply(variables, x, train=False)
+    whole = jitted.apply(model, variables, x, train=False)
     outs, locals_, state = [], [], {}
     for start, stop in [(0, 3), (3, 4), (4, 8)]:
         kwargs = dict(time_steps=stop - start) if encoder == "direct" else {}
         chunk = x if encoder == "direct" else x[:, start:stop]
-        out, state = model.apply({**variables, **state}, chunk, train=False, mutable=["neuron_state"], **kwargs)
+        out, state = jitted.apply(model, {**variables, **state}, chunk, train=False, mutable=["neuron_state"], **kwargs)
         outs.append(out.out)
         locals_.append(out.local_outs)
     np.testing.assert_allclose(np.concatenate(outs), np.asarray(whole.out), rtol=1e-6, atol=1e-6)
@@ -209,7 +211,7 @@ def test_conv_net_chunked_inference_with_neuron_state_equals_one_call(name):
         np.testing.assert_allclose(np.concatenate([l[i] for l in locals_]), np.asarray(local), rtol=1e-6, atol=1e-6)
     assert float(jnp.abs(whole.out).sum()) > 0
     # a chunk started from rest differs from the continued one: the state is really carried
-    fresh = model.apply(variables, x if encoder == "direct" else x[:, 4:8], train=False,
+    fresh = jitted.apply(model, variables, x if encoder == "direct" else x[:, 4:8], train=False,
                         **(dict(time_steps=4) if encoder == "direct" else {}))
     assert not np.allclose(np.asarray(fresh.out), np.asarray(whole.out[4:]))
 
@@ -217,10 +219,10 @@ def test_conv_net_chunked_inference_with_neuron_state_equals_one_call(name):
 def test_conv_net_state_given_but_not_mutable_is_read_only():
     model = _conv_net()
     x = _images(2, 8)
-    variables = model.init(jax.random.PRNGKey(0), x, train=False)
-    _, state = model.apply(variables, x, train=False, time_steps=3, mutable=["neuron_state"])
-    continued = model.apply({**variables, **state}, x, train=False, time_steps=5)
-    whole = model.apply(variables, x, train=False)
+    variables = jitted.init(model, jax.random.PRNGKey(0), x, train=False)
+    _, state = jitted.apply(model, variables, x, train=False, time_steps=3, mutable=["neuron_state"])
+    continued = jitted.apply(model, {**variables, **state}, x, train=False, time_steps=5)
+    whole = jitted.apply(model, variables, x, train=False)
     np.testing.assert_allclose(np.asarray(continued.out), np.asarray(whole.out[3:]), rtol=1e-6, atol=1e-6)
 
 
