@@ -4,6 +4,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import jitted
 import pytest
 
 from snnjax import models
@@ -241,9 +242,9 @@ def test_double_trunk_call_feeds_the_head_the_first_call_and_the_local_head_the_
     cfg = _tiny(**LLC_CODE, trunk_calls=2, first_neuron="split", norm_stats="per_step")
     cfg.neuron.kind = "llc_lif"
     model = models.build_model(cfg, 10)
-    v = model.init(TINY_RNGS, TINY_X, train=False)
+    v = jitted.init(model, TINY_RNGS, TINY_X, train=False)
     capture = lambda m, _: m.name in ("conv0", "onset_conv1", "conv1", "fc0", "SeqDense_0")
-    out, inter = model.apply(v, TINY_X, train=False, capture_intermediates=capture, mutable=["intermediates"])
+    out, inter = jitted.apply(model, v, TINY_X, train=False, capture_intermediates=capture, mutable=["intermediates"])
     inter = inter["intermediates"]
     chex.assert_shape(inter["conv0"]["__call__"][0][0], (6, 2, 8, 8, 4))  # 2 calls × 3 steps
     chex.assert_shape(inter["onset_conv1"]["__call__"][0][0], (2, 2, 4, 4, 4))  # t = 0, twice
@@ -260,8 +261,8 @@ def test_double_trunk_call_feeds_the_head_the_first_call_and_the_local_head_the_
     chex.assert_trees_all_close(inter["local1"]["SeqDense_0"]["__call__"][0], local_current, atol=1e-6)
     assert not np.allclose(np.asarray(pooled[0::2]), np.asarray(pooled[1::2]))  # the calls differ
     # running statistics: every LLC-BN of the trunk advances once per call (two updates per step)
-    _, state = model.apply(
-        v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats", "intermediates"],
+    _, state = jitted.apply(
+        model, v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats", "intermediates"],
         capture_intermediates=lambda m, _: m.name == "conv",
     )
     assert set(state["batch_stats"]) == {"conv0", "onset_conv1", "conv1"}

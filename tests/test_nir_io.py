@@ -9,6 +9,7 @@ import itertools
 
 import jax
 import jax.numpy as jnp
+import jitted
 import numpy as np
 import numpy_neurons as ref
 import pytest
@@ -112,7 +113,7 @@ def _trained_like_variables(model, x):
     (A few train-mode passes, as in test_llc_batch_norm.py, move the statistics only 10 % per pass
     from (0, 1) and cost most of the test's time; these are further from the initial values.)
     """
-    variables = model.init({"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x, train=False)
+    variables = jitted.init(model, {"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x, train=False)
     leaves, treedef = jax.tree.flatten(variables["params"])
     keys = iter(jax.random.split(jax.random.PRNGKey(3), 3 * len(leaves)))
     params = treedef.unflatten([p + 0.05 * jax.random.normal(next(keys), p.shape, p.dtype) for p in leaves])
@@ -165,7 +166,7 @@ def test_round_trip_through_a_file_equals_model_apply(name, tmp_path):
         x = jax.random.uniform(jax.random.PRNGKey(0), (3,) + shape, jnp.float64)
         model = models.build_model(cfg, 10)
         variables = jax.tree.map(lambda a: a.astype(jnp.float64), _trained_like_variables(model, x.astype(jnp.float32)))
-        expected = np.asarray(model.apply(variables, x, train=False).out)
+        expected = np.asarray(jitted.apply(model, variables, x, train=False).out)
         graph = _write_read(nir_io.export_nir(cfg, variables, shape, **options), tmp_path)
         apply_fn, params = nir_io.import_nir(graph, input_layout="nhwc", dtype=jnp.float64)
         x_seq = jnp.broadcast_to(x, (T,) + x.shape)  # direct coding: the same input at every step
