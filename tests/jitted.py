@@ -34,7 +34,7 @@ def _static(value: Any) -> Any:
 def _call(model: Any, name: str, *args: Any, **kwargs: Any) -> Any:
     traced = {k: v for k, v in kwargs.items() if _is_traced(v)}
     static = tuple(sorted((k, _static(v)) for k, v in kwargs.items() if k not in traced))
-    key = (id(model), name, static, tuple(sorted(traced)), jax.config.jax_enable_x64)
+    key = (id(model), name, static)  # jit itself retraces for new traced names, shapes or x64
     if key not in _JITTED:
         method = getattr(model, name)
         _JITTED[key] = (model, jax.jit(lambda *a, **t: method(*a, **t, **dict(static))))
