@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import jitted
 import ml_collections
 import numpy as np
 import pytest
@@ -705,7 +706,7 @@ def test_ce_lif_gradients_are_finite_over_784_steps(name, arg):
     cfg = importlib.import_module(f"configs.{name}").get_config(arg)
     x, y = data.load(data.default_data_config()).train.get(np.arange(8))  # the shipped MNIST subset
     model = models.build_model(cfg.model, 10)
-    variables = model.init(jax.random.PRNGKey(0), jnp.asarray(x), train=False)
+    variables = jitted.init(model, jax.random.PRNGKey(0), jnp.asarray(x), train=False)
 
     def loss(params):
         out = model.apply({"params": params}, jnp.asarray(x), train=True)
@@ -727,12 +728,12 @@ def test_code_models_stay_in_float64(stem):
         model, _, x, y = _prepare(cfg)
         x = x.astype(jnp.float64)
         rngs = {"dropout": jax.random.PRNGKey(1), "encoder": jax.random.PRNGKey(2)}
-        variables = model.init({"params": jax.random.PRNGKey(0), **rngs}, x, train=False)
+        variables = jitted.init(model, {"params": jax.random.PRNGKey(0), **rngs}, x, train=False)
         variables = jax.tree.map(lambda a: a.astype(jnp.float64), variables)
         floats = lambda tree: {jnp.dtype(a.dtype).name for a in jax.tree.leaves(tree) if jnp.issubdtype(a.dtype, jnp.floating)}
         for train in (True, False):
-            output, state = model.apply(
-                variables, x, train=train, rngs=rngs, capture_intermediates=True,
+            output, state = jitted.apply(
+                model, variables, x, train=train, rngs=rngs, capture_intermediates=True,
                 mutable=["intermediates", "batch_stats"] if train else ["intermediates"],
             )
             assert floats(state["intermediates"]) == {"float64"}, (train, floats(state["intermediates"]))

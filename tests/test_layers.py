@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import jitted
 import numpy_neurons as ref
 from snnjax import layers
 from snnjax.layers import encoders
@@ -102,9 +103,9 @@ def test_unroll_auto_equals_the_rolled_loop(kind, key):
     for unroll in ("auto", 1):
         module = layers.SpikingNeuron(layers.NeuronConfig(kind=kind, unroll=unroll))
         kw = {} if te is None else {"te": te}
-        variables = module.init(jax.random.PRNGKey(0), x, **kw)
+        variables = jitted.init(module, jax.random.PRNGKey(0), x, **kw)
         f = lambda v, x: jnp.sum(module.apply(v, x, **kw) * jnp.arange(5.0)[None, None])  # noqa: E731
-        outs.append((module.apply(variables, x, **kw), jax.grad(f, argnums=(0, 1))(variables, x)))
+        outs.append((jitted.apply(module, variables, x, **kw), jax.jit(jax.grad(f, argnums=(0, 1)))(variables, x)))
         jaxpr = str(jax.make_jaxpr(lambda x: module.apply(variables, x, **kw))(x))
         assert f"unroll={8 if unroll == 'auto' else 1}" in jaxpr  # the loop was (not) unrolled
     chex.assert_trees_all_close(outs[0], outs[1], rtol=1e-6, atol=1e-6)

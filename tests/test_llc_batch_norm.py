@@ -92,8 +92,9 @@ def test_folded_network_equals_unfolded_in_eval(norm, leak):
         assert 0 < float(out.out.mean()) < 1  # spikes happen: the comparison is not vacuous
         np.testing.assert_allclose(np.asarray(out_folded.out), np.asarray(out.out), atol=1e-5)
         # the membrane currents agree too: compare the first block's pre-activation
-        pre = model.apply(variables, x, train=False, capture_intermediates=lambda m, _: m.name == "conv", mutable=["intermediates"])[1]
-        pre_f = folded_model.apply(folded, x, train=False, capture_intermediates=lambda m, _: m.name == "conv", mutable=["intermediates"])[1]
+        convs = lambda m, _: m.name == "conv"  # noqa: E731
+        pre = jitted.apply(model, variables, x, train=False, capture_intermediates=convs, mutable=["intermediates"])[1]
+        pre_f = jitted.apply(folded_model, folded, x, train=False, capture_intermediates=convs, mutable=["intermediates"])[1]
         raw = pre["intermediates"]["conv1"]["conv"]["__call__"][0]
         norm_params = variables["params"]["conv1"]["norm"]
         stats = variables["batch_stats"]["conv1"]["norm"]

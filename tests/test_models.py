@@ -283,10 +283,10 @@ def test_code_switches_default_to_the_text_model():
         norm_stats="pooled", static_norm_updates="once", dense_relu=False, dropout_site="spikes", conv_bias=False,
     )
     m1, m2 = models.build_model(base, 10), models.build_model(explicit, 10)
-    v = m1.init(TINY_RNGS, TINY_X, train=False)
-    chex.assert_trees_all_equal_shapes(v, m2.init(TINY_RNGS, TINY_X, train=False))
-    a = m1.apply(v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats"])
-    b = m2.apply(v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats"])
+    v = jitted.init(m1, TINY_RNGS, TINY_X, train=False)
+    chex.assert_trees_all_equal_shapes(v, jitted.init(m2, TINY_RNGS, TINY_X, train=False))
+    a = jitted.apply(m1, v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats"])
+    b = jitted.apply(m2, v, TINY_X, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats"])
     chex.assert_trees_all_equal(a, b)
 
 
@@ -388,13 +388,13 @@ def test_argmax_max_pool_impl_gives_the_same_gradients():
     for impl in ("xla", "argmax"):
         cfg.max_pool_impl = impl
         model = models.build_model(cfg, 10)
-        v = model.init(TINY_RNGS, x, train=False)
+        v = jitted.init(model, TINY_RNGS, x, train=False)
 
         def loss(params):
             out, _ = model.apply({**v, "params": params}, x, train=True, rngs={"dropout": jax.random.PRNGKey(2)}, mutable=["batch_stats"])
             return jnp.square(out.out.mean(0) - jax.nn.one_hot(y, 10)).sum()
 
-        grads[impl] = jax.grad(loss)(v["params"])
+        grads[impl] = jax.jit(jax.grad(loss))(v["params"])
     assert float(sum(jnp.abs(g).sum() for g in jax.tree.leaves(grads["xla"]))) > 0
     chex.assert_trees_all_close(grads["argmax"], grads["xla"], rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="max_pool_impl must be one of"):

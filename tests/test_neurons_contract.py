@@ -34,6 +34,10 @@ NEURONS = {
     "lif-learnable-threshold": lambda x, **kw: neurons.lif(x, decay=0.6, v_th=jnp.full(x.shape[2:], 0.8, x.dtype), **kw),
 }
 
+# The same under jax.jit, for the hypothesis tests: eager and jit agree (the first test below)
+_JITTED = {name: jax.jit(f) for name, f in NEURONS.items()}
+_ce_lif = jax.jit(neurons.ce_lif)
+
 
 def _x(shape, seed=0, dtype=jnp.float32):
     return jnp.asarray(np.random.default_rng(seed).normal(0.5, 0.7, shape), dtype)
@@ -119,7 +123,7 @@ def test_unroll_does_not_change_results(name):
     split=st.integers(0, 5),
 )
 def test_spikes_binary_and_state_carries_across_calls(name, data, split):
-    f = NEURONS[name]
+    f = _JITTED[name]  # one compile per drawn shape (eager, each call dispatches and compiles op by op)
     x = jnp.asarray(data)
     s, state = f(x)
     assert set(np.unique(np.asarray(s))) <= {0.0, 1.0}
@@ -143,9 +147,9 @@ def test_ce_lif_state_carries_across_calls(data, split, seed):
     x = jnp.asarray(data)
     te = jnp.asarray(np.random.default_rng(seed).normal(0.0, 0.5, (x.shape[0], x.shape[2])), jnp.float32)
     k = min(split, x.shape[0] - 1)
-    s, state = neurons.ce_lif(x, te)
-    s1, st1 = neurons.ce_lif(x[:k], te[:k])
-    s2, st2 = neurons.ce_lif(x[k:], te[k:], state=st1)
+    s, state = _ce_lif(x, te)
+    s1, st1 = _ce_lif(x[:k], te[:k])
+    s2, st2 = _ce_lif(x[k:], te[k:], state=st1)
     np.testing.assert_array_equal(np.concatenate([s1, s2]), np.asarray(s))
     chex.assert_trees_all_close(st2, state, rtol=1e-6, atol=1e-6)
 

@@ -185,7 +185,7 @@ def test_export_layouts_node_kinds_and_training_only_parts():
     cfg = _config("4c3-ap2-dp-6c3-ap2-20-dp-10", {"norm": "none", "neuron.kind": "llc_lif", "local_heads": "code"})
     x = jnp.zeros((1, 10, 10, 3))
     model = models.build_model(cfg, 10)
-    variables = model.init({"params": jax.random.PRNGKey(0)}, x, train=False)
+    variables = jitted.init(model, {"params": jax.random.PRNGKey(0)}, x, train=False)
     assert "local0" in variables["params"]
     with pytest.warns(UserWarning, match="drops the local classifier heads"):
         graph = nir_io.export_nir(cfg, variables, (10, 10, 3))
@@ -322,7 +322,7 @@ def test_non_conv_models_and_wrong_input_shapes_are_rejected():
         nir_io.export_nir(cfg, {"params": {}}, (28, 28, 1))
     cfg = _config("4c3-ap2-20-10", {"norm": "none"})
     model = models.build_model(cfg, 10)
-    variables = model.init({"params": jax.random.PRNGKey(0)}, jnp.zeros((1, 10, 10, 1)), train=False)
+    variables = jitted.init(model, {"params": jax.random.PRNGKey(0)}, jnp.zeros((1, 10, 10, 1)), train=False)
     with pytest.raises(ValueError, match="fc0 takes 100 inputs but input_shape gives 144"):
         nir_io.export_nir(cfg, variables, (12, 12, 1))
 

@@ -125,8 +125,8 @@ def test_ossa_over_successive_calls_carries_its_neurons(key):
 @pytest.mark.parametrize("heads,count", [("none", 0), ("per_conv", 2), ("code", 2)])
 def test_local_heads_count(heads, count):
     model = models.build_model(_conv_cfg(local_heads=heads), 10)
-    v = model.init(RNGS, X, train=False)
-    out = model.apply(v, X, train=False)
+    v = jitted.init(model, RNGS, X, train=False)
+    out = jitted.apply(model, v, X, train=False)
     assert len(out.local_outs) == count
     for local in out.local_outs:
         chex.assert_shape(local, (3, 4, 10))

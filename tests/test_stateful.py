@@ -66,8 +66,8 @@ def test_per_step_whole_net_scan_equals_per_layer_scans(name):
     chex.assert_trees_all_close(cols, ref_cols, rtol=1e-6, atol=1e-6)
     # and its gradient is the per-layer path's
     loss = lambda m: lambda p: jnp.sum(m.apply({"params": p}, x, train=False).out ** 2)
-    chex.assert_trees_all_close(jax.grad(loss(step_model))(variables["params"]),
-                                jax.grad(loss(model))(variables["params"]), rtol=1e-4, atol=1e-6)
+    chex.assert_trees_all_close(jax.jit(jax.grad(loss(step_model)))(variables["params"]),
+                                jax.jit(jax.grad(loss(model)))(variables["params"]), rtol=1e-4, atol=1e-6)
 
 
 def _count(jaxpr, primitive: str) -> int:
@@ -231,6 +231,6 @@ def test_conv_net_state_given_but_not_mutable_is_read_only():
 def test_conv_net_with_an_onset_block_refuses_a_carried_state(switches):
     model = _conv_net(**switches)
     x = _images(2, 8)
-    variables = model.init(jax.random.PRNGKey(0), x, train=False)
+    variables = jitted.init(model, jax.random.PRNGKey(0), x, train=False)
     with pytest.raises(ValueError, match="carried neuron_state needs a net without an onset block"):
-        model.apply(variables, x, train=False, mutable=["neuron_state"])
+        jitted.apply(model, variables, x, train=False, mutable=["neuron_state"])
