@@ -153,6 +153,17 @@ def test_the_command_runs_a_plan_and_writes_table_artifacts_and_figure(tmp_path)
     assert "finished" in row
     provenance = [json.loads(line) for line in (runs / name / "provenance.jsonl").read_text().splitlines()]
     assert len(provenance) == 1 and len(provenance[0]["commit"].split("+")[0]) in (7, 40, len("unknown"))
+    # the plan's second run continued the first from its last checkpoint: the first's records, then more
+    longer = plans.get_plan("smoke")[1]
+    assert longer.continues == name
+    first = [json.loads(line) for line in (runs / name / "metrics.jsonl").read_text().splitlines()]
+    continued = [json.loads(line) for line in (runs / longer.name / "metrics.jsonl").read_text().splitlines()]
+    assert continued[:len(first)] == first and max(r["step"] for r in continued) == 250
+    assert json.loads((runs / longer.name / "summary.json").read_text())["steps"] == 250
+    history = [json.loads(line) for line in (runs / longer.name / "config_history.jsonl").read_text().splitlines()]
+    assert history[-1]["from_step"] == 200 and any("train.num_steps" in c for c in history[-1]["changes"])
+    assert len((runs / longer.name / "provenance.jsonl").read_text().splitlines()) == 2  # its base's sitting + its own
+    assert f"`{longer.name}`" in md
     # --report_only reads the same directories again and neither trains nor adds a sitting
     proc = subprocess.run(cmd + ["--report_only"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -164,6 +175,45 @@ def test_the_command_runs_a_plan_and_writes_table_artifacts_and_figure(tmp_path)
     assert f"[reproduce] {name}: finished" in proc.stderr
     assert len((runs / name / "provenance.jsonl").read_text().splitlines()) == 1
     assert (runs / name / "metrics.jsonl").read_text() == metrics
+
+
+CONTINUATIONS = [e for e in ALL if e.continues]
+
+
+@pytest.mark.parametrize("experiment", CONTINUATIONS, ids=lambda e: e.name)
+def test_a_continuation_is_its_base_run_trained_longer(experiment):
+    """Same config and overrides as the run it continues but for a longer length, and a constant
+    learning rate: resuming the base run to this length is then the same as training it from scratch."""
+    from snnjax.reproduce.__main__ import LENGTH_KEYS
+
+    base = next(e for e in ALL if e.name == experiment.continues)
+    assert base.config == experiment.config and base.metric == experiment.metric
+    same = lambda e: {k: v for k, v in e.overrides.items() if k not in LENGTH_KEYS}  # noqa: E731
+    assert same(base) == same(experiment)
+    (key,) = [k for k in LENGTH_KEYS if k in experiment.overrides]
+    assert experiment.overrides[key] > _config_with_overrides(base)[key.split(".")[0]][key.split(".")[1]]
+    config = _config_with_overrides(experiment)
+    assert config.optim.schedule == "constant" and not config.optim.get("warmup_epochs", 0)
+
+
+def test_a_continuation_copies_its_finished_base_run_once(tmp_path):
+    from snnjax.reproduce.__main__ import start_continuation
+
+    base = tmp_path / "base"
+    (base / "checkpoints" / "200").mkdir(parents=True)
+    for name in ("config.json", "metrics.jsonl", "provenance.jsonl", ".lock", "checkpoints/200/state"):
+        (base / name).write_text(name)
+    experiment = plans.Experiment("longer", "configs/smoke.py", {"train.num_steps": 300}, "accuracy", "l", "p",
+                                  continues="base")
+    assert not start_continuation(experiment, tmp_path)  # the base has no summary yet: nothing copied
+    assert not (tmp_path / "longer").exists()
+    (base / "summary.json").write_text("{}")
+    assert start_continuation(experiment, tmp_path)
+    copied = {p.relative_to(tmp_path / "longer").as_posix() for p in (tmp_path / "longer").rglob("*") if p.is_file()}
+    assert copied == {"config.json", "metrics.jsonl", "provenance.jsonl", "checkpoints/200/state"}
+    (tmp_path / "longer" / "metrics.jsonl").write_text("resumed")
+    assert start_continuation(experiment, tmp_path)  # started already: left as it is
+    assert (tmp_path / "longer" / "metrics.jsonl").read_text() == "resumed"
 
 
 def test_a_run_is_finished_only_at_the_length_its_plan_asks_for(tmp_path):

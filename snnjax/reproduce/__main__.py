@@ -77,6 +77,25 @@ def is_finished(experiment: plans.Experiment, workdir: Path) -> bool:
     return True
 
 
+# What a continuation does not copy: the finished run's summary (the continued run writes its own
+# when it ends) and its lock.
+NOT_CONTINUED = ("summary.json", ".lock")
+
+
+def start_continuation(experiment: plans.Experiment, runs_dir: Path) -> bool:
+    """Copies the run that ``experiment`` continues into ``runs_dir/<experiment.name>`` (all but
+    :data:`NOT_CONTINUED`), so that ``train.py`` resumes it from its last checkpoint to the longer
+    length. Returns False, copying nothing, while that run is not finished (its ``summary.json``).
+    A run directory that exists already is left as it is (the continuation has started)."""
+    workdir, source = runs_dir / experiment.name, runs_dir / experiment.continues
+    if workdir.exists():
+        return True
+    if not (source / "summary.json").exists():
+        return False
+    shutil.copytree(source, workdir, ignore=lambda _, names: [n for n in names if n in NOT_CONTINUED])
+    return True
+
+
 def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str | None, nice: int) -> int:
     """Runs (or resumes) one experiment with ``train.py``; output goes to ``runs_dir/<name>.log``.
 
@@ -86,6 +105,10 @@ def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str |
     if is_finished(experiment, workdir):
         print(f"[reproduce] {experiment.name}: finished ({workdir / 'summary.json'}), skipped", file=sys.stderr,
               flush=True)
+        return 0
+    if experiment.continues and not start_continuation(experiment, runs_dir):
+        print(f"[reproduce] {experiment.name}: waits for {experiment.continues} to finish (it continues that run), "
+              "skipped", file=sys.stderr, flush=True)
         return 0
     cmd = plans.command(experiment, runs_dir, data_dir)
     if nice:
@@ -168,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     results_md = Path(args.results_md) if args.results_md else out.parent / "results.md"
     if args.dry_run:
         for e in experiments:
+            if e.continues:
+                print(f"# first copies {runs_dir / e.continues} (once finished) to {runs_dir / e.name}")
             print(shlex.join(plans.command(e, runs_dir, args.data_dir)))
         return 0
     failed = []
