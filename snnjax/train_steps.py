@@ -58,9 +58,14 @@ def _rngs(key: jax.Array) -> dict[str, jax.Array]:
 
 def init_state(model: nn.Module, tx: optax.GradientTransformation, example_x: jax.Array,
                key: jax.Array) -> TrainState:
-    """A fresh ``TrainState`` (pure; run it under ``jax.jit`` or ``jax.eval_shape``)."""
+    """A fresh ``TrainState`` (pure; run it under ``jax.jit`` or ``jax.eval_shape``).
+
+    Only ``params`` and ``batch_stats`` are mutable in the init pass, so the monitors (spike rates,
+    membranes, synaptic operations) compute nothing there: the same parameters, a smaller program.
+    """
     k_params, k_rest = jax.random.split(key)
-    variables = model.init({"params": k_params, **_rngs(k_rest)}, example_x, train=False)
+    variables = model.init({"params": k_params, **_rngs(k_rest)}, example_x, train=False,
+                           mutable=["params", "batch_stats"])
     params = variables["params"]
     return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                       batch_stats=variables.get("batch_stats", {}), opt_state=tx.init(params))

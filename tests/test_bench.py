@@ -1,6 +1,10 @@
 """The benchmark runs and prints well-formed JSON lines, and its peer nets are ours (speed itself is never asserted)."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -9,6 +13,8 @@ import pytest
 from bench import run, workloads
 from snnjax import models
 from snnjax.layers import NeuronConfig
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_quick_bench_prints_one_record_per_mode(capsys):
@@ -287,3 +293,32 @@ def test_conv_backward_checks_every_variant_equal_and_prints_each(capsys):
     assert names[:6] == ["forward", "grad_conv", "grad_conv_input_only", "grad_conv_kernel_only", "grad_im2col",
                          "kernel_grad_9_matmuls"]
     assert all(r["ms"] > 0 for r in lines)
+
+
+def test_compile_random_checks_each_draw_equal_and_prints_both_compile_times(capsys):
+    from bench import compile_random
+
+    assert compile_random.main(["--quick"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    draws = [r for r in lines if "draw" in r]
+    assert sorted({r["draw"] for r in draws}) == ["bernoulli", "normal", "uniform"] and len(draws) == 6
+    assert all(r["equal"] and r["jax_random_s"] > 0 and r["flat_random_s"] > 0 for r in draws)
+    assert lines[-1]["jax"] == jax.__version__
+
+
+def test_compile_profile_plugin_records_each_tests_compile_time(tmp_path):
+    from bench import compile_profile
+
+    (tmp_path / "test_tiny.py").write_text(
+        "import jax, jax.numpy as jnp\n"
+        "def test_compiles():\n    assert float(jax.jit(lambda x: jnp.sin(x) * 3.0)(jnp.float32(0.5))) > 0\n"
+        "def test_plain():\n    assert True\n")
+    out = tmp_path / "profile.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "bench.compile_profile", "-p", "no:cacheprovider",
+                           str(tmp_path / "test_tiny.py")], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COMPILE_PROFILE": str(out)})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    records = {r["test"].split("::")[1]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert records["test_compiles"]["backend_compile_duration"] > 0 and records["test_compiles"]["wall"] > 0
+    assert "backend_compile_duration" not in records["test_plain"]
+    assert compile_profile.summarize(str(out)).startswith("2 tests: wall ")

@@ -1,7 +1,7 @@
 """Flax modules that wrap the neurons into networks (time-major ``[T, B, ...]`` throughout)."""
 
 from snnjax.layers import encoders
-from snnjax.layers.dropout import TimeConsistentDropout
+from snnjax.layers.dropout import Dropout, TimeConsistentDropout
 from snnjax.layers.llc_batch_norm import LLCBatchNorm, batch_moments, fold_into_weights, llc_batch_norm
 from snnjax.layers.local_classifier import LocalClassifier, block_boundary
 from snnjax.layers.ossa import OSSA
@@ -22,6 +22,7 @@ from snnjax.layers.time import apply_merged, merge_time, split_time
 from snnjax.layers.voting import vote
 
 __all__ = [
+    "Dropout",
     "LLCBatchNorm",
     "LocalClassifier",
     "NEURON_KINDS",

@@ -28,6 +28,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
+from snnjax import flat_random
 from snnjax.registry import Registry
 
 Array = jax.Array
@@ -60,7 +61,7 @@ def direct(x: Array, time_steps: int) -> Array:
 def rate(x: Array, time_steps: int, key: Array) -> Array:
     """Bernoulli rate coding: ``s_t ~ Bernoulli(clip(x, 0, 1))`` independently per step."""
     p = jnp.broadcast_to(jnp.clip(x.astype(jnp.float32), 0.0, 1.0), (time_steps,) + x.shape)
-    return jax.random.bernoulli(key, p).astype(x.dtype)
+    return flat_random.bernoulli(key, p).astype(x.dtype)
 
 
 def pixel(x: Array) -> Array:

@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from snnjax.layers.dropout import Dropout
 from snnjax.layers.spiking import NeuronConfig, SpikingNeuron
 from snnjax.layers.synapse import SeqDense
 
@@ -65,7 +66,7 @@ class OSSA(nn.Module):
         f, g, v = branch(qk_width, "f"), branch(qk_width, "g"), branch(c, "h")
         scores = jnp.einsum("sbic,sbjc->sbij", f.astype(dtype), g.astype(dtype))
         attention = jax.nn.softmax(scores, axis=-1)
-        attention = nn.Dropout(self.attn_dropout, deterministic=not train)(attention)
+        attention = Dropout(self.attn_dropout, deterministic=not train)(attention)
         out = jnp.einsum("sbij,sbjc->sbic", attention, v.astype(dtype)).astype(x.dtype).reshape(calls.shape)
         if self.form == "code":
             gamma = self.param("gamma", nn.initializers.zeros, ())

@@ -19,6 +19,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from snnjax import flat_random
 from snnjax.layers import conv as conv_lib
 from snnjax.layers.time import channels_last, merge_time, split_time
 
@@ -26,11 +27,12 @@ Array = jax.Array
 
 
 def torch_uniform(fan_in: int):
-    """PyTorch's default ``Linear``/``Conv`` init: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``."""
+    """PyTorch's default ``Linear``/``Conv`` init: ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (the numbers
+    of ``jax.random.uniform``, drawn flat: :mod:`snnjax.flat_random`)."""
     bound = 1.0 / math.sqrt(fan_in)
 
     def init(key, shape, dtype=jnp.float32):
-        return jax.random.uniform(key, shape, dtype, -bound, bound)
+        return flat_random.uniform(key, shape, dtype, -bound, bound)
 
     return init
 

@@ -34,7 +34,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from snnjax import neurons
+from snnjax import flat_random, neurons
 from snnjax.layers import encoders
 from snnjax.layers.recurrent import RecurrentSpikingLayer, RecurrentState, recurrent_current
 from snnjax.layers.spiking import NEURON_KINDS, NeuronConfig, SpikingNeuron, step_function
@@ -63,7 +63,7 @@ class SequenceState(NamedTuple):
 
 def normal_init(mean: float, std: float):
     def init(key, shape, dtype=jnp.float32):
-        return mean + std * jax.random.normal(key, shape, dtype)
+        return mean + std * flat_random.normal(key, shape, dtype)
 
     return init
 
