@@ -34,14 +34,13 @@ SHAPES = [
     ("rate-coded batch [T, B, H, W, C]", (8, 16, 28, 28, 1)),
     ("dropout mask [1, B, N]", (1, 16, 2049)),
 ]
+QUICK_SHAPES = [("dense kernel", (5, 6)), ("conv kernel 3x3", (3, 3, 2, 4))]  # --quick
 DRAWS = {
     "uniform": (jax.random.uniform, flat_random.uniform),
     "normal": (jax.random.normal, flat_random.normal),
     "bernoulli": (lambda k, s: jax.random.bernoulli(k, 0.5, s), lambda k, s: flat_random.bernoulli(k, 0.5, s)),
 }
 
-
-QUICK_SHAPES = [("dense kernel", (5, 6)), ("conv kernel 3x3", (3, 3, 2, 4))]
 
 
 def compile_seconds(fn, *args) -> tuple[float, jax.Array]:

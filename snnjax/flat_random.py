@@ -34,20 +34,23 @@ def _flat(key: Array) -> bool:
     return str(jax.random.key_impl(key)) == "threefry2x32"
 
 
-def uniform(key: Array, shape: Sequence[int], dtype=jnp.float32, minval=0.0, maxval=1.0) -> Array:
-    """``jax.random.uniform(key, shape, dtype, minval, maxval)``, drawn flat."""
+def _drawn_flat(draw, key: Array, shape: Sequence[int]) -> Array:
+    """``draw(key, shape)``, computed as ``draw(key, (prod(shape),)).reshape(shape)`` where the two
+    are the same numbers (threefry) and the shape has more than one axis."""
     shape = tuple(shape)
     if not _flat(key) or len(shape) < 2:
-        return jax.random.uniform(key, shape, dtype, minval, maxval)
-    return jax.random.uniform(key, (math.prod(shape),), dtype, minval, maxval).reshape(shape)
+        return draw(key, shape)
+    return draw(key, (math.prod(shape),)).reshape(shape)
+
+
+def uniform(key: Array, shape: Sequence[int], dtype=jnp.float32, minval=0.0, maxval=1.0) -> Array:
+    """``jax.random.uniform(key, shape, dtype, minval, maxval)``, drawn flat."""
+    return _drawn_flat(lambda k, s: jax.random.uniform(k, s, dtype, minval, maxval), key, shape)
 
 
 def normal(key: Array, shape: Sequence[int], dtype=jnp.float32) -> Array:
     """``jax.random.normal(key, shape, dtype)``, drawn flat."""
-    shape = tuple(shape)
-    if not _flat(key) or len(shape) < 2:
-        return jax.random.normal(key, shape, dtype)
-    return jax.random.normal(key, (math.prod(shape),), dtype).reshape(shape)
+    return _drawn_flat(lambda k, s: jax.random.normal(k, s, dtype), key, shape)
 
 
 def bernoulli(key: Array, p: Array | float, shape: Sequence[int] | None = None) -> Array:
