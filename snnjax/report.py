@@ -156,6 +156,9 @@ def plot_raster(trains: dict[str, np.ndarray], out: Path, max_neurons: int = 200
     return _save(fig, out / "raster.png", plt)
 
 
+TE_SIMILARITY_PNG = "te_similarity.png"
+
+
 def plot_te_similarity(params: dict, out: Path) -> Path | None:
     if "te" not in params:
         return None
@@ -165,7 +168,7 @@ def plot_te_similarity(params: dict, out: Path) -> Path | None:
     image = ax.imshow(sim, cmap="viridis", vmin=-1, vmax=1, origin="lower")
     fig.colorbar(image, ax=ax, label="cosine similarity")
     ax.set(xlabel="time step", ylabel="time step", title="learned temporal encodings (ce-lif Fig. 7)")
-    return _save(fig, out / "te_similarity.png", plt)
+    return _save(fig, out / TE_SIMILARITY_PNG, plt)
 
 
 def _save(fig, path: Path, plt) -> Path:

@@ -225,3 +225,54 @@ def test_a_run_is_finished_only_at_the_length_its_plan_asks_for(tmp_path):
     assert is_finished(experiment, tmp_path)
     longer = plans.Experiment("r", "configs/smoke.py", {"train.num_epochs": 20}, "accuracy", "r", "p")
     assert not is_finished(longer, tmp_path)  # lengthened since: it resumes
+
+
+def _finished_artifacts(folder: Path, num_epochs: int) -> None:
+    """What ``write_report`` checks in under ``--out/<name>``, for a finished run of ``num_epochs``."""
+    _write_run(folder, [(100, 0.5, 0.51), (200, 0.9, 0.88)], finished=True)
+    (folder / "summary.json").write_text(json.dumps({"wall_time_s": 120.0,
+                                                     "config": {"train": {"num_epochs": num_epochs}}}))
+
+
+def test_a_run_lost_with_its_machine_keeps_its_checked_in_result(tmp_path, capsys):
+    """The run directories are gone (a new machine), the finished results checked in under --out
+    are not: the plan neither retrains them nor drops them from the table, and keeps their figures."""
+    from snnjax.reproduce.__main__ import is_finished, run_experiment, write_report
+
+    runs, out = tmp_path / "runs", tmp_path / "docs" / "results"
+    runs.mkdir()
+    done = plans.Experiment("done", "configs/smoke.py", {"train.num_epochs": 10}, "accuracy", "done", "p",
+                            figure="fig")
+    longer = plans.Experiment("longer", "configs/smoke.py", {"train.num_epochs": 20}, "accuracy", "longer", "p",
+                              continues="done")
+    _finished_artifacts(out / "done", num_epochs=10)
+    (out / "done" / "te_similarity.png").write_bytes(b"drawn from the lost checkpoint")
+    assert run_experiment(done, runs, None, 0, out) == 0
+    assert run_experiment(longer, runs, None, 0, out) == 0
+    err = capsys.readouterr().err
+    assert "done: finished (its result is checked in at" in err
+    assert "longer: cannot continue done" in err and "checkpoints, is gone" in err
+    assert not (runs / "done").exists() and not (runs / "longer").exists()  # nothing was trained
+    # a plan lengthened since the result was checked in trains it again (it cannot resume)
+    lengthened = plans.Experiment("done", "configs/smoke.py", {"train.num_epochs": 20}, "accuracy", "done", "p")
+    assert not is_finished(lengthened, out / "done") and is_finished(done, out / "done")
+
+    written = write_report("p", [done, longer], runs, out, tmp_path / "docs" / "results.md")
+    md = (tmp_path / "docs" / "results.md").read_text()
+    row = next(line for line in md.splitlines() if "`done`" in line)
+    assert "88.00 %" in row and "finished" in row  # the test figure at the best validation evaluation
+    assert out / "done" / "te_similarity.png" in written and "te_similarity" in md
+    assert (out / "done" / "te_similarity.png").read_bytes() == b"drawn from the lost checkpoint"
+    assert (out / "done" / "metrics.jsonl").exists() and (out / "fig.png").exists()
+
+
+def test_an_unfinished_checked_in_run_is_not_reported_as_running(tmp_path):
+    """A checked-in partial run whose directory is gone is not running anywhere: the row is missing."""
+    from snnjax.reproduce.__main__ import write_report
+
+    e = plans.Experiment("partial", "configs/smoke.py", {}, "accuracy", "partial", "p")
+    _write_run(tmp_path / "out" / "partial", [(100, 0.5, 0.51)], finished=False)
+    (tmp_path / "runs").mkdir()
+    write_report("p", [e], tmp_path / "runs", tmp_path / "out", tmp_path / "results.md")
+    row = next(line for line in (tmp_path / "results.md").read_text().splitlines() if "`partial`" in line)
+    assert "running" not in row and "51.00 %" not in row

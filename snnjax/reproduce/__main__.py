@@ -82,6 +82,11 @@ def is_finished(experiment: plans.Experiment, workdir: Path) -> bool:
 NOT_CONTINUED = ("summary.json", ".lock")
 
 
+def is_finished_elsewhere(name: str, runs_dir: Path, out: Path) -> bool:
+    """Whether run ``name`` has no run directory under ``runs_dir`` but a finished result under ``out``."""
+    return not (runs_dir / name).exists() and (out / name / "summary.json").exists()
+
+
 def start_continuation(experiment: plans.Experiment, runs_dir: Path) -> bool:
     """Copies the run that ``experiment`` continues into ``runs_dir/<experiment.name>`` (all but
     :data:`NOT_CONTINUED`), so that ``train.py`` resumes it from its last checkpoint to the longer
@@ -96,19 +101,32 @@ def start_continuation(experiment: plans.Experiment, runs_dir: Path) -> bool:
     return True
 
 
-def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str | None, nice: int) -> int:
+def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str | None, nice: int,
+                   out: Path | None = None) -> int:
     """Runs (or resumes) one experiment with ``train.py``; output goes to ``runs_dir/<name>.log``.
 
     A finished run (:func:`is_finished`) is left alone: running a plan again after a session ended
-    neither re-evaluates its finished runs nor adds a sitting to their ``provenance.jsonl``."""
+    neither re-evaluates its finished runs nor adds a sitting to their ``provenance.jsonl``. So is a
+    run whose directory is gone but whose finished result is checked in under ``out/<name>`` (a
+    machine that was not kept): delete that folder to train it again."""
     workdir = runs_dir / experiment.name
     if is_finished(experiment, workdir):
         print(f"[reproduce] {experiment.name}: finished ({workdir / 'summary.json'}), skipped", file=sys.stderr,
               flush=True)
         return 0
+    if not workdir.exists() and out is not None and is_finished(experiment, out / experiment.name):
+        print(f"[reproduce] {experiment.name}: finished (its result is checked in at {out / experiment.name}; its "
+              "run directory is gone), skipped: delete that folder to train it again", file=sys.stderr, flush=True)
+        return 0
     if experiment.continues and not start_continuation(experiment, runs_dir):
-        print(f"[reproduce] {experiment.name}: waits for {experiment.continues} to finish (it continues that run), "
-              "skipped", file=sys.stderr, flush=True)
+        base = experiment.continues
+        if out is not None and is_finished_elsewhere(base, runs_dir, out):
+            print(f"[reproduce] {experiment.name}: cannot continue {base}: its result is checked in at {out / base} "
+                  f"but its run directory, with the checkpoints, is gone; delete {out / base} and run the plan to "
+                  "train it again, then this continuation follows, skipped", file=sys.stderr, flush=True)
+        else:
+            print(f"[reproduce] {experiment.name}: waits for {base} to finish (it continues that run), "
+                  "skipped", file=sys.stderr, flush=True)
         return 0
     cmd = plans.command(experiment, runs_dir, data_dir)
     if nice:
@@ -124,11 +142,20 @@ def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str |
 
 
 def write_report(plan_name: str, experiments, runs_dir: Path, out: Path, results_md: Path) -> list[Path]:
-    """Copies each run's artifacts to ``out/<name>/``, draws the figures, and writes the table."""
-    rows = [(e, read_result(e, runs_dir)) for e in experiments]
+    """Copies each run's artifacts to ``out/<name>/``, draws the figures, and writes the table.
+
+    A run whose directory is missing from ``runs_dir`` but whose finished result is checked in
+    under ``out/<name>/`` (the machine holding the runs was not kept) is read from there, so a
+    report never loses a finished row."""
+    rows, sources = [], {}
+    for e in experiments:
+        result, sources[e.name] = read_result(e, runs_dir), runs_dir
+        if result.status == "missing" and is_finished_elsewhere(e.name, runs_dir, out):
+            result, sources[e.name] = read_result(e, out), out
+        rows.append((e, result))
     written = []
     for experiment, result in rows:
-        if result.status == "missing":
+        if result.status == "missing" or sources[experiment.name] == out:
             continue
         dest = out / experiment.name
         dest.mkdir(parents=True, exist_ok=True)
@@ -136,7 +163,7 @@ def write_report(plan_name: str, experiments, runs_dir: Path, out: Path, results
             if (runs_dir / experiment.name / name).exists():
                 written.append(Path(shutil.copy2(runs_dir / experiment.name / name, dest / name)))
     written += figures.plot_figures(rows, out)
-    written += headline_plots(experiments[0], runs_dir, out)
+    written += headline_plots(experiments[0], sources[experiments[0].name], out)
     body = table.markdown_table(rows)
     machines = sorted({r.machine for _, r in rows if r.machine})
     body = ("Generated by `python -m snnjax.reproduce " + plan_name + "` from the run directories; "
@@ -151,7 +178,10 @@ def write_report(plan_name: str, experiments, runs_dir: Path, out: Path, results
 
 
 def headline_plots(experiment: plans.Experiment, runs_dir: Path, out: Path) -> list[Path]:
-    """The headline run's per-layer firing rates and, for CE-LIF, the TE cosine-similarity map."""
+    """The headline run's per-layer firing rates and, for CE-LIF, the TE cosine-similarity map.
+
+    The map needs the run's checkpoint; without one (a run read back from its checked-in
+    artifacts) a map drawn earlier under ``out/<name>/`` is kept as it is."""
     from snnjax import report
 
     workdir = runs_dir / experiment.name
@@ -166,6 +196,8 @@ def headline_plots(experiment: plans.Experiment, runs_dir: Path, out: Path) -> l
         from snnjax.run_dir import load_run
 
         paths.append(report.plot_te_similarity(load_run(workdir, with_data=False).variables["params"], dest))
+    elif (dest / report.TE_SIMILARITY_PNG).exists():
+        paths.append(dest / report.TE_SIMILARITY_PNG)
     return [p for p in paths if p is not None]
 
 
@@ -201,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             print("error: run this from the snnjax repository root (it calls train.py with configs/)", file=sys.stderr)
             return 2
         for e in experiments:
-            rc = run_experiment(e, runs_dir, args.data_dir, args.nice)
+            rc = run_experiment(e, runs_dir, args.data_dir, args.nice, out)
             if rc != 0:
                 failed.append(e.name)
                 print(f"[reproduce] {e.name} failed (exit {rc}); see {runs_dir / (e.name + '.log')}", file=sys.stderr)
