@@ -7,7 +7,9 @@ XLA compiling (a pytest plugin reading ``jax.monitoring``'s compile events).
 Each test appends one JSON line to ``$COMPILE_PROFILE`` (default ``compile_profile.jsonl``):
 ``test``, ``wall`` (setup + call + teardown) and the summed ``backend_compile_duration``,
 ``jaxpr_trace_duration`` and ``jaxpr_to_mlir_module_duration`` of the compiles it caused. With
-``-n`` each worker appends its own lines. Tests that run JAX in a subprocess show no compile time.
+``-n`` each worker appends its own lines. Tests that run JAX in a subprocess show no compile time,
+nor do programs read from the session's persistent compilation cache (``tests/conftest.py``): what
+is left is what XLA compiled.
 """
 
 from __future__ import annotations

@@ -85,4 +85,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A persistent compilation cache (JAX_COMPILATION_CACHE_DIR) would time its reads, not XLA:
+    # off for this process, before its first compile (jax decides then).
+    jax.config.update("jax_enable_compilation_cache", False)
     raise SystemExit(main())

@@ -316,7 +316,7 @@ def test_compile_profile_plugin_records_each_tests_compile_time(tmp_path):
     out = tmp_path / "profile.jsonl"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "bench.compile_profile", "-p", "no:cacheprovider",
                            str(tmp_path / "test_tiny.py")], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "COMPILE_PROFILE": str(out)})
+                          env={**os.environ, "COMPILE_PROFILE": str(out), "JAX_ENABLE_COMPILATION_CACHE": "false"})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     records = {r["test"].split("::")[1]: r for r in map(json.loads, out.read_text().splitlines())}
     assert records["test_compiles"]["backend_compile_duration"] > 0 and records["test_compiles"]["wall"] > 0

@@ -2,6 +2,7 @@
 what their docstrings say. Each prints its result as a JSON line last."""
 
 import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -10,8 +11,9 @@ EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
 def _run(name, *args):
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # not conftest's 4 fake devices
     proc = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), *map(str, args)],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

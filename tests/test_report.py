@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -66,7 +67,7 @@ def conv_run(tmp_path_factory):
         config.train.num_steps = 24
         config.train.batch_size = 64
     workdir = tmp_path_factory.mktemp("conv_run")
-    train_lib.train_and_evaluate(config, workdir, progress=False)
+    train_lib.train_and_evaluate(config, workdir, progress=False, devices=jax.devices()[:1])  # about the report
     return workdir
 
 
@@ -168,7 +169,7 @@ def test_report_on_a_ce_lif_run(tmp_path, figures):
         config.train.num_steps = 20
         config.data.num_train = 640
         config.data.num_test = 128
-    train_lib.train_and_evaluate(config, tmp_path, progress=False)
+    train_lib.train_and_evaluate(config, tmp_path, progress=False, devices=jax.devices()[:1])
     names = {p.name for p in report.make_report(tmp_path)}
     assert "te_similarity.png" in names
     # the image is the cosine similarity of the checkpoint's learned TE, [T, T] with ones on the diagonal

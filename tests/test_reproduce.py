@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,10 +137,18 @@ def test_format_value():
     assert table.format_value(None, "loss") == "—"
 
 
+def _reproduce(args: list[str], timeout: int) -> subprocess.CompletedProcess:
+    """``python -m snnjax.reproduce ARGS`` on one CPU device, as a user runs it (conftest's 4 fake
+    devices would double its training time)."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    return subprocess.run([sys.executable, "-m", "snnjax.reproduce", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
 def test_the_command_runs_a_plan_and_writes_table_artifacts_and_figure(tmp_path):
     runs, out = tmp_path / "runs", tmp_path / "docs" / "results"
-    cmd = [sys.executable, "-m", "snnjax.reproduce", "smoke", "--runs_dir", str(runs), "--out", str(out)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    cmd = ["smoke", "--runs_dir", str(runs), "--out", str(out)]
+    proc = _reproduce(cmd, 600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     name = plans.get_plan("smoke")[0].name
     for artifact in ("config.json", "summary.json", "metrics.jsonl", "provenance.jsonl"):
@@ -165,12 +174,12 @@ def test_the_command_runs_a_plan_and_writes_table_artifacts_and_figure(tmp_path)
     assert len((runs / longer.name / "provenance.jsonl").read_text().splitlines()) == 2  # its base's sitting + its own
     assert f"`{longer.name}`" in md
     # --report_only reads the same directories again and neither trains nor adds a sitting
-    proc = subprocess.run(cmd + ["--report_only"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = _reproduce(cmd + ["--report_only"], 300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len((runs / name / "provenance.jsonl").read_text().splitlines()) == 1
     # running the plan again skips its finished runs: no new sitting, no new evaluation
     metrics = (runs / name / "metrics.jsonl").read_text()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = _reproduce(cmd, 300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"[reproduce] {name}: finished" in proc.stderr
     assert len((runs / name / "provenance.jsonl").read_text().splitlines()) == 1
