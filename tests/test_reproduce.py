@@ -6,12 +6,12 @@ from __future__ import annotations
 import importlib
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from cpu_env import cpu_env
 
 from snnjax import validate
 from snnjax.reproduce import plans, results, table
@@ -140,9 +140,8 @@ def test_format_value():
 def _reproduce(args: list[str], timeout: int) -> subprocess.CompletedProcess:
     """``python -m snnjax.reproduce ARGS`` on one CPU device, as a user runs it (conftest's 4 fake
     devices would double its training time)."""
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
     return subprocess.run([sys.executable, "-m", "snnjax.reproduce", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=timeout, env=env)
+                          text=True, timeout=timeout, env=cpu_env(1))
 
 
 def test_the_command_runs_a_plan_and_writes_table_artifacts_and_figure(tmp_path):

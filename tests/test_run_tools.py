@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from cpu_env import cpu_env
 
 from configs import smoke
 from snnjax import report, train_lib
@@ -33,13 +34,6 @@ from snnjax.run_dir import load_run
 pytestmark = pytest.mark.filterwarnings("ignore:Exception ignored in. None:pytest.PytestUnraisableExceptionWarning")
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _env(num_devices: int) -> dict:
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
-    env["JAX_PLATFORMS"] = "cpu"
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +68,7 @@ def test_run_trained_on_4_devices_is_evaluated_reported_and_exported_on_1(run_4_
         assert export.main([{str(run_4_devices)!r}, "--out", {str(tmp_path / "model.nir")!r}]) == 0
         assert report.main([{str(run_4_devices)!r}, "--out", {str(tmp_path / "report")!r}]) == 0
     """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=_env(1), capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=cpu_env(1), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr == ""  # no orbax warnings on the way
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
@@ -102,7 +96,7 @@ def half_written_run(run_4_devices, tmp_path):
 
 
 def test_export_on_a_half_written_run_prints_its_one_line(half_written_run):
-    done = subprocess.run([sys.executable, "-m", "snnjax.export", str(half_written_run)], cwd=REPO, env=_env(1),
+    done = subprocess.run([sys.executable, "-m", "snnjax.export", str(half_written_run)], cwd=REPO, env=cpu_env(1),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [f"error: no checkpoint in {half_written_run / 'checkpoints'}: the run saved none yet"]
@@ -110,7 +104,7 @@ def test_export_on_a_half_written_run_prints_its_one_line(half_written_run):
 
 
 def test_report_on_a_half_written_run_plots_the_curves_and_says_what_is_missing(half_written_run):
-    done = subprocess.run([sys.executable, "-m", "snnjax.report", str(half_written_run)], cwd=REPO, env=_env(1),
+    done = subprocess.run([sys.executable, "-m", "snnjax.report", str(half_written_run)], cwd=REPO, env=cpu_env(1),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cpu_env import cpu_env
 
 from snnjax import checkpointing
 from snnjax.data import idx
@@ -20,7 +21,7 @@ SHORT = ["--config.train.num_steps=2", "--config.train.eval_batch_size=1000"]
 
 
 def _train(args: list[str], tmp_path: Path, *, wrapper: str | None = None, timeout: int = 300):
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1", JAX_PLATFORMS="cpu")
+    env = cpu_env(1)
     if wrapper is None:
         command = [sys.executable, "train.py", *args]
     else:

@@ -114,7 +114,8 @@ def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str |
         print(f"[reproduce] {experiment.name}: finished ({workdir / 'summary.json'}), skipped", file=sys.stderr,
               flush=True)
         return 0
-    if not workdir.exists() and out is not None and is_finished(experiment, out / experiment.name):
+    if out is not None and is_finished_elsewhere(experiment.name, runs_dir, out) and is_finished(
+            experiment, out / experiment.name):
         print(f"[reproduce] {experiment.name}: finished (its result is checked in at {out / experiment.name}; its "
               "run directory is gone), skipped: delete that folder to train it again", file=sys.stderr, flush=True)
         return 0
