@@ -78,8 +78,9 @@ def test_unknown_plan_and_experiment_names_are_refused():
         plans.select(plans.get_plan("ce_lif"), ["seq_mnist_ce_lif_999"])
 
 
-def _write_run(workdir: Path, evals: list[tuple[int, float, float]], finished: bool, torn: bool = False):
-    workdir.mkdir(parents=True)
+def _write_run(workdir: Path, evals: list[tuple[int, float, float]], finished: bool, torn: bool = False,
+               exist_ok: bool = False):
+    workdir.mkdir(parents=True, exist_ok=exist_ok)
     (workdir / "config.json").write_text(json.dumps({"train": {"seed": 3}}))
     lines = [json.dumps({"step": 10, "train/loss": 2.0})]
     for i, (step, val, test) in enumerate(evals):
@@ -242,9 +243,11 @@ def _finished_artifacts(folder: Path, num_epochs: int) -> None:
                                                      "config": {"train": {"num_epochs": num_epochs}}}))
 
 
-def test_a_run_lost_with_its_machine_keeps_its_checked_in_result(tmp_path, capsys):
+def test_a_run_lost_with_its_machine_keeps_its_checked_in_result(tmp_path, capsys, monkeypatch):
     """The run directories are gone (a new machine), the finished results checked in under --out
-    are not: the plan neither retrains them nor drops them from the table, and keeps their figures."""
+    are not: the plan neither retrains them nor drops them from the table, and keeps their figures;
+    a continuation of one trains from step 0 in its own directory and says so in its provenance."""
+    from snnjax.reproduce import __main__ as reproduce
     from snnjax.reproduce.__main__ import is_finished, run_experiment, write_report
 
     runs, out = tmp_path / "runs", tmp_path / "docs" / "results"
@@ -255,12 +258,17 @@ def test_a_run_lost_with_its_machine_keeps_its_checked_in_result(tmp_path, capsy
                               continues="done")
     _finished_artifacts(out / "done", num_epochs=10)
     (out / "done" / "te_similarity.png").write_bytes(b"drawn from the lost checkpoint")
+    launched = []
+    monkeypatch.setattr(reproduce.plans, "command", lambda e, *_: launched.append(e.name) or [sys.executable, "-c", ""])
     assert run_experiment(done, runs, None, 0, out) == 0
     assert run_experiment(longer, runs, None, 0, out) == 0
     err = capsys.readouterr().err
     assert "done: finished (its result is checked in at" in err
-    assert "longer: cannot continue done" in err and "checkpoints, is gone" in err
-    assert not (runs / "done").exists() and not (runs / "longer").exists()  # nothing was trained
+    assert "longer: done's run directory, with its checkpoints, is gone" in err and "trains from step 0" in err
+    assert launched == ["longer"] and not (runs / "done").exists()  # the base is not retrained under its name
+    provenance = results.read_jsonl(runs / "longer" / "provenance.jsonl")
+    assert [p.get(results.RETRAINS) for p in provenance] == ["done"]
+    assert not (runs / "longer" / "checkpoints").exists()  # nothing copied: it starts from step 0
     # a plan lengthened since the result was checked in trains it again (it cannot resume)
     lengthened = plans.Experiment("done", "configs/smoke.py", {"train.num_epochs": 20}, "accuracy", "done", "p")
     assert not is_finished(lengthened, out / "done") and is_finished(done, out / "done")
@@ -272,6 +280,33 @@ def test_a_run_lost_with_its_machine_keeps_its_checked_in_result(tmp_path, capsy
     assert out / "done" / "te_similarity.png" in written and "te_similarity" in md
     assert (out / "done" / "te_similarity.png").read_bytes() == b"drawn from the lost checkpoint"
     assert (out / "done" / "metrics.jsonl").exists() and (out / "fig.png").exists()
+    assert "`longer` trains from step 0" not in md  # it has written no config yet: a missing row
+
+
+@pytest.mark.parametrize("second_test, verdict", [(0.88, "equal to"), (0.8825, "within 0.0025")])
+def test_a_retrained_continuation_is_compared_with_its_checked_in_base(tmp_path, second_test, verdict):
+    """The report says at how many of the base's evaluation steps the retrained run repeats it, and
+    how closely."""
+    from snnjax.reproduce.__main__ import write_report
+
+    runs, out = tmp_path / "runs", tmp_path / "out"
+    done = plans.Experiment("done", "configs/smoke.py", {"train.num_epochs": 2}, "accuracy", "done", "p")
+    longer = plans.Experiment("longer", "configs/smoke.py", {"train.num_epochs": 3}, "accuracy", "longer", "p",
+                              continues="done")
+    _finished_artifacts(out / "done", num_epochs=2)  # evaluations (100, 0.5, 0.51), (200, 0.9, 0.88)
+    _write_run(runs / "longer", [(100, 0.5, 0.51)], finished=False)
+    (runs / "longer" / results.PROVENANCE).write_text(json.dumps({"commit": "abc", results.RETRAINS: "done"}) + "\n")
+    write_report("p", [done, longer], runs, out, tmp_path / "results.md")
+    assert "`longer` trains from step 0 (the run directory of `done`, which it continues, is gone): at 1 of " \
+           "`done`'s 2 evaluation steps its evaluated figures are equal to the checked-in ones." \
+           in (tmp_path / "results.md").read_text()
+
+    (runs / "longer" / "metrics.jsonl").unlink()
+    _write_run(runs / "longer", [(100, 0.5, 0.51), (200, 0.9, second_test), (300, 0.95, 0.93)], finished=True,
+               exist_ok=True)
+    write_report("p", [done, longer], runs, out, tmp_path / "results.md")
+    assert f"at 2 of `done`'s 2 evaluation steps its evaluated figures are {verdict}" in (
+        tmp_path / "results.md").read_text()
 
 
 def test_an_unfinished_checked_in_run_is_not_reported_as_running(tmp_path):

@@ -19,6 +19,9 @@ import numpy as np
 from snnjax.reproduce.plans import Experiment
 
 PROVENANCE = "provenance.jsonl"
+# The provenance key of a continuation that trained from step 0 because its base's run directory
+# was gone (a machine that was not kept): its value is the base run's name.
+RETRAINS = "retrains"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +43,7 @@ class RunResult:
         machine: the machine of the first sitting, in words.
         evals: ``{key: (steps, values)}`` of every evaluated scalar (``test/accuracy``...).
         train: ``{key: (steps, values)}`` of every logged training scalar (``train/loss``...).
+        retrains: the run this one retrained from step 0 instead of continuing it, or None.
     """
 
     status: str
@@ -55,6 +59,7 @@ class RunResult:
     machine: str | None = None
     evals: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
     train: dict[str, tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+    retrains: str | None = None
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -111,7 +116,8 @@ def read_result(experiment: Experiment, runs_dir: str | Path) -> RunResult:
     train = _series([r for r in rows if "epoch" not in r], "train/")
     common = dict(seed=config.get("train", {}).get("seed"), wall_time_s=_wall_time(workdir, summary),
                   commits=tuple(dict.fromkeys(p["commit"] for p in provenance if "commit" in p)),
-                  machine=provenance[0].get("machine") if provenance else None, evals=evals, train=train)
+                  machine=provenance[0].get("machine") if provenance else None, evals=evals, train=train,
+                  retrains=next((p[RETRAINS] for p in provenance if RETRAINS in p), None))
     test_key, val_key = f"test/{experiment.metric}", f"validation/{experiment.metric}"
     if test_key not in evals:
         return RunResult(status="started", **common)
@@ -127,3 +133,24 @@ def read_result(experiment: Experiment, runs_dir: str | Path) -> RunResult:
         test_at = dict(zip(steps.tolist(), test.tolist())).get(best_step)
         result.update(best_validation=float(val[i]), best_step=best_step, test_at_best_validation=test_at)
     return RunResult(**result, **common)
+
+
+def repeated_evaluations(run: RunResult, base: RunResult) -> tuple[int, int, float]:
+    """How far ``run`` repeats ``base``'s evaluations: ``(shared, total, diff)``, the number of
+    ``base``'s evaluation steps that ``run`` has evaluated too, the number of ``base``'s evaluation
+    steps, and the largest absolute difference of any scalar both evaluated at a shared step (0.0
+    when all are equal; inf where exactly one of a pair is NaN)."""
+    shared: set[int] = set()
+    total: set[int] = set()
+    diff = 0.0
+    for key, (base_steps, base_values) in base.evals.items():
+        total.update(base_steps.tolist())
+        ours = dict(zip(*(a.tolist() for a in run.evals[key]))) if key in run.evals else {}
+        for step, value in zip(base_steps.tolist(), base_values.tolist()):
+            if step not in ours:
+                continue
+            shared.add(step)
+            if not (math.isnan(value) and math.isnan(ours[step])):
+                d = abs(ours[step] - value)
+                diff = max(diff, math.inf if math.isnan(d) else d)
+    return len(shared), len(total), diff
