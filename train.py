@@ -48,7 +48,12 @@ def main(argv: list[str]) -> None:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     if not flags.FLAGS["verbosity"].present:  # orbax logs every save at INFO
         logging.set_verbosity(logging.WARNING)
-    from snnjax import cli_errors
+    from snnjax import cli_errors, host_malloc
+
+    try:  # before JAX starts its CPU client: reuse freed host memory (snnjax/host_malloc.py)
+        host_malloc.retain_freed_memory()
+    except ValueError as error:
+        sys.exit(f"error: {error}")
 
     workdir_problem = cli_errors.check_workdir(_WORKDIR.value)
     if workdir_problem:

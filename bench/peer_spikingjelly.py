@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.timing import best_window
+from bench.timing import best_window, host_malloc_record
 from bench.workloads import sequence_layout
 from snnjax.models.spec import parse_spec
 
@@ -286,4 +286,4 @@ def run(workload, batch: int, steps: int, train: bool = True, warmup: int = 3,
     peak = round(torch.cuda.max_memory_allocated() / 2**20, 1) if device.type == "cuda" else None
     return {"ms_per_step": round(1000 * dt, 3), "samples_per_s": round(batch / dt, 1), "peak_mem_MiB": peak,
             "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(), **host_malloc_record()}

@@ -38,6 +38,7 @@ import numpy as np
 from bench import peer_spikingjelly, peer_spyx
 from bench.timing import device_record, peak_memory_mib, time_steps
 from bench.workloads import Workload, random_batch, workloads
+from snnjax import host_malloc
 from snnjax import input_pipeline as pipeline
 from snnjax import models, optim
 from snnjax import train_steps
@@ -274,7 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unroll", nargs="+",
                         help="also time train and eval at these neuron.unroll values ('auto' or ints), "
                              "alternated in one process, with ratios to the first")
+    parser.add_argument("--host_malloc", choices=host_malloc.MODES, default=None,
+                        help="reuse freed host memory for this process and its peers (snnjax/host_malloc.py): "
+                             "auto (as train.py: on the CPU backend), retain or default (default: "
+                             f"${host_malloc.ENV}, else auto)")
     args = parser.parse_args(argv)
+    host_malloc.retain_freed_memory(args.host_malloc)  # before the first computation
     if args.batch is not None and (args.batch < 1 or args.batch % jax.device_count()):
         parser.error(f"--batch must be a positive multiple of the {jax.device_count()} devices, got {args.batch}")
     for u in args.unroll or []:

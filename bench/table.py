@@ -3,12 +3,16 @@
     python -m bench.table results.jsonl ...         # or JSON lines on stdin
     python -m bench.table --cpu-doc                 # runs the CPU table of docs/performance.md
     python -m bench.table --cpu-doc --quick         # the same at --quick sizes (a minute or two)
+    python -m bench.table --cpu-doc --host_malloc default   # with malloc's defaults (snnjax/host_malloc.py)
+    python -m bench.table default.jsonl retain.jsonl        # one table of both, a row per malloc mode
 
 ``--cpu-doc`` times, in one process, the issue-12 CPU workloads with their peers (SpikingJelly and
 Spyx, each where installed): the seed net (``seed_bn_lif``) at T = 8, batch 16 (the bare step,
 eval, and both training loops) and the Seq-MNIST CE-LIF net (``seq_ce_lif``) at T = 784, batch 32,
 train and eval, float32. It prints every JSON line to ``--jsonl`` (if given) and the table to
-stdout. Each row's ratios are snnjax / peer samples per second.
+stdout. Each row's ratios are snnjax / peer samples per second, both timed in one process under
+the same host-malloc mode (the ``malloc`` column: ``retain``, as ``train.py`` runs on a CPU, or
+``default``; :mod:`snnjax.host_malloc`), which applies to the whole process, peers included.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ def table(records: Iterable[dict[str, Any]], impl: str = "scan") -> str:
     and our/their ratio; notes at the end. ``impl`` names the neuron implementation of records that
     do not say (``bench.run --impl``'s). ``loop`` is ``step`` for a bare train step or eval forward,
     else the loop timed (``bench.run --loop``). Records tagged with a ``run`` (one ``bench.run``
-    call of :func:`cpu_doc`) pair with the peer records of the same run."""
+    call of :func:`cpu_doc`) pair with the peer records of the same run; ``malloc`` is the record's
+    ``host_malloc`` mode (``default`` where it does not say), and records pair only within one mode."""
     ours: dict[tuple, dict[str, Any]] = {}
     peers: dict[tuple, dict[str, Any]] = {}
     frameworks: list[str] = []
@@ -46,21 +51,22 @@ def table(records: Iterable[dict[str, Any]], impl: str = "scan") -> str:
         if "framework" not in r:
             continue
         key = (r["workload"], r["mode"], r["batch"], r.get("T"))
+        malloc = r.get("host_malloc", "default")
         if r["framework"] == "snnjax":
-            ours[key + (r.get("loop", "step"), r.get("impl", impl))] = r
+            ours[key + (r.get("loop", "step"), r.get("impl", impl), malloc)] = r
         else:
-            peers[key + (r.get("run"), r["framework"])] = r
+            peers[key + (r.get("run"), malloc, r["framework"])] = r
             if r["framework"] not in frameworks:
                 frameworks.append(r["framework"])
     order = list(PEER_NAMES)
     frameworks = sorted(frameworks or ["spikingjelly"], key=lambda f: order.index(f) if f in order else len(order))
     titles = "".join(f" {PEER_NAMES.get(f, f)} samples/s | ratio |" for f in frameworks)
-    lines = ["| workload | mode | batch | T | loop | impl | snnjax samples/s |" + titles,
-             "| --- | --- | --- | --- | --- | --- | ---: |" + " ---: | ---: |" * len(frameworks)]
+    lines = ["| workload | mode | batch | T | loop | impl | malloc | snnjax samples/s |" + titles,
+             "| --- | --- | --- | --- | --- | --- | --- | ---: |" + " ---: | ---: |" * len(frameworks)]
     for key, r in ours.items():
         cells = []
         for framework in frameworks:
-            peer = peers.get(key[:4] + (r.get("run"), framework))
+            peer = peers.get(key[:4] + (r.get("run"), key[6], framework))
             cells += [f"{peer['samples_per_s']:g}", f"{r['samples_per_s'] / peer['samples_per_s']:.2f}×"] if peer \
                 else ["–", "–"]
         lines.append("| " + " | ".join(map(str, key)) + f" | {r['samples_per_s']:g} | " + " | ".join(cells) + " |")
@@ -78,8 +84,9 @@ def _read(paths: list[str]) -> list[dict[str, Any]]:
     return out
 
 
-def cpu_doc(quick: bool, steps: int | None, jsonl: str | None) -> list[dict[str, Any]]:
-    """Runs ``bench.run --peer`` for each of :data:`CPU_DOC_RUNS` in this process; its JSON lines."""
+def cpu_doc(quick: bool, steps: int | None, jsonl: str | None, host_malloc: str | None = None) -> list[dict[str, Any]]:
+    """Runs ``bench.run --peer`` for each of :data:`CPU_DOC_RUNS` in this process (``host_malloc``:
+    its ``--host_malloc``, applied before the first run computes anything); its JSON lines."""
     from bench import run
 
     records = []
@@ -89,6 +96,7 @@ def cpu_doc(quick: bool, steps: int | None, jsonl: str | None) -> list[dict[str,
         argv += ["--loop", *loops] if loops else []
         n = steps or (CPU_DOC_LOOP_STEPS if loops else None)
         argv += ["--steps", str(n)] if n else []
+        argv += ["--host_malloc", host_malloc] if host_malloc else []
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             run.main(argv)
@@ -107,9 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="with --cpu-doc: the workloads' --quick sizes")
     parser.add_argument("--steps", type=int, help="with --cpu-doc: timed steps per record (bench.run's default)")
     parser.add_argument("--jsonl", help="with --cpu-doc: also write the JSON lines here")
+    parser.add_argument("--host_malloc", choices=("auto", "retain", "default"),
+                        help="with --cpu-doc: bench.run's --host_malloc (default: as bench.run)")
     parser.add_argument("--impl", default="scan", help="the impl of records that do not name theirs (bench.run --impl)")
     args = parser.parse_args(argv)
-    records = cpu_doc(args.quick, args.steps, args.jsonl) if args.cpu_doc else _read(args.files)
+    records = cpu_doc(args.quick, args.steps, args.jsonl, args.host_malloc) if args.cpu_doc else _read(args.files)
     print(table(records, args.impl))
     return 0
 

@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 import jax
 
+from snnjax import host_malloc
+
 
 def peak_memory_mib(device: jax.Device | None = None) -> float | None:
     """Peak device memory in MiB since the process started (None where the backend has no stats)."""
@@ -47,9 +49,16 @@ def best_window(call: Callable[[], Any], sync: Callable[[Any], Any], warmup: int
     return time_steps(lambda _: sync(call()), None, warmup, steps, repeats)[0]
 
 
+def host_malloc_record() -> dict[str, str]:
+    """``{"host_malloc": "retain" | "default"}``: whether this process reuses freed host memory
+    (:mod:`snnjax.host_malloc`), which changes CPU step times for every framework in it."""
+    return {"host_malloc": "retain" if host_malloc.applied() else "default"}
+
+
 def device_record() -> dict[str, Any]:
     d = jax.devices()[0]
-    return {"device": getattr(d, "device_kind", d.platform), "num_devices": jax.device_count(), "jax": jax.__version__}
+    return {"device": getattr(d, "device_kind", d.platform), "num_devices": jax.device_count(), "jax": jax.__version__,
+            **host_malloc_record()}
 
 
 def sizes_parser(description: str) -> argparse.ArgumentParser:

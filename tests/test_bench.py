@@ -17,6 +17,12 @@ from snnjax.layers import NeuronConfig
 REPO = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _malloc_left_alone(monkeypatch):
+    """``bench.run`` applies ``snnjax.host_malloc`` to its process: not to the test worker's."""
+    monkeypatch.setenv("SNNJAX_HOST_MALLOC", "default")
+
+
 def test_quick_bench_prints_one_record_per_mode(capsys):
     assert run.main(["--quick", "--steps", "1", "--only", "seq_plif"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -230,8 +236,8 @@ def test_table_pairs_each_record_with_its_peer():
         {"framework": "snnjax", "workload": "w", "mode": "eval", "batch": 4, "T": 8, "samples_per_s": 50.0},
     ]
     lines = table.table(records, impl="pallas").splitlines()
-    assert lines[2] == "| w | train | 4 | 8 | step | pallas | 30 | 12 | 2.50× |"
-    assert lines[3] == "| w | eval | 4 | 8 | step | pallas | 50 | – | – |"
+    assert lines[2] == "| w | train | 4 | 8 | step | pallas | default | 30 | 12 | 2.50× |"
+    assert lines[3] == "| w | eval | 4 | 8 | step | pallas | default | 50 | – | – |"
     assert lines[-1] == "note: a note"
 
 
@@ -245,9 +251,9 @@ def test_table_labels_loop_records_and_pairs_each_with_the_peer_of_its_run():
                {**ours, "loop": "device", "samples_per_s": 60.0, "run": 1},
                {**theirs, "samples_per_s": 20.0, "run": 1}]
     lines = table.table(records).splitlines()
-    assert lines[2] == "| w | train | 4 | 8 | step | scan | 30 | 10 | 3.00× |"
-    assert lines[3] == "| w | train | 4 | 8 | host | scan | 20 | 20 | 1.00× |"
-    assert lines[4] == "| w | train | 4 | 8 | device | scan | 60 | 20 | 3.00× |"
+    assert lines[2] == "| w | train | 4 | 8 | step | scan | default | 30 | 10 | 3.00× |"
+    assert lines[3] == "| w | train | 4 | 8 | host | scan | default | 20 | 20 | 1.00× |"
+    assert lines[4] == "| w | train | 4 | 8 | device | scan | default | 60 | 20 | 3.00× |"
 
 
 def test_table_gives_each_peer_its_columns():
@@ -260,9 +266,31 @@ def test_table_gives_each_peer_its_columns():
                                                                  "samples_per_s": 45.0}]
     lines = table.table(records).splitlines()
     assert lines[0].endswith("| snnjax samples/s | SpikingJelly samples/s | ratio | Spyx samples/s | ratio |")
-    assert lines[1].count("---:") == 5
-    assert lines[2] == "| w | train | 4 | 8 | step | scan | 30 | 10 | 3.00× | 60 | 0.50× |"
-    assert lines[3] == "| w | eval | 4 | 8 | step | scan | 90 | – | – | 45 | 2.00× |"
+    assert lines[1].count("---:") == 5 and lines[0].count("| malloc |") == 1
+    assert lines[2] == "| w | train | 4 | 8 | step | scan | default | 30 | 10 | 3.00× | 60 | 0.50× |"
+    assert lines[3] == "| w | eval | 4 | 8 | step | scan | default | 90 | – | – | 45 | 2.00× |"
+
+
+def test_table_pairs_records_only_within_one_malloc_mode():
+    """Two table runs, one per host-malloc mode, read back together: each row's ratio is to the peer
+    timed in the same process (same mode, same run index)."""
+    from bench import table
+
+    ours = {"framework": "snnjax", "workload": "w", "mode": "train", "batch": 4, "T": 8, "run": 0}
+    theirs = {**ours, "framework": "spikingjelly"}
+    records = [{**ours, "samples_per_s": 30.0, "host_malloc": "default"},
+               {**theirs, "samples_per_s": 20.0, "host_malloc": "default"},
+               {**ours, "samples_per_s": 45.0, "host_malloc": "retain"},
+               {**theirs, "samples_per_s": 25.0, "host_malloc": "retain"}]
+    lines = table.table(records).splitlines()
+    assert lines[2] == "| w | train | 4 | 8 | step | scan | default | 30 | 20 | 1.50× |"
+    assert lines[3] == "| w | train | 4 | 8 | step | scan | retain | 45 | 25 | 1.80× |"
+
+
+def test_bench_lines_say_their_malloc_mode(capsys):
+    assert run.main(["--quick", "--steps", "1", "--only", "dense_lif", "--host_malloc", "default"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines and all(r["host_malloc"] == "default" for r in lines)
 
 
 def test_gpu_check_script_parses_and_wants_an_outdir():
