@@ -50,7 +50,7 @@ def main(argv: list[str]) -> None:
         logging.set_verbosity(logging.WARNING)
     from snnjax import cli_errors, host_malloc
 
-    try:  # before JAX starts its CPU client: reuse freed host memory (snnjax/host_malloc.py)
+    try:  # SNNJAX_HOST_MALLOC=retain: reuse freed host memory (snnjax/host_malloc.py), before JAX starts
         host_malloc.retain_freed_memory()
     except ValueError as error:
         sys.exit(f"error: {error}")

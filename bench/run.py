@@ -20,8 +20,10 @@ with ``--peer`` each loop's ratio to each peer's bare train step (which has no d
 so it bounds their own training loop's speed from above). The peers are SpikingJelly
 (``bench/peer_spikingjelly.py``) and Spyx (``bench/peer_spyx.py``), each timed where it is installed.
 Each line holds samples/s, ms/step (the fastest of ``REPEATS`` timed windows of ``--steps`` steps,
-for the peers alike), peak device memory (where the backend reports it), the device and the JAX
-version. Compare runs as ratios taken in one process on one device, never across machines.
+for the peers alike), peak device memory (where the backend reports it), the device, the JAX
+version, the host-malloc mode (``--host_malloc``, :mod:`snnjax.host_malloc`) and, for snnjax's train
+records, ``all_finite``: whether the steps stayed finite on the random batches (a device loop that
+was not gives a note instead of a figure: it stops a call at the first non-finite step). Compare runs as ratios taken in one process on one device, never across machines.
 """
 
 from __future__ import annotations
@@ -66,15 +68,17 @@ def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup:
         step_fn = train_steps.jit_train_step(
             train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
                                         keep_last_good=False), mesh)
-        seconds, _ = time_steps(lambda s: step_fn(s, x, y)[0], state, warmup, steps, REPEATS)
+        seconds, state = time_steps(lambda s: step_fn(s, x, y)[0], state, warmup, steps, REPEATS)
+        finite = {"all_finite": bool(step_fn(state, x, y)[1]["finite"])}  # one more step, untimed
     else:
+        finite = {}
         variables = {"params": state.params, "batch_stats": state.batch_stats}
         forward = jax.jit(lambda v, x: model.apply(v, x, train=False, rngs={"encoder": jax.random.PRNGKey(0)}).out)
         seconds, _ = time_steps(lambda out: forward(variables, x + 0 * out.sum()), forward(variables, x), warmup, steps,
                                 REPEATS)
     return {"framework": "snnjax", "workload": workload.name, "mode": mode, "batch": batch,
             "T": _time_steps(workload), "ms_per_step": round(1000 * seconds, 3),
-            "samples_per_s": round(batch / seconds, 1), "peak_mem_MiB": peak_memory_mib(), **device_record()}
+            "samples_per_s": round(batch / seconds, 1), "peak_mem_MiB": peak_memory_mib(), **finite, **device_record()}
 
 
 POOL_BATCHES = 8  # distinct batches the loop records cycle through
@@ -92,13 +96,15 @@ def loop_record(workload: Workload, batch: int, loop: str, steps: int, warmup: i
     pool = batch * POOL_BATCHES
     split = ArraySplit(*random_batch(workload, pool))
     order = np.arange((warmup + steps) * batch, dtype=np.int32) % pool
+    finite = []  # every timed step's metrics["finite"], read after the timing (no sync inside it)
     if loop == "host":
         jitted = train_steps.jit_train_step(step, mesh)
 
         def run(state, start, n):
             load = lambda i: pipeline.load_batch(split, pipeline.train_batch_indices(order, i, batch), 0)  # noqa: E731
             for x, y in pipeline.prefetch(load, range(start, start + n)):
-                state, _ = jitted(state, *pipeline.shard_batch((x, y), mesh))
+                state, metrics = jitted(state, *pipeline.shard_batch((x, y), mesh))
+                finite.append(metrics["finite"])
             return state
     else:
         call = device_loop.make_train_call(step, mesh, batch, steps_per_call, 1.0)
@@ -107,8 +113,9 @@ def loop_record(workload: Workload, batch: int, loop: str, steps: int, warmup: i
 
         def run(state, start, n):
             for first in range(start, start + n, steps_per_call):
-                state, _ = call(state, x_all, y_all, order_dev, np.int32(first),
-                                np.int32(min(steps_per_call, start + n - first)))
+                k = min(steps_per_call, start + n - first)
+                state, metrics = call(state, x_all, y_all, order_dev, np.int32(first), np.int32(k))
+                finite.append(metrics["finite"][:k])  # a call stops after a non-finite step: zeros after it
             return state
 
     state = run(state, 0, warmup)
@@ -117,7 +124,8 @@ def loop_record(workload: Workload, batch: int, loop: str, steps: int, warmup: i
     return {"framework": "snnjax", "workload": workload.name, "mode": "train", "loop": loop,
             "steps_per_call": steps_per_call if loop == "device" else 1, "batch": batch,
             "T": _time_steps(workload), "ms_per_step": round(1000 * seconds, 3),
-            "samples_per_s": round(batch / seconds, 1), "peak_mem_MiB": peak_memory_mib(), **device_record()}
+            "samples_per_s": round(batch / seconds, 1), "peak_mem_MiB": peak_memory_mib(),
+            "all_finite": all(bool(np.all(f)) for f in finite), **device_record()}
 
 
 def _time_steps(workload: Workload) -> int:
@@ -231,6 +239,12 @@ def _workload_records(args: argparse.Namespace, workload: Workload, peers: list[
             steps = args.steps or (32 if args.quick else 128)
             timed = {loop: loop_record(workload, batch, loop, steps, warmup=args.steps_per_call, impl=args.impl,
                                        steps_per_call=args.steps_per_call) for loop in args.loop}
+            if not timed.get("device", {"all_finite": True})["all_finite"]:
+                # the device loop stops a call at a non-finite step (as train.py must): its time is
+                # not that of the steps asked for, so it gives no figure
+                yield {"note": f"{workload.name} batch {batch}: a train step on the benchmark's random batches was "
+                               "not finite (NaN/inf gradient), so the device loop stopped early; no device-loop figure"}
+                del timed["device"]
             yield from timed.values()
             if {"host", "device"} <= set(timed):
                 yield {"ratio": f"device/host loop {workload.name} train batch {batch}",
@@ -276,9 +290,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time train and eval at these neuron.unroll values ('auto' or ints), "
                              "alternated in one process, with ratios to the first")
     parser.add_argument("--host_malloc", choices=host_malloc.MODES, default=None,
-                        help="reuse freed host memory for this process and its peers (snnjax/host_malloc.py): "
-                             "auto (as train.py: on the CPU backend), retain or default (default: "
-                             f"${host_malloc.ENV}, else auto)")
+                        help="retain: reuse freed host memory in this process, peers included "
+                             f"(snnjax/host_malloc.py); default: malloc as it is (default: ${host_malloc.ENV}, "
+                             "else default)")
     args = parser.parse_args(argv)
     host_malloc.retain_freed_memory(args.host_malloc)  # before the first computation
     if args.batch is not None and (args.batch < 1 or args.batch % jax.device_count()):

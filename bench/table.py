@@ -3,7 +3,7 @@
     python -m bench.table results.jsonl ...         # or JSON lines on stdin
     python -m bench.table --cpu-doc                 # runs the CPU table of docs/performance.md
     python -m bench.table --cpu-doc --quick         # the same at --quick sizes (a minute or two)
-    python -m bench.table --cpu-doc --host_malloc default   # with malloc's defaults (snnjax/host_malloc.py)
+    python -m bench.table --cpu-doc --host_malloc retain    # reusing freed host memory (snnjax/host_malloc.py)
     python -m bench.table default.jsonl retain.jsonl        # one table of both, a row per malloc mode
 
 ``--cpu-doc`` times, in one process, the issue-12 CPU workloads with their peers (SpikingJelly and
@@ -11,8 +11,8 @@ Spyx, each where installed): the seed net (``seed_bn_lif``) at T = 8, batch 16 (
 eval, and both training loops) and the Seq-MNIST CE-LIF net (``seq_ce_lif``) at T = 784, batch 32,
 train and eval, float32. It prints every JSON line to ``--jsonl`` (if given) and the table to
 stdout. Each row's ratios are snnjax / peer samples per second, both timed in one process under
-the same host-malloc mode (the ``malloc`` column: ``retain``, as ``train.py`` runs on a CPU, or
-``default``; :mod:`snnjax.host_malloc`), which applies to the whole process, peers included.
+the same host-malloc mode (the ``malloc`` column: ``default``, or ``retain``: freed host memory
+reused, :mod:`snnjax.host_malloc`), which applies to the whole process, peers included.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="with --cpu-doc: the workloads' --quick sizes")
     parser.add_argument("--steps", type=int, help="with --cpu-doc: timed steps per record (bench.run's default)")
     parser.add_argument("--jsonl", help="with --cpu-doc: also write the JSON lines here")
-    parser.add_argument("--host_malloc", choices=("auto", "retain", "default"),
+    parser.add_argument("--host_malloc", choices=("default", "retain"),
                         help="with --cpu-doc: bench.run's --host_malloc (default: as bench.run)")
     parser.add_argument("--impl", default="scan", help="the impl of records that do not name theirs (bench.run --impl)")
     args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ import numpy as np
 from flax import traverse_util
 from jax.sharding import Mesh
 
-from snnjax import energy
+from snnjax import energy, host_malloc
 from snnjax.evaluation import EvalResult
 from snnjax.input_pipeline import RunLength
 
@@ -63,9 +63,11 @@ def count_params(params: PyTree) -> int:
 
 
 def device_info(mesh: Mesh) -> dict:
+    """The devices a run trained on, and whether its process reused freed host memory
+    (:mod:`snnjax.host_malloc`: ``"retain"`` or ``"default"``), which changes CPU speeds."""
     device = mesh.devices.flat[0]
     return {"platform": device.platform, "kind": device.device_kind, "count": int(mesh.size),
-            "process_count": jax.process_count()}
+            "process_count": jax.process_count(), "host_malloc": "retain" if host_malloc.applied() else "default"}
 
 
 def format_eval(name: str, m: Metrics) -> str:

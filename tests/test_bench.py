@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def _malloc_left_alone(monkeypatch):
-    """``bench.run`` applies ``snnjax.host_malloc`` to its process: not to the test worker's."""
+    """``bench.run`` would apply ``SNNJAX_HOST_MALLOC=retain`` to its process: not to the test worker's."""
     monkeypatch.setenv("SNNJAX_HOST_MALLOC", "default")
 
 
@@ -31,6 +31,7 @@ def test_quick_bench_prints_one_record_per_mode(capsys):
         assert r["framework"] == "snnjax" and r["T"] == 49 and r["batch"] == 4
         assert r["samples_per_s"] > 0 and r["ms_per_step"] > 0
         assert {"device", "jax", "peak_mem_MiB"} <= set(r)
+    assert lines[0]["all_finite"] is True  # the train record says whether its steps were finite
 
 
 def test_peer_mode_without_the_peers_says_so(capsys, monkeypatch):
@@ -285,6 +286,21 @@ def test_table_pairs_records_only_within_one_malloc_mode():
     lines = table.table(records).splitlines()
     assert lines[2] == "| w | train | 4 | 8 | step | scan | default | 30 | 20 | 1.50× |"
     assert lines[3] == "| w | train | 4 | 8 | step | scan | retain | 45 | 25 | 1.80× |"
+
+
+def test_a_loop_whose_steps_are_not_finite_gives_no_device_figure(capsys, monkeypatch):
+    """The device loop stops a call at a non-finite step, so its time would not be that of the steps
+    asked for: a note replaces its figure; the host loop's (the same arithmetic) is kept, flagged."""
+    real = run.random_batch
+    monkeypatch.setattr(run, "random_batch", lambda w, b, seed=0: (np.full_like(real(w, b, seed)[0], np.nan),
+                                                                     real(w, b, seed)[1]))
+    assert run.main(["--quick", "--steps", "2", "--only", "dense_lif", "--loop", "host", "device",
+                     "--steps_per_call", "2"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["loop"] for r in lines if "framework" in r] == ["host"]
+    assert next(r for r in lines if "framework" in r)["all_finite"] is False
+    assert any("the device loop stopped early; no device-loop figure" in r.get("note", "") for r in lines)
+    assert not any("ratio" in r for r in lines)
 
 
 def test_bench_lines_say_their_malloc_mode(capsys):

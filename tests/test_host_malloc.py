@@ -1,5 +1,6 @@
-"""``snnjax.host_malloc``: the malloc settings stop XLA:CPU's per-call page faults, the switch
-reads its mode and refuses bad ones, and ``train.py`` reports a bad value in one line."""
+"""``snnjax.host_malloc``: the malloc settings stop XLA:CPU's per-call page faults, the switch is
+off unless asked for and refuses bad values, and ``train.py`` applies it when asked (its summary
+says so) and reports a bad value in one line."""
 
 import json
 import platform
@@ -56,29 +57,14 @@ def test_retained_memory_stops_the_per_call_page_faults():
 
 def test_the_mode_is_read_from_the_argument_or_the_environment(monkeypatch):
     monkeypatch.setattr(host_malloc, "_applied", False)
-    assert host_malloc.retain_freed_memory("default") is False and not host_malloc.applied()
-    monkeypatch.setenv(host_malloc.ENV, "default")
-    assert host_malloc.retain_freed_memory() is False
+    monkeypatch.delenv(host_malloc.ENV, raising=False)
+    assert host_malloc.retain_freed_memory() is False and not host_malloc.applied()  # off unless asked for
+    assert host_malloc.retain_freed_memory("default") is False
     monkeypatch.setenv(host_malloc.ENV, "sometimes")
-    with pytest.raises(ValueError, match="SNNJAX_HOST_MALLOC must be one of auto, retain, default, got 'sometimes'"):
+    with pytest.raises(ValueError, match="SNNJAX_HOST_MALLOC must be one of default, retain, got 'sometimes'"):
         host_malloc.retain_freed_memory()
     with pytest.raises(ValueError, match="got 'never'"):
         host_malloc.retain_freed_memory("never")
-
-
-@pytest.mark.parametrize("platforms, cpu", [("cpu", True), ("cuda", False), ("cuda,cpu", False), (" cpu , cuda", True)])
-def test_auto_applies_where_jax_platforms_puts_the_cpu_first(monkeypatch, platforms, cpu):
-    monkeypatch.setenv("JAX_PLATFORMS", platforms)
-    assert host_malloc.runs_on_cpu() is cpu
-
-
-def test_auto_without_jax_platforms_asks_whether_an_accelerator_plugin_is_installed(monkeypatch):
-    monkeypatch.delenv("JAX_PLATFORMS", raising=False)
-    monkeypatch.setattr(host_malloc, "_accelerator_plugin_installed", lambda: True)
-    assert not host_malloc.runs_on_cpu()
-    assert host_malloc.retain_freed_memory("auto") is False  # a GPU host: left alone
-    monkeypatch.setattr(host_malloc, "_accelerator_plugin_installed", lambda: False)
-    assert host_malloc.runs_on_cpu()
 
 
 def test_train_py_names_a_bad_setting_in_one_line(tmp_path):
@@ -87,5 +73,14 @@ def test_train_py_names_a_bad_setting_in_one_line(tmp_path):
                           timeout=300)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1] == (
-        "error: SNNJAX_HOST_MALLOC must be one of auto, retain, default, got 'yes'")
+        "error: SNNJAX_HOST_MALLOC must be one of default, retain, got 'yes'")
     assert not (tmp_path / "w").exists()
+
+
+def test_train_py_reuses_freed_memory_when_asked_and_says_so_in_its_summary(tmp_path):
+    env = cpu_env(1, SNNJAX_HOST_MALLOC="retain")
+    subprocess.run([sys.executable, "train.py", "--config", "configs/smoke.py", "--workdir", str(tmp_path / "w"),
+                    "--config.train.num_steps=2", "--config.train.eval_batch_size=1000"],
+                   cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=True)
+    summary = json.loads((tmp_path / "w" / "summary.json").read_text())
+    assert summary["device"]["host_malloc"] == ("retain" if GLIBC else "default")
