@@ -290,13 +290,12 @@ def test_a_retrained_continuation_is_compared_with_its_checked_in_base(tmp_path,
     from snnjax.reproduce.__main__ import write_report
 
     runs, out = tmp_path / "runs", tmp_path / "out"
-    done = plans.Experiment("done", "configs/smoke.py", {"train.num_epochs": 2}, "accuracy", "done", "p")
     longer = plans.Experiment("longer", "configs/smoke.py", {"train.num_epochs": 3}, "accuracy", "longer", "p",
                               continues="done")
     _finished_artifacts(out / "done", num_epochs=2)  # evaluations (100, 0.5, 0.51), (200, 0.9, 0.88)
     _write_run(runs / "longer", [(100, 0.5, 0.51)], finished=False)
     (runs / "longer" / results.PROVENANCE).write_text(json.dumps({"commit": "abc", results.RETRAINS: "done"}) + "\n")
-    write_report("p", [done, longer], runs, out, tmp_path / "results.md")
+    write_report("p", [longer], runs, out, tmp_path / "results.md")  # the base is another plan's row
     assert "`longer` trains from step 0 (the run directory of `done`, which it continues, is gone): at 1 of " \
            "`done`'s 2 evaluation steps its evaluated figures are equal to the checked-in ones." \
            in (tmp_path / "results.md").read_text()
@@ -304,7 +303,7 @@ def test_a_retrained_continuation_is_compared_with_its_checked_in_base(tmp_path,
     (runs / "longer" / "metrics.jsonl").unlink()
     _write_run(runs / "longer", [(100, 0.5, 0.51), (200, 0.9, second_test), (300, 0.95, 0.93)], finished=True,
                exist_ok=True)
-    write_report("p", [done, longer], runs, out, tmp_path / "results.md")
+    write_report("p", [longer], runs, out, tmp_path / "results.md")
     assert f"at 2 of `done`'s 2 evaluation steps its evaluated figures are {verdict}" in (
         tmp_path / "results.md").read_text()
 
