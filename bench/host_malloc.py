@@ -24,7 +24,9 @@ import sys
 import time
 from typing import Any
 
-MODES = ("default", "retain")
+from snnjax import host_malloc
+
+MODES = host_malloc.MODES  # measured in this order: default, then retain
 
 
 def _resident_mib() -> float:
@@ -35,14 +37,12 @@ def _resident_mib() -> float:
 def child(mode: str, workload_name: str, batch: int | None, time_steps: int | None, quick: bool, steps: int,
           warmup: int) -> dict[str, Any]:
     """One measurement in this process: ``mode`` is applied first (before JAX computes anything)."""
-    from snnjax import host_malloc
-
     applied = host_malloc.retain_freed_memory(mode)
     import resource
 
     import jax
 
-    from bench.run import _setup, resized
+    from bench.run import _setup, resized, train_step_of
     from bench.timing import device_record
     from bench.workloads import random_batch, workloads
     from snnjax import input_pipeline as pipeline
@@ -53,9 +53,7 @@ def child(mode: str, workload_name: str, batch: int | None, time_steps: int | No
     batch = workload.batch_sizes[0]
     config, model, mesh, tx, schedule, state = _setup(workload, "scan")
     x, y = pipeline.shard_batch(random_batch(workload, batch), mesh)
-    step = train_steps.jit_train_step(
-        train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
-                                    keep_last_good=False), mesh)
+    step = train_steps.jit_train_step(train_step_of(config, model, tx, schedule), mesh)
     for _ in range(warmup):
         state = step(state, x, y)[0]
     jax.block_until_ready(state)

@@ -58,6 +58,12 @@ def _setup(workload: Workload, impl: str):
     return config, model, mesh, tx, schedule, state
 
 
+def train_step_of(config, model, tx, schedule):
+    """The train step ``train.py`` runs (forward, loss, backward, optimiser, NaN guard), not jitted."""
+    return train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
+                                       keep_last_good=False)
+
+
 REPEATS = 3  # timed windows per record (ours and the peers' alike); the fastest is reported
 
 
@@ -65,9 +71,7 @@ def snnjax_record(workload: Workload, batch: int, mode: str, steps: int, warmup:
     config, model, mesh, tx, schedule, state = _setup(workload, impl)
     x, y = pipeline.shard_batch(random_batch(workload, batch), mesh)
     if mode == "train":
-        step_fn = train_steps.jit_train_step(
-            train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
-                                        keep_last_good=False), mesh)
+        step_fn = train_steps.jit_train_step(train_step_of(config, model, tx, schedule), mesh)
         seconds, state = time_steps(lambda s: step_fn(s, x, y)[0], state, warmup, steps, REPEATS)
         finite = {"all_finite": bool(step_fn(state, x, y)[1]["finite"])}  # one more step, untimed
     else:
@@ -91,8 +95,7 @@ def loop_record(workload: Workload, batch: int, loop: str, steps: int, warmup: i
     from snnjax.data.dataset import ArraySplit
 
     config, model, mesh, tx, schedule, state = _setup(workload, impl)
-    step = train_steps.make_train_step(model, tx, schedule, config.loss, "classification", jax.random.PRNGKey(1),
-                                       keep_last_good=False)
+    step = train_step_of(config, model, tx, schedule)
     pool = batch * POOL_BATCHES
     split = ArraySplit(*random_batch(workload, pool))
     order = np.arange((warmup + steps) * batch, dtype=np.int32) % pool
@@ -239,7 +242,7 @@ def _workload_records(args: argparse.Namespace, workload: Workload, peers: list[
             steps = args.steps or (32 if args.quick else 128)
             timed = {loop: loop_record(workload, batch, loop, steps, warmup=args.steps_per_call, impl=args.impl,
                                        steps_per_call=args.steps_per_call) for loop in args.loop}
-            if not timed.get("device", {"all_finite": True})["all_finite"]:
+            if "device" in timed and not timed["device"]["all_finite"]:
                 # the device loop stops a call at a non-finite step (as train.py must): its time is
                 # not that of the steps asked for, so it gives no figure
                 yield {"note": f"{workload.name} batch {batch}: a train step on the benchmark's random batches was "

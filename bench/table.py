@@ -24,6 +24,8 @@ import json
 import sys
 from typing import Any, Iterable
 
+from snnjax import host_malloc
+
 # (workload, batch, T, loops) of the CPU table: the bare step and eval forward of each workload, and
 # for the seed net also the two training loops (train.loop), which train.py runs
 CPU_DOC_RUNS = [("seed_bn_lif", 16, 8, None), ("seed_bn_lif", 16, 8, ("host", "device")), ("seq_ce_lif", 32, 784, None)]
@@ -115,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="with --cpu-doc: the workloads' --quick sizes")
     parser.add_argument("--steps", type=int, help="with --cpu-doc: timed steps per record (bench.run's default)")
     parser.add_argument("--jsonl", help="with --cpu-doc: also write the JSON lines here")
-    parser.add_argument("--host_malloc", choices=("default", "retain"),
+    parser.add_argument("--host_malloc", choices=host_malloc.MODES,
                         help="with --cpu-doc: bench.run's --host_malloc (default: as bench.run)")
     parser.add_argument("--impl", default="scan", help="the impl of records that do not name theirs (bench.run --impl)")
     args = parser.parse_args(argv)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -307,6 +308,21 @@ def test_bench_lines_say_their_malloc_mode(capsys):
     assert run.main(["--quick", "--steps", "1", "--only", "dense_lif", "--host_malloc", "default"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines and all(r["host_malloc"] == "default" for r in lines)
+
+
+def test_host_malloc_bench_measures_each_mode_in_its_own_process(capsys):
+    """``bench.host_malloc``: a child process per mode, each record saying what it measured, and a
+    summary with each mode's fastest record and the ratio of their step times."""
+    from bench import host_malloc as bench_host_malloc
+
+    assert bench_host_malloc.main(["--quick", "--steps", "1", "--warmup", "1", "--repeats", "1", "--only", "dense_lif"]) == 0
+    *records, summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"  # elsewhere nothing is applied
+    assert [(r["mode"], r["host_malloc"]) for r in records] == [("default", "default"),
+                                                               ("retain", "retain" if glibc else "default")]
+    assert all(r["ms_per_step"] > 0 and r["page_faults_per_step"] >= 0 and r["all_finite"] for r in records)
+    assert summary["summary"] == "dense_lif" and summary["retain_speedup"] == round(
+        records[0]["ms_per_step"] / records[1]["ms_per_step"], 2)
 
 
 def test_gpu_check_script_parses_and_wants_an_outdir():

@@ -153,6 +153,15 @@ def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str |
         return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
 
 
+def read_row(experiment: plans.Experiment, runs_dir: Path, out: Path):
+    """``(result, folder)``: the run read from ``runs_dir``, or, when its directory is gone but its
+    finished result is checked in under ``out`` (a machine that was not kept), from ``out``."""
+    result = read_result(experiment, runs_dir)
+    if result.status == "missing" and is_finished_elsewhere(experiment.name, runs_dir, out):
+        return read_result(experiment, out), out
+    return result, runs_dir
+
+
 def write_report(plan_name: str, experiments, runs_dir: Path, out: Path, results_md: Path) -> list[Path]:
     """Copies each run's artifacts to ``out/<name>/``, draws the figures, and writes the table.
 
@@ -161,9 +170,7 @@ def write_report(plan_name: str, experiments, runs_dir: Path, out: Path, results
     report never loses a finished row."""
     rows, sources = [], {}
     for e in experiments:
-        result, sources[e.name] = read_result(e, runs_dir), runs_dir
-        if result.status == "missing" and is_finished_elsewhere(e.name, runs_dir, out):
-            result, sources[e.name] = read_result(e, out), out
+        result, sources[e.name] = read_row(e, runs_dir, out)
         rows.append((e, result))
     written = []
     for experiment, result in rows:
@@ -199,9 +206,7 @@ def _retrained_base(experiment: plans.Experiment, result, runs_dir: Path, out: P
     if not result.retrains:
         return None
     base = dataclasses.replace(experiment, name=result.retrains)  # the base's config, metric and overrides
-    found = read_result(base, runs_dir)
-    if found.status == "missing" and is_finished_elsewhere(base.name, runs_dir, out):
-        found = read_result(base, out)
+    found, _ = read_row(base, runs_dir, out)
     return found if found.status == "finished" else None
 
 
