@@ -131,11 +131,13 @@ def test_lif_baseline_has_no_temporal_encoding():
     assert count == 128 + 16_640 + 65_792 + 2_570  # ce-lif Table 1's LIF* feedforward: 85.1k
 
 
-def test_static_first_layer_equals_running_it_every_step():
-    """Under direct coding the first conv runs once on [B, ...]; feeding the same input as a
-    pre-encoded sequence (which runs the conv at every step) gives the same eval outputs."""
+@pytest.mark.parametrize("spec", ["8c3-p2-16-10", "30-16-10"])
+def test_static_first_layer_equals_running_it_every_step(spec):
+    """Under direct coding the first conv or dense layer runs once on [B, ...]; feeding the same
+    input as a pre-encoded sequence (which runs that layer at every step) gives the same outputs and,
+    to float32 rounding, the same parameter gradients (the static layer's sum over time comes first)."""
     cfg = models.default_model_config()
-    cfg.spec = "8c3-p2-16-10"
+    cfg.spec = spec
     cfg.time_steps = 4
     cfg.neuron.v_th = 0.3
     x = jax.random.uniform(jax.random.PRNGKey(0), (3, 6, 6, 1))
@@ -147,6 +149,18 @@ def test_static_first_layer_equals_running_it_every_step():
     a, b = direct.apply(v, x, train=False).out, per_step.apply(v, x_seq, train=False).out
     assert 0 < float(a.mean()) < 1
     chex.assert_trees_all_close(a, b, atol=1e-6)
+
+    def grads(model, inputs):
+        loss = lambda p: jnp.sum(model.apply({**v, "params": p}, inputs, train=False).out * jnp.arange(10.0)[None, None])
+        return jax.grad(loss)(v["params"])
+
+    g_direct, g_seq = grads(direct, x), grads(per_step, x_seq)
+    assert all(float(jnp.abs(g).max()) > 0 for g in jax.tree_util.tree_leaves(g_direct))
+    if spec == "30-16-10":  # the first matmul is one [B, 36] @ [36, 30], not one over T·B rows
+        jaxpr = jax.make_jaxpr(lambda x: direct.apply(v, x, train=False).out)(x).jaxpr
+        lhs = [e.invars[0].aval.shape for e in jaxpr.eqns if e.primitive.name == "dot_general"]
+        assert (3, 36) in lhs and (12, 36) not in lhs
+    chex.assert_trees_all_close(g_direct, g_seq, rtol=1e-5, atol=1e-6)
 
 
 def test_rate_coding_draws_from_the_encoder_stream():

@@ -16,6 +16,8 @@ time). The switches cover the papers' ablations:
   ``local_detach`` stops gradients where a local head reads (true local learning).
 - Under ``encoder="direct"`` the first conv (and its norm) sees the same input at every step, so it
   is computed once on ``[B, ...]`` and broadcast over time (the released code's "static conv").
+  A first dense layer likewise: its current is computed once on ``[B, N]`` and repeated over time
+  (the same values as T matmuls; its weight gradient sums over time first, so it rounds differently).
 
 Switches that reproduce the authors' released networks (``configs/*_code.py``; docs/papers.md lists
 each text/code difference with its key). Every default is the paper text's behaviour:
@@ -242,7 +244,8 @@ class ConvSNN(nn.Module):
                              "first_neuron='split' with it) treats the first step of every call as t = 0")
         key = self.make_rng("encoder") if opts.encoder == "rate" else None
         first_is_conv = self.layers[0].kind == "conv"
-        static = opts.encoder == "direct" and first_is_conv and x.ndim == 4
+        first_is_dense = self.layers[0].kind == "dense" and not any(l.kind in SPATIAL for l in self.layers)
+        static = opts.encoder == "direct" and (first_is_conv and x.ndim == 4 or first_is_dense)
         h = x if static else encoders.encode(opts.encoder, x, opts.time_steps, key, opts.permutation_seed)
 
         spatial = [i for i, l in enumerate(self.layers) if l.kind in SPATIAL]
@@ -281,8 +284,11 @@ class ConvSNN(nn.Module):
             local_outs.append(self._local_head(f"local{len(local_outs)}", h_local, train))
             h = block_boundary(h, opts.local_detach)
 
-        h = h.reshape(h.shape[:2] + (-1,))
-        out = self._head(head, h, train, analog_input=not trunk and opts.encoder == "direct")
+        if static and first_is_dense:
+            out = self._head(head, h.reshape(h.shape[0], -1), train, analog_input=True, static=True)
+        else:
+            h = h.reshape(h.shape[:2] + (-1,))
+            out = self._head(head, h, train, analog_input=not trunk and opts.encoder == "direct")
         return ModelOutput(out=out, local_outs=tuple(local_outs), readout=opts.readout)
 
     def _trunk(self, layers, h, train, prefix, *, ossa_calls, local_outs):
@@ -314,8 +320,11 @@ class ConvSNN(nn.Module):
                 h = TimeConsistentDropout(opts.dropout)(h, train=train)
         return h
 
-    def _head(self, layers, h, train, analog_input):
+    def _head(self, layers, h, train, analog_input, static=False):
         """Dense blocks, dropout and voting on flattened ``[T, B, N]`` features.
+
+        ``static=True``: ``h`` is the direct-coded input ``[B, N]``, the same at every step; the first
+        dense layer runs once on it and its current is repeated over ``time_steps``.
 
         ``dense_relu``: ReLU on the current of every dense layer but the last (the output layer).
         ``dropout_site="current"``: a dropout right after a dense layer acts on its current.
@@ -328,9 +337,13 @@ class ConvSNN(nn.Module):
         n_dense = 0
         for i, layer in enumerate(layers):
             if layer.kind == "dense":
+                once = static and n_dense == 0
                 current = SeqDense(
-                    layer.size, use_bias=opts.dense_bias, analog_input=analog_input and n_dense == 0, name=f"fc{n_dense}"
+                    layer.size, use_bias=opts.dense_bias, analog_input=analog_input and n_dense == 0,
+                    time_major=not once, name=f"fc{n_dense}",
                 )(h)
+                if once:
+                    current = encoders.direct(current, opts.time_steps)
                 if opts.dense_relu and i != dense_at[-1]:
                     current = jax.nn.relu(current)
                 if i + 1 in on_current:
