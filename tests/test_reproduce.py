@@ -50,8 +50,14 @@ def test_the_bpsa_pair_trains_at_equal_steps_and_batch():
 
 
 def test_run_names_are_unique_and_every_figure_has_one_metric():
-    names = [e.name for e in ALL]
-    assert len(names) == len(set(names))
+    """A run directory's name means one run: unique within a plan, and a row that two plans share
+    (ce_lif_cosine shows ce_lif_longer's constant-rate row) trains the same config the same way."""
+    for plan in plans.PLANS.values():
+        assert len({e.name for e in plan}) == len(plan)
+    runs: dict[str, tuple] = {}
+    for e in ALL:
+        run = (e.config, e.overrides, e.metric, e.continues, e.needs_data)
+        assert runs.setdefault(e.name, run) == run, e.name
     groups: dict[str, set[str]] = {}
     for e in ALL:
         if e.figure:
@@ -283,7 +289,11 @@ def test_a_run_lost_with_its_machine_keeps_its_checked_in_result(tmp_path, capsy
     assert "`longer` trains from step 0" not in md  # it has written no config yet: a missing row
 
 
-@pytest.mark.parametrize("second_test, verdict", [(0.88, "equal to"), (0.8825, "within 0.0025")])
+@pytest.mark.parametrize("second_test, verdict", [
+    (0.88, "its evaluated figures are equal to the checked-in ones."),
+    (0.8825, "its evaluated figures differ from the checked-in ones (largest absolute difference): "
+             "`test/accuracy` within 0.0025, every other evaluated figure equal."),
+])
 def test_a_retrained_continuation_is_compared_with_its_checked_in_base(tmp_path, second_test, verdict):
     """The report says at how many of the base's evaluation steps the retrained run repeats it, and
     how closely."""
@@ -304,7 +314,7 @@ def test_a_retrained_continuation_is_compared_with_its_checked_in_base(tmp_path,
     _write_run(runs / "longer", [(100, 0.5, 0.51), (200, 0.9, second_test), (300, 0.95, 0.93)], finished=True,
                exist_ok=True)
     write_report("p", [longer], runs, out, tmp_path / "results.md")
-    assert f"at 2 of `done`'s 2 evaluation steps its evaluated figures are {verdict}" in (
+    assert f"at 2 of `done`'s 2 evaluation steps {verdict}" in (
         tmp_path / "results.md").read_text()
 
 

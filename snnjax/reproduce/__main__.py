@@ -212,13 +212,19 @@ def _retrained_base(experiment: plans.Experiment, result, runs_dir: Path, out: P
 
 def retrain_note(name: str, run, base_name: str, base) -> str:
     """A sentence saying how far run ``name``, retrained from step 0, repeats its base's evaluations."""
-    shared, total, diff = repeated_evaluations(run, base)
+    shared, total, diffs = repeated_evaluations(run, base)
     head = f"`{name}` trains from step 0 (the run directory of `{base_name}`, which it continues, is gone): "
     if not shared:
         return head + f"none of `{base_name}`'s {total} evaluations is repeated yet."
-    verdict = "equal to" if diff == 0 else f"within {diff:.2g} (largest absolute difference) of"
-    return head + (f"at {shared} of `{base_name}`'s {total} evaluation steps its evaluated figures are {verdict} "
-                   "the checked-in ones.")
+    at = f"at {shared} of `{base_name}`'s {total} evaluation steps "
+    differing = {k: d for k, d in sorted(diffs.items()) if d != 0}
+    if not differing:
+        return head + at + "its evaluated figures are equal to the checked-in ones."
+    within = ", ".join(f"`{k}` within {d:.2g}" for k, d in differing.items())
+    equal = len(diffs) - len(differing)
+    rest = ", every other evaluated figure equal" if equal else ""
+    return head + at + f"its evaluated figures differ from the checked-in ones (largest absolute difference): " \
+        f"{within}{rest}."
 
 
 def headline_plots(experiment: plans.Experiment, runs_dir: Path, out: Path) -> list[Path]:

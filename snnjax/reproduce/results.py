@@ -135,14 +135,15 @@ def read_result(experiment: Experiment, runs_dir: str | Path) -> RunResult:
     return RunResult(**result, **common)
 
 
-def repeated_evaluations(run: RunResult, base: RunResult) -> tuple[int, int, float]:
-    """How far ``run`` repeats ``base``'s evaluations: ``(shared, total, diff)``, the number of
+def repeated_evaluations(run: RunResult, base: RunResult) -> tuple[int, int, dict[str, float]]:
+    """How far ``run`` repeats ``base``'s evaluations: ``(shared, total, diffs)``, the number of
     ``base``'s evaluation steps that ``run`` has evaluated too, the number of ``base``'s evaluation
-    steps, and the largest absolute difference of any scalar both evaluated at a shared step (0.0
-    when all are equal; inf where exactly one of a pair is NaN)."""
+    steps, and per evaluated scalar (``test/accuracy``, ``firing_rate/neuron0``, ...) the largest
+    absolute difference over the shared steps (0.0 where all are equal; inf where exactly one of a
+    pair is NaN). Only scalars evaluated at a shared step have an entry."""
     shared: set[int] = set()
     total: set[int] = set()
-    diff = 0.0
+    diffs: dict[str, float] = {}
     for key, (base_steps, base_values) in base.evals.items():
         total.update(base_steps.tolist())
         ours = dict(zip(*(a.tolist() for a in run.evals[key]))) if key in run.evals else {}
@@ -150,7 +151,6 @@ def repeated_evaluations(run: RunResult, base: RunResult) -> tuple[int, int, flo
             if step not in ours:
                 continue
             shared.add(step)
-            if not (math.isnan(value) and math.isnan(ours[step])):
-                d = abs(ours[step] - value)
-                diff = max(diff, math.inf if math.isnan(d) else d)
-    return len(shared), len(total), diff
+            d = 0.0 if math.isnan(value) and math.isnan(ours[step]) else abs(ours[step] - value)
+            diffs[key] = max(diffs.get(key, 0.0), math.inf if math.isnan(d) else d)
+    return len(shared), len(total), diffs
