@@ -21,6 +21,7 @@ import numpy as np
 
 from snnjax import checkpointing
 from snnjax.run_dir import Run, load_run
+from snnjax.plotting import pyplot, require_matplotlib
 
 
 def read_metrics(workdir: Path) -> list[dict[str, Any]]:
@@ -74,17 +75,8 @@ def spike_trains(run: Run, index: int = 0) -> dict[str, np.ndarray]:
     return trains
 
 
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_curves(rows, out: Path) -> Path | None:
-    plt = _figure()
+    plt = pyplot()
     metric = "accuracy" if series(rows, "test/accuracy")[0].size else "mse"
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for key in ("train/loss", "test/loss", "validation/loss"):
@@ -109,7 +101,7 @@ def plot_firing_rates(rows, summary: dict | None, out: Path) -> Path | None:
     rates = (summary or {}).get("firing_rates") or {k[len("firing_rate/"):]: series(rows, k)[1][-1] for k in keys}
     if not rates:
         return None
-    plt = _figure()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     names = list(rates)
     axes[0].barh(range(len(names)), [rates[n] for n in names])
@@ -129,7 +121,7 @@ def plot_leaks(rows, out: Path) -> Path | None:
     keys = keys_with_prefix(rows, "leak/")
     if not keys:
         return None
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4))
     for k in keys:
         s, v = series(rows, k)
@@ -143,7 +135,7 @@ def plot_leaks(rows, out: Path) -> Path | None:
 def plot_raster(trains: dict[str, np.ndarray], out: Path, max_neurons: int = 200) -> Path | None:
     if not trains:
         return None
-    plt = _figure()
+    plt = pyplot()
     fig, axes = plt.subplots(len(trains), 1, figsize=(8, 1.8 * len(trains) + 0.5), squeeze=False)
     for ax, (name, s) in zip(axes[:, 0], trains.items()):
         # the most active neurons, in their original order (most of a conv map is silent background)
@@ -163,7 +155,7 @@ def plot_te_similarity(params: dict, out: Path) -> Path | None:
     if "te" not in params:
         return None
     sim = cosine_similarity_matrix(np.asarray(params["te"], np.float64))
-    plt = _figure()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     image = ax.imshow(sim, cmap="viridis", vmin=-1, vmax=1, origin="lower")
     fig.colorbar(image, ax=ax, label="cosine similarity")
@@ -223,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="output folder (default: <workdir>/report)")
     args = parser.parse_args(argv)
     try:
+        require_matplotlib()
         paths = make_report(args.workdir, args.out)
-    except (FileNotFoundError, checkpointing.CheckpointError) as error:
+    except (FileNotFoundError, ImportError, checkpointing.CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print("\n".join(str(p) for p in paths))

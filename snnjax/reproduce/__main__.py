@@ -25,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from snnjax import plotting
 from snnjax.reproduce import figures, plans, table
 from snnjax.reproduce.results import PROVENANCE, RETRAINS, read_result, repeated_evaluations
 
@@ -277,6 +278,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"# first copies {runs_dir / e.continues} (once finished) to {runs_dir / e.name}")
             print(shlex.join(plans.command(e, runs_dir, args.data_dir)))
         return 0
+    try:  # before any training: a plan's report ends in figures
+        plotting.require_matplotlib()
+    except ImportError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     failed = []
     if not args.report_only:
         if not Path("train.py").exists() or not Path("configs").is_dir():

@@ -10,19 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from snnjax.plotting import pyplot
 from snnjax.reproduce.plans import Experiment
 from snnjax.reproduce.results import RunResult
 
 _YLABEL = {"accuracy": "test accuracy (%)", "mse": "test MSE", "loss": "test cross-entropy"}
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_group(title: str, rows: Sequence[tuple[Experiment, RunResult]], path: Path) -> Path | None:
@@ -30,7 +22,7 @@ def plot_group(title: str, rows: Sequence[tuple[Experiment, RunResult]], path: P
     rows = [(e, r) for e, r in rows if r.train or r.evals]
     if not rows:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 4))
     for i, (experiment, result) in enumerate(rows):
         color = f"C{i}"
