@@ -266,10 +266,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nice", type=int, default=0, help="run train.py under nice -n NICE")
     args = parser.parse_args(argv)
     try:
-        experiments = plans.select(plans.get_plan(args.plan), [n for n in args.only.split(",") if n])
+        arms = plans.select(plans.get_plan(args.plan), [n for n in args.only.split(",") if n])
     except KeyError as error:
         print(f"error: {error.args[0]}", file=sys.stderr)
         return 2
+    experiments = plans.runs_of(arms)
     runs_dir, out = Path(args.runs_dir).expanduser(), Path(args.out)
     results_md = Path(args.results_md) if args.results_md else out.parent / "results.md"
     if args.dry_run:
