@@ -25,10 +25,13 @@ def _config_with_overrides(experiment: plans.Experiment):
     module = importlib.import_module(Path(path).with_suffix("").as_posix().replace("/", "."))
     config = module.get_config(arg or None)
     for key, value in plans.overrides_for(experiment, "/data").items():
-        section, name = key.split(".")
-        assert name in config[section], f"{experiment.name}: unknown override {key}"
+        *sections, name = key.split(".")
+        node = config
+        for section in sections:
+            node = node[section]
+        assert name in node, f"{experiment.name}: unknown override {key}"
         with config.unlocked():
-            config[section][name] = value
+            node[name] = value
     return config
 
 

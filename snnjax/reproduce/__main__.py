@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from snnjax import plotting
-from snnjax.reproduce import figures, plans, table
+from snnjax.reproduce import claims, figures, plans, table
 from snnjax.reproduce.results import PROVENANCE, RETRAINS, read_result, repeated_evaluations
 
 ARTIFACTS = ("config.json", "summary.json", "metrics.jsonl", PROVENANCE)
@@ -163,12 +163,18 @@ def read_row(experiment: plans.Experiment, runs_dir: Path, out: Path):
     return result, runs_dir
 
 
-def write_report(plan_name: str, experiments, runs_dir: Path, out: Path, results_md: Path) -> list[Path]:
+def write_report(plan_name: str, arms, runs_dir: Path, out: Path, results_md: Path) -> list[Path]:
     """Copies each run's artifacts to ``out/<name>/``, draws the figures, and writes the table.
+
+    ``arms`` are the plan's experiments; an arm with seeds is read as its runs (:func:`plans.runs_of`),
+    and the section then starts with the arms' table (mean ± std over the seeds, each seed) and,
+    for a plan with claims (:data:`plans.CLAIMS`), the claims' table, whose records are written to
+    ``out/claims.json`` under the plan's paper.
 
     A run whose directory is missing from ``runs_dir`` but whose finished result is checked in
     under ``out/<name>/`` (the machine holding the runs was not kept) is read from there, so a
     report never loses a finished row."""
+    experiments = plans.runs_of(arms)
     rows, sources = [], {}
     for e in experiments:
         result, sources[e.name] = read_row(e, runs_dir, out)
@@ -185,6 +191,11 @@ def write_report(plan_name: str, experiments, runs_dir: Path, out: Path, results
     written += figures.plot_figures(rows, out)
     written += headline_plots(experiments[0], sources[experiments[0].name], out)
     body = table.markdown_table(rows)
+    if any(a.seeds for a in arms):
+        body = table.arm_table(arms, rows) + "\n\nEach run:\n\n" + body
+    if plan_name in plans.CLAIMS:
+        body = claims_section(plan_name, arms, runs_dir, out, results_md) + "\n\n" + body
+        written.append(out / CLAIMS_JSON)
     for e, r in rows:
         base = _retrained_base(e, r, runs_dir, out)
         if base is not None:
@@ -199,6 +210,22 @@ def write_report(plan_name: str, experiments, runs_dir: Path, out: Path, results
         body += "\n\n" + "\n".join(f"![{p.stem}]({rel(p)})" for p in figs)
     table.update_markdown(results_md, plan_name, body)
     return written + [results_md]
+
+
+CLAIMS_JSON = "claims.json"
+
+
+def claims_section(plan_name: str, arms, runs_dir: Path, out: Path, results_md: Path) -> str:
+    """Evaluates the plan's claims over its arms' finished seeds (each run's ``summary.json``, from
+    ``runs_dir`` or else its checked-in copy under ``out``), writes them to ``out/claims.json`` under
+    the plan's paper, and returns their markdown table."""
+    paper, plan_claims = plans.CLAIMS[plan_name]
+    arm_runs = {a.name: [r.name for r in plans.runs_of([a])] for a in arms}
+    summaries = claims.read_summaries([n for names in arm_runs.values() for n in names], [runs_dir, out])
+    root = os.path.relpath(out, results_md.parent).replace(os.sep, "/") + "/"
+    records = [claims.evaluate_claim(c, arm_runs, summaries, root) for c in plan_claims]
+    claims.update_claims_json(out / CLAIMS_JSON, paper, records)
+    return claims.markdown(records)
 
 
 def _retrained_base(experiment: plans.Experiment, result, runs_dir: Path, out: Path):
@@ -294,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
             if rc != 0:
                 failed.append(e.name)
                 print(f"[reproduce] {e.name} failed (exit {rc}); see {runs_dir / (e.name + '.log')}", file=sys.stderr)
-    for path in write_report(args.plan, experiments, runs_dir, out, results_md):
+    for path in write_report(args.plan, arms, runs_dir, out, results_md):
         print(path)
     if failed:
         print(f"error: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from snnjax import best_evaluation
 from snnjax.reproduce.plans import Experiment
 
 PROVENANCE = "provenance.jsonl"
@@ -35,7 +36,9 @@ class RunResult:
         epoch: the last evaluated epoch (1-based, as ``metrics.jsonl`` counts).
         final_test: the test ``metric`` at the last evaluation.
         best_validation: the best validation ``metric`` over the evaluations.
-        best_step: the step of that best validation evaluation.
+        best_step: the step of that best validation evaluation (a tie goes to the later one:
+            :mod:`snnjax.best_evaluation`, the trainer's rule).
+        best_was_tie: whether the best validation figure occurred at more than one evaluation.
         test_at_best_validation: the test ``metric`` at that evaluation (the table's headline).
         wall_time_s: training wall time so far (summary, else the newest checkpoint).
         seed: ``train.seed`` of the run.
@@ -52,6 +55,7 @@ class RunResult:
     final_test: float | None = None
     best_validation: float | None = None
     best_step: int | None = None
+    best_was_tie: bool = False
     test_at_best_validation: float | None = None
     wall_time_s: float | None = None
     seed: int | None = None
@@ -127,11 +131,12 @@ def read_result(experiment: Experiment, runs_dir: str | Path) -> RunResult:
                   epoch=int(epochs[-1]), final_test=float(test[-1]))
     if val_key in evals:
         val_steps, val = evals[val_key]
-        finite = np.where(np.isfinite(val), val, -math.inf if experiment.higher_is_better else math.inf)
-        i = int(np.argmax(finite) if experiment.higher_is_better else np.argmin(finite))  # first best wins ties
-        best_step = int(val_steps[i])
-        test_at = dict(zip(steps.tolist(), test.tolist())).get(best_step)
-        result.update(best_validation=float(val[i]), best_step=best_step, test_at_best_validation=test_at)
+        i = best_evaluation.best_index(val.tolist(), experiment.higher_is_better)  # the trainer's rule
+        if i is not None:
+            best_step = int(val_steps[i])
+            test_at = dict(zip(steps.tolist(), test.tolist())).get(best_step)
+            result.update(best_validation=float(val[i]), best_step=best_step, test_at_best_validation=test_at,
+                          best_was_tie=best_evaluation.is_tie(val.tolist(), experiment.higher_is_better))
     return RunResult(**result, **common)
 
 

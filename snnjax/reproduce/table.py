@@ -45,13 +45,49 @@ def markdown_table(rows: Sequence[tuple[Experiment, RunResult]]) -> str:
     for e, r in rows:
         at_best = format_value(r.test_at_best_validation, e.metric)
         if r.best_step is not None:
-            at_best += f" ({r.best_step})"
+            at_best += f" ({r.best_step}{', tie' if r.best_was_tie else ''})"
         commits = ", ".join(f"`{c[:7]}`" for c in r.commits) or "—"
         lines.append(
             f"| {e.label} (`{e.name}`) | `{e.config}` | {e.paper} | {at_best} | {format_value(r.final_test, e.metric)} "
             f"| {format_value(e.baseline, e.metric)} | {_status(r)} | {_duration(r.wall_time_s)} "
             f"| {'—' if r.seed is None else r.seed} | {commits} |"
         )
+    return "\n".join(lines)
+
+
+def _mean_std(values: Sequence[float], metric: str) -> str:
+    """``"85.12 ± 0.31 %"`` (the sample standard deviation; none with one value), ``—`` with none."""
+    if not values:
+        return "—"
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return format_value(mean, metric)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    if metric == "accuracy":
+        return f"{100 * mean:.2f} ± {100 * std:.2f} %"
+    return f"{mean:.4g} ± {std:.2g}"
+
+
+def arm_table(arms: Sequence[Experiment], rows: Sequence[tuple[Experiment, RunResult]]) -> str:
+    """One row per arm: the mean ± standard deviation over its finished seeds of the test figure at
+    the best validation evaluation and of the last one, each seed's figure, and how many of its runs
+    have finished (a row with unfinished runs says so; its figures are over the finished ones)."""
+    lines = [
+        "| arm | config | paper | test at best validation, mean ± std | last test, mean ± std "
+        "| each seed: at best validation / last | finished |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for arm in arms:
+        runs = [(e, r) for e, r in rows if e.arm == arm.name]
+        done = [(e, r) for e, r in runs if r.status == "finished"]
+        at_best = [r.test_at_best_validation for _, r in done if r.test_at_best_validation is not None]
+        last = [r.final_test for _, r in done if r.final_test is not None]
+        seeds = ", ".join(
+            f"s{e.overrides['train.seed']}: {format_value(r.test_at_best_validation, arm.metric)} / "
+            f"{format_value(r.final_test, arm.metric)}" + ("" if r.status == "finished" else f" ({r.status})")
+            for e, r in runs if r.status != "missing")
+        lines.append(f"| {arm.label} (`{arm.name}`) | `{arm.config}` | {arm.paper} | {_mean_std(at_best, arm.metric)} "
+                     f"| {_mean_std(last, arm.metric)} | {seeds or '—'} | {len(done)} of {len(runs)} |")
     return "\n".join(lines)
 
 
