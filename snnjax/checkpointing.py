@@ -10,7 +10,8 @@ complete, so an interrupted save leaves every earlier checkpoint intact; the lef
 directory is ignored by :meth:`Checkpointer.latest_step` and removed when a ``Checkpointer`` is next
 opened on the directory. Old checkpoints are deleted only after a newer one is finalised, keeping
 the latest ``max_to_keep`` and, with ``best_metric``, also the best checkpoint by that metric among
-those saved with metrics (orbax's ``BestN`` preservation policy; :meth:`Checkpointer.best_step`).
+those saved with metrics (orbax's ``BestN`` preservation policy; :meth:`Checkpointer.best_step`), by
+the one rule of :mod:`snnjax.best_evaluation`: a tie goes to the later checkpoint, NaN never wins.
 
 Saves are asynchronous: :meth:`Checkpointer.save` returns once the arrays are copied off the device;
 call :meth:`Checkpointer.wait` (or :meth:`Checkpointer.close`) before relying on the files.
@@ -26,8 +27,10 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -66,11 +69,12 @@ class Checkpointer:
         if best_metric is not None:
             if best_mode not in ("max", "min"):
                 raise ValueError(f"best_mode must be 'max' or 'min', got {best_mode!r}")
+            rank = functools.partial(best_rank, best_metric=best_metric, higher_is_better=best_mode == "max")
+            # Both orbax sorts put the best last with reverse=False / best_mode="max": see best_rank.
             policy = ocp.checkpoint_managers.AnyPreservationPolicy([policy, ocp.checkpoint_managers.BestN(
-                get_metric_fn=lambda m: m[best_metric], reverse=best_mode == "min", n=1,
-                keep_checkpoints_without_metrics=False)])
+                get_metric_fn=rank, reverse=False, n=1, keep_checkpoints_without_metrics=False)])
             # best_fn makes orbax read the metrics of existing checkpoints back when reopened.
-            best = dict(best_fn=lambda m: m[best_metric], best_mode=best_mode)
+            best = dict(best_fn=rank, best_mode="max")
         options = ocp.CheckpointManagerOptions(preservation_policy=policy, cleanup_tmp_directories=not read_only,
                                                create=not read_only, **best)
         self.read_only = read_only
@@ -86,7 +90,7 @@ class Checkpointer:
           meta: JSON-able dict (checked here, before anything is written).
           force: save even if the manager's save policy would skip this step.
           metrics: ``{best_metric: value}`` for a checkpoint that competes for "best" (one saved
-            right after an evaluation); ``None`` for the others.
+            right after an evaluation); ``None`` for the others. A NaN value does not compete.
 
         Returns:
           Whether a save was started: ``False`` (nothing written) when ``step`` is not newer than
@@ -103,12 +107,16 @@ class Checkpointer:
         meta = dict(meta)
         json.dumps(meta)  # fail now, not in orbax's background thread
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
-        return self._manager.save(int(step), args=args, force=force,
-                                  metrics=None if metrics is None else dict(metrics))
+        if metrics is not None and self.best_metric is not None and _is_nan(metrics.get(self.best_metric)):
+            metrics = None  # a NaN figure never competes for best
+        if metrics is not None:  # the step decides ties (best_rank); orbax stores metrics beside the step
+            metrics = {**dict(metrics), STEP_KEY: int(step)}
+        return self._manager.save(int(step), args=args, force=force, metrics=metrics)
 
     def best_step(self) -> int | None:
-        """The kept checkpoint with the best ``best_metric`` (``None`` if none was saved with
-        metrics, or without ``best_metric``)."""
+        """The kept checkpoint with the best ``best_metric`` by :mod:`snnjax.best_evaluation`'s rule
+        (a tie goes to the later checkpoint, NaN never wins): ``None`` if none was saved with a
+        metric that is not NaN, or without ``best_metric``."""
         if self.best_metric is None:
             return None
         self.wait()
@@ -223,6 +231,30 @@ class Checkpointer:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+STEP_KEY = "_step"  # added to a checkpoint's metrics: the later of two equal figures wins
+
+
+def _is_nan(value: Any) -> bool:
+    """Whether ``value`` is a float NaN (a NaN figure never wins: :mod:`snnjax.best_evaluation`)."""
+    return isinstance(value, (float, np.floating)) and math.isnan(value)
+
+
+def best_rank(metrics: Mapping[str, Any], *, best_metric: str, higher_is_better: bool) -> tuple[float, int]:
+    """The sort key under which the best checkpoint comes last (orbax's ``BestN`` keeps the last of
+    an ascending sort, ``best_step`` returns it), by :func:`snnjax.best_evaluation.improves`:
+
+    - a better figure ranks higher (``-value`` when lower is better);
+    - a NaN ranks below every number (it never wins over one);
+    - between equal figures the later step ranks higher (a tie goes to the later evaluation).
+
+    A checkpoint written before the step was stored with its metrics ranks as step -1 (orbax's
+    stable sort then keeps the checkpoints' own order, oldest first).
+    """
+    value = float(metrics[best_metric])
+    figure = -math.inf if math.isnan(value) else (value if higher_is_better else -value)
+    return figure, int(metrics.get(STEP_KEY, -1))
 
 
 class CheckpointError(ValueError):

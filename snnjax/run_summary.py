@@ -14,7 +14,7 @@ import numpy as np
 from flax import traverse_util
 from jax.sharding import Mesh
 
-from snnjax import energy, host_malloc
+from snnjax import energy, host_malloc, neurons
 from snnjax.evaluation import EvalResult
 from snnjax.input_pipeline import RunLength
 
@@ -46,10 +46,19 @@ def energy_report(synops: Mapping[str, Mapping[str, float]]) -> dict:
     return report
 
 
-def leak_values(params: PyTree) -> dict[str, float]:
-    """``leak/<layer path>``: the LLC-LIF leak k_τ(a) = sigmoid(a) of every layer (mean if per channel)."""
+def leak_values(params: PyTree, decay_input: bool) -> dict[str, float]:
+    """``leak/<layer path>``: the LLC-LIF leak of every layer's parameter ``a`` (mean if per channel).
+
+    The leak is :func:`snnjax.neurons.llc_leak`: ``sigmoid(a)``, or ``sigmoid(-a)`` under
+    ``decay_input=True`` (where ``sigmoid(a)`` scales the input), so the logged figure is the factor
+    that multiplies the membrane potential in both forms.
+
+    Args:
+        params: the model's parameters.
+        decay_input: ``config.model.neuron.decay_input`` of the run (one value for every layer).
+    """
     flat = traverse_util.flatten_dict(flax.core.unfreeze(jax.device_get(params)), sep="/")
-    return {f"leak/{k[:-2]}": float(np.mean(1.0 / (1.0 + np.exp(-np.asarray(v, np.float64)))))
+    return {f"leak/{k[:-2]}": float(np.mean(np.asarray(neurons.llc_leak(np.asarray(v), decay_input), np.float64)))
             for k, v in flat.items() if k.endswith("/a") or k == "a"}
 
 
@@ -93,12 +102,13 @@ def build_summary(config, final: dict[str, EvalResult], best: dict, regression: 
              mesh: Mesh, step: int, length: RunLength, wall_time: float, samples_per_s: float | None) -> dict:
     key = "mse" if regression else "accuracy"
     test = final["test"]
-    summary: dict[str, Any] = {f"final_test_{key}": test.metrics[key], f"best_test_{key}": best[f"best_test_{key}"],
+    # best_* are None when every evaluation's figure was NaN (a NaN never wins: snnjax.best_evaluation)
+    summary: dict[str, Any] = {f"final_test_{key}": test.metrics[key], f"best_test_{key}": best.get(f"best_test_{key}"),
                                "final_test_loss": test.metrics["loss"]}
     if "validation" in final:
         summary[f"final_validation_{key}"] = final["validation"].metrics[key]
-        summary[f"best_validation_{key}"] = best[f"best_validation_{key}"]
-        summary[f"test_{key}_at_best_validation"] = best[f"test_{key}_at_best_validation"]
+        summary[f"best_validation_{key}"] = best.get(f"best_validation_{key}")
+        summary[f"test_{key}_at_best_validation"] = best.get(f"test_{key}_at_best_validation")
     summary.update(
         test_metrics=test.metrics,
         num_params=num_params,

@@ -49,6 +49,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from snnjax import checkpointing, metric_writers, optim, validate
+from snnjax.best_evaluation import improves
 from snnjax import data as data_lib
 from snnjax.config_diff import RESUMABLE_KEYS, append_config_history, check_resumed_config, config_changes
 from snnjax.device_loop import (LOOPS, DeviceSplit, call_length, choose_loop, device_budget, make_eval_call,
@@ -229,7 +230,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
     num_params = count_params(abstract.params)
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(int(tc.seed)), 3)
     regression = dataset.task == "regression"
-    key_metric, better = ("mse", min) if regression else ("accuracy", max)
+    key_metric = "mse" if regression else "accuracy"
     # The checkpoint kept as "best": by validation when there is a validation split, else by test.
     best_split = "validation" if dataset.validation is not None else "test"
     best_name = f"{best_split}_{key_metric}"
@@ -337,7 +338,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
                 scalars.update({f"{split}/{k}": v for k, v in r.metrics.items()})
                 value = r.metrics[key_metric]
                 best_key = f"best_{split}_{key_metric}"
-                if best_key not in best or better(best[best_key], value) == value:
+                if improves(value, best.get(best_key), higher_is_better=not regression):
                     best[best_key] = value
                     if split == "validation":
                         best[f"test_{key_metric}_at_best_validation"] = results["test"].metrics[key_metric]
@@ -405,7 +406,8 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
                     train_seconds += time.time() - loop_start
                     train_steps_timed += step - steps_at_start
                 bar.close()
-                leaks = leak_values(state.params)  # k_tau(a) per epoch, for plots of the leaks over training
+                # k_tau(a) per epoch, for plots of the leaks over training
+                leaks = leak_values(state.params, decay_input=bool(config.model.neuron.decay_input))
                 if leaks:
                     writer.write(step, {"epoch": epoch + 1, **leaks})
                 evaluated = None

@@ -9,7 +9,7 @@ import pytest
 from flax.training import train_state
 from jax.sharding import NamedSharding, PartitionSpec
 
-from snnjax import optim
+from snnjax import best_evaluation, optim
 from snnjax.checkpointing import Checkpointer, is_finite_tree
 
 
@@ -202,3 +202,33 @@ def test_the_best_checkpoint_is_kept_beside_the_latest_across_reopening(tmp_path
         ckpt.save(2, tree, {}, metrics={"mse": 0.3})
         ckpt.wait()
         assert ckpt.all_steps() == [1, 2] and ckpt.best_step() == 1
+
+
+@pytest.mark.parametrize("mode, figures", [
+    ("max", [0.5, 0.9, 0.7, 0.9, 0.8]),  # a tie of the best: the later one
+    ("max", [0.9, 0.9]),
+    ("max", [float("nan"), 0.3, float("nan"), 0.3]),  # NaN never wins
+    ("min", [0.3, 0.1, 0.2, 0.1]),
+    ("min", [0.1, float("nan")]),
+], ids=["max-tie", "max-two-equal", "max-nan", "min-tie", "min-nan"])
+def test_the_best_checkpoint_follows_the_one_best_evaluation_rule(tmp_path, mode, figures):
+    """The kept best checkpoint is the one best_evaluation.best_index picks (ties: the later
+    evaluation; NaN never wins), kept after newer saves and read back by a reopened Checkpointer."""
+    tree = {"w": np.ones(2, np.float32)}
+    expected = best_evaluation.best_index(figures, higher_is_better=mode == "max") + 1
+    with Checkpointer(tmp_path, max_to_keep=1, best_metric="m", best_mode=mode) as ckpt:
+        for step, figure in enumerate(figures, start=1):
+            ckpt.save(step, tree, {}, metrics={"m": figure})
+        ckpt.save(len(figures) + 1, tree, {})  # a newer one without metrics
+        ckpt.wait()
+        assert ckpt.best_step() == expected
+        assert ckpt.all_steps() == sorted({expected, len(figures) + 1})
+    with Checkpointer(tmp_path, max_to_keep=1, best_metric="m", best_mode=mode) as ckpt:
+        assert ckpt.best_step() == expected
+
+
+def test_only_nan_figures_give_no_best_checkpoint(tmp_path):
+    with Checkpointer(tmp_path, max_to_keep=2, best_metric="m") as ckpt:
+        ckpt.save(1, {"w": np.ones(2, np.float32)}, {}, metrics={"m": float("nan")})
+        ckpt.wait()
+        assert ckpt.best_step() is None and ckpt.all_steps() == [1]

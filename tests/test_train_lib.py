@@ -21,7 +21,7 @@ import pytest
 from snnjax import checkpointing
 from snnjax import data as data_lib
 from snnjax import device_loop as dl
-from snnjax import evaluation, run_dir, run_summary, validate
+from snnjax import evaluation, neurons, run_dir, run_summary, validate
 from snnjax import input_pipeline as pipeline
 from snnjax import train_lib as tl
 from snnjax import train_steps as steps
@@ -97,7 +97,7 @@ def test_train_and_evaluate_writes_files_and_summary(smoke_run):
 
 
 def test_metrics_jsonl_holds_train_eval_firing_rates_and_leaks(smoke_run):
-    workdir, _, _ = smoke_run
+    workdir, config, _ = smoke_run
     records = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in records if "train/loss" in r]
     evals = [r for r in records if "test/accuracy" in r]
@@ -110,7 +110,26 @@ def test_metrics_jsonl_holds_train_eval_firing_rates_and_leaks(smoke_run):
     (leak_record,) = [r for r in records if any(k.startswith("leak/") for k in r)]
     leaks = {k: v for k, v in leak_record.items() if k.startswith("leak/")}
     assert set(leaks) == {"leak/conv0", "leak/conv1", "leak/fc0_neuron"}
-    assert all(0.0 < v < 1.0 for v in leaks.values())
+    # the logged leak is the neuron's: llc_leak(a, decay_input) (smoke.py: decay_input=True, sigmoid(-a))
+    assert config.model.neuron.decay_input is True
+    params = run_dir.load_run(workdir, step=leak_record["step"], with_data=False).variables["params"]
+    for name, path in {"leak/conv0": ("conv0", "a"), "leak/conv1": ("conv1", "a"),
+                       "leak/fc0_neuron": ("fc0_neuron", "a")}.items():
+        a = params[path[0]][path[1]]
+        assert leaks[name] == pytest.approx(float(np.mean(neurons.llc_leak(a, decay_input=True))), rel=1e-6)
+        assert leaks[name] != pytest.approx(float(np.mean(neurons.llc_leak(a, decay_input=False))), rel=1e-3)
+
+
+@pytest.mark.parametrize("decay_input", [False, True])
+def test_leak_values_are_the_neurons_leak_for_both_forms(decay_input):
+    a = np.asarray([-1.5, 0.0, 2.0], np.float32)
+    params = {"conv0": {"a": a, "kernel": np.ones(3, np.float32)}, "fc0_neuron": {"a": np.float32(0.7)}}
+    leaks = run_summary.leak_values(params, decay_input=decay_input)
+    assert set(leaks) == {"leak/conv0", "leak/fc0_neuron"}
+    assert leaks["leak/conv0"] == pytest.approx(float(np.mean(neurons.llc_leak(a, decay_input))), rel=1e-6)
+    assert leaks["leak/fc0_neuron"] == pytest.approx(float(neurons.llc_leak(np.float32(0.7), decay_input)), rel=1e-6)
+    expected = 1 / (1 + np.exp(0.7)) if decay_input else 1 / (1 + np.exp(-0.7))  # sigmoid(-a) / sigmoid(a)
+    assert leaks["leak/fc0_neuron"] == pytest.approx(expected, rel=1e-6)
 
 
 def test_checkpoints_mid_epoch_and_at_the_end(smoke_run):
@@ -504,3 +523,34 @@ def test_the_train_step_applies_the_loss_options_and_regularisers_of_the_config(
     # an option of a loss changes that loss: mse_count towards a correct-class rate of 0.5, not 1.0
     full, half = _one_train_step({"name": "mse_count"}), _one_train_step({"name": "mse_count", "correct_rate": 0.5})
     assert float(full["loss_global"]) != float(half["loss_global"])
+
+
+def test_a_tie_of_the_best_validation_figure_goes_to_the_later_evaluation(tmp_path, monkeypatch):
+    """Three evaluations whose validation accuracies are NaN, 0.5, 0.5 (test 0.1, 0.2, 0.3): by
+    snnjax.best_evaluation the best is the third (a tie goes to the later evaluation, NaN never
+    wins), in summary.json's best figures and in best_checkpoint.step alike."""
+    validation_figures, test_figures, calls = [float("nan"), 0.5, 0.5], [0.1, 0.2, 0.3], []
+    real_evaluate = tl.evaluate
+
+    def evaluate(eval_step, state, split, batch_size, mesh):
+        result = real_evaluate(eval_step, state, split, batch_size, mesh)
+        calls.append(split)
+        figures = validation_figures if len(calls) % 2 == 0 else test_figures  # test first, then validation
+        return dataclasses.replace(result, metrics={**result.metrics, "accuracy": figures[(len(calls) - 1) // 2]})
+
+    monkeypatch.setattr(tl, "evaluate", evaluate)
+    config = tiny(smoke_config())
+    config.data.name = "random"
+    config.data.shape = (8, 8, 1)
+    config.data.num_train, config.data.num_test, config.data.val_fraction = 128, 8, 0.25  # 96 train: 3 steps/epoch
+    config.train.eval_batch_size = 8
+    config.train.num_epochs = 3.0
+    config.train.checkpoint_every_steps = 0
+    config.train.max_checkpoints = 1
+    config.train.loop = "host"
+    summary = tl.train_and_evaluate(config, tmp_path, progress=False)
+    assert len(calls) == 6
+    assert summary["best_validation_accuracy"] == 0.5
+    assert summary["test_accuracy_at_best_validation"] == 0.3  # the later of the two 0.5s
+    assert summary["best_test_accuracy"] == 0.3
+    assert summary["best_checkpoint"]["step"] == 9 and summary["best_checkpoint"]["metric"] == "validation_accuracy"
