@@ -166,3 +166,13 @@ def test_write_report_gives_arms_claims_and_seed_bands(tmp_path, monkeypatch):
     record = json.loads((tmp_path / "out" / "claims.json").read_text())["llc_lif"][0]
     assert record["verdict"] == claims.SUPPORTED and record["arms"]["a"]["runs"] == ["out/a_seed0", "out/a_seed1"]
     assert (tmp_path / "out" / "fig.png") in written and (tmp_path / "out" / "a_seed1" / "summary.json").exists()
+
+
+def test_a_seed_that_exists_under_another_name_keeps_it():
+    (arm,) = plans.get_plan("ce_lif_seeds")
+    names = [r.name for r in plans.runs_of([arm])]
+    assert names == ["seq_mnist_ce_lif_152_30epochs", "ce_lif_152_30epochs_seed1", "ce_lif_152_30epochs_seed2"]
+    longer = next(e for e in plans.get_plan("ce_lif_longer") if e.name == names[0])
+    for run in plans.runs_of([arm]):  # the same config as the checked-in seed-0 row, from step 0
+        assert run.continues is None and run.config == longer.config
+        assert {k: v for k, v in run.overrides.items() if k != "train.seed"} == dict(longer.overrides)

@@ -18,6 +18,7 @@ Plans:
 - ``llc_lif_claims`` and ``bpsa_claims`` (issue 30): the conv-net papers' claims that a component
   helps, tested on Fashion-MNIST at reduced width with three seeds per arm (:data:`CLAIMS` says what
   each claim compares and which way the paper says it goes).
+- ``ce_lif_seeds``: Table 1's headline row at 30 epochs with seeds 1 and 2 beside seed 0.
 - ``smoke``: one tiny run, for the tests and for trying the command.
 
 An :class:`Experiment` with ``seeds`` is an *arm*: it expands (:func:`runs_of`) into one run per
@@ -65,6 +66,8 @@ class Experiment:
         seeds: when not empty, this experiment is an arm run once per seed (``train.seed``), as the
             runs of :func:`runs_of`; when empty, one run with the config's own seed.
         arm: the arm a per-seed run belongs to (set by :func:`runs_of`), or None.
+        named_runs: ``((seed, name), ...)``: seeds whose run exists already under another name (a
+            row trained before it became an arm); that seed's run keeps the name.
     """
 
     name: str
@@ -80,6 +83,7 @@ class Experiment:
     continues: str | None = None
     seeds: tuple[int, ...] = ()
     arm: str | None = None
+    named_runs: tuple[tuple[int, str], ...] = ()
 
     @property
     def higher_is_better(self) -> bool:
@@ -160,6 +164,14 @@ _COSINE_30 = _seq_mnist("seq_mnist_ce_lif_152_cosine30", "configs/ce_lif_seq_mni
 CE_LIF_COSINE = (  # the new run first: it is the plan's headline (its firing-rate and TE plots)
     dataclasses.replace(_COSINE_30, figure="table1_cosine", overrides={**_COSINE_30.overrides, "optim.schedule": "cosine"}),
     dataclasses.replace(_CONSTANT_30, figure="table1_cosine"),
+)
+
+# Issue 30 §3, seed spread first: Table 1's headline row at 30 epochs (constant rate) with seeds 1 and
+# 2 beside the seed-0 run of ``ce_lif_longer``, each trained from step 0 (~2.5 h each here).
+CE_LIF_SEEDS = (
+    dataclasses.replace(_CONSTANT_30, name="ce_lif_152_30epochs", continues=None, seeds=(0, 1, 2),
+                        named_runs=((0, _CONSTANT_30.name),), figure="table1_seeds",
+                        label="CE-LIF [64,152,152], 30 epochs, constant rate"),
 )
 
 # The short CPU runs' budget (issue 11): about 30 minutes each of an unshared 2-core CPU, fixed as
@@ -306,7 +318,7 @@ SMOKE = (_SMOKE_CE_LIF, _longer(_SMOKE_CE_LIF, "train.num_steps", 250, "steps", 
 PLANS: dict[str, tuple[Experiment, ...]] = {
     "ce_lif": CE_LIF, "ce_lif_longer": CE_LIF_LONGER, "ce_lif_cosine": CE_LIF_COSINE,
     "llc_lif_cpu": LLC_LIF_CPU, "bpsa_cpu": BPSA_CPU, "llc_lif_claims": LLC_LIF_CLAIMS,
-    "bpsa_claims": BPSA_CLAIMS, "smoke": SMOKE,
+    "bpsa_claims": BPSA_CLAIMS, "ce_lif_seeds": CE_LIF_SEEDS, "smoke": SMOKE,
 }
 
 
@@ -318,9 +330,10 @@ CLAIMS: dict[str, tuple[str, tuple[Claim, ...]]] = {
 
 
 def seed_run(arm: Experiment, seed: int) -> Experiment:
-    """The run of ``arm`` with ``train.seed = seed``, named ``<arm>_seed<seed>``."""
-    return dataclasses.replace(arm, name=f"{arm.name}_seed{seed}", overrides={**arm.overrides, "train.seed": seed},
-                               seeds=(), arm=arm.name)
+    """The run of ``arm`` with ``train.seed = seed``, named ``<arm>_seed<seed>`` (or as ``arm.named_runs`` says)."""
+    name = dict(arm.named_runs).get(seed, f"{arm.name}_seed{seed}")
+    return dataclasses.replace(arm, name=name, overrides={**arm.overrides, "train.seed": seed}, seeds=(),
+                               arm=arm.name, named_runs=())
 
 
 def runs_of(experiments: Sequence[Experiment]) -> tuple[Experiment, ...]:
