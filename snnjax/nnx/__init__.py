@@ -1,0 +1,28 @@
+"""Native Flax NNX modules over snnjax's pure neuron functions (``from snnjax import nnx as snnx``).
+
+The same layers and models as :mod:`snnjax.layers` and :mod:`snnjax.models` (Linen), built from the
+same ``NeuronConfig`` and ``NEURON_KINDS`` entries, with the Linen names for every parameter, and
+tested to compute the same outputs and gradients for the same weights. State is an explicit value in
+and out (``layer(x, state) -> (out, state)``, ``layer.step(x_t, state)``, ``layer.initial_state``),
+never an ``nnx.Variable``; docs/nnx.md says why and how to train these with ``nnx.Optimizer``.
+
+Only this subpackage imports ``flax.nnx``: ``import snnjax`` does not load it.
+"""
+
+from snnjax.nnx.convert import linen_tree, linen_variables, load_linen_variables
+from snnjax.nnx.neuron import SpikingNeuron, create_neuron_params
+from snnjax.nnx.recurrent import RecurrentSpikingLayer
+from snnjax.nnx.sequence import SequenceSNN
+from snnjax.nnx.synapse import SeqConv, SeqDense
+
+__all__ = [
+    "RecurrentSpikingLayer",
+    "SeqConv",
+    "SeqDense",
+    "SequenceSNN",
+    "SpikingNeuron",
+    "create_neuron_params",
+    "linen_tree",
+    "linen_variables",
+    "load_linen_variables",
+]
