@@ -12,7 +12,7 @@ from typing import Any
 import ml_collections
 from flax import traverse_util
 
-from snnjax import validate
+from snnjax.errors import ConfigError
 
 # Keys a resumed run may change: how long it runs and how often it reports, not what it computes.
 RESUMABLE_KEYS = frozenset({
@@ -39,10 +39,24 @@ def config_changes(saved: Mapping, config: ml_collections.ConfigDict) -> list[st
 def append_config_history(path: Path, step: int, config: ml_collections.ConfigDict, changes: list[str]) -> None:
     """Appends one record to ``config_history.jsonl``: from ``step`` on, the run trains under
     ``config`` (``changes``: what differs from the config it was trained under before)."""
+    from snnjax import run_files  # here, not at the top: the import block is shared with other changes
+
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     record = {"from_step": int(step), "time": now, "changes": changes, "config": json.loads(config.to_json_best_effort())}
-    with open(path, "a") as f:
+    with run_files.append_owned(path) as f:  # never through a link
         f.write(json.dumps(record) + "\n")
+
+
+def config_from_history(path: Path, step: int) -> dict | None:
+    """The config the run trained under at ``step``: the config of the last record of
+    ``config_history.jsonl`` that starts at or before ``step`` (``None``: no such record).
+
+    A half-written last record is ignored with a warning (:func:`snnjax.run_files.read_jsonl`).
+    """
+    from snnjax import run_files
+
+    records = [r for r in run_files.read_jsonl(path) if int(r.get("from_step", 0)) <= step and "config" in r]
+    return records[-1]["config"] if records else None
 
 
 def _added_at_default(key: str, old: Mapping, new: Mapping, defaults: Mapping) -> bool:
@@ -58,7 +72,7 @@ def check_resumed_config(saved: Mapping, config: ml_collections.ConfigDict, allo
     when it is at its default value.
 
     Raises:
-        validate.ConfigError: there are differences and ``allow_change`` is False.
+        ConfigError: there are differences and ``allow_change`` is False.
     """
     from snnjax.config import base_config  # imported here: snnjax.config imports the model configs
 
@@ -68,7 +82,7 @@ def check_resumed_config(saved: Mapping, config: ml_collections.ConfigDict, allo
              for k in sorted(set(old) | set(new))
              if old.get(k) != new.get(k) and k not in RESUMABLE_KEYS and not _added_at_default(k, old, new, defaults)]
     if diffs and not allow_change:
-        raise validate.ConfigError(
+        raise ConfigError(
             "the workdir holds a checkpoint of a run with a different config:\n  " + "\n  ".join(diffs)
             + "\nUse a new --workdir, or pass --allow_config_change to resume it with the new config anyway "
             "(only length and cadence keys may change freely: " + ", ".join(sorted(RESUMABLE_KEYS)) + ")."

@@ -25,7 +25,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from snnjax import data as data_lib
-from snnjax import validate
+from snnjax.errors import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +49,7 @@ def run_length(train_cfg: ml_collections.ConfigDict, num_train: int) -> RunLengt
     ``round(num_epochs · steps_per_epoch)`` (``num_epochs`` may be fractional)."""
     steps_per_epoch = num_train // int(train_cfg.batch_size)
     if steps_per_epoch < 1:
-        raise validate.ConfigError(f"train.batch_size={train_cfg.batch_size} > {num_train} training examples")
+        raise ConfigError(f"train.batch_size={train_cfg.batch_size} > {num_train} training examples")
     if int(train_cfg.num_steps) > 0:
         total = int(train_cfg.num_steps)
     else:

@@ -26,6 +26,7 @@ import ml_collections
 from snnjax import data as data_lib
 from snnjax import losses, optim, surrogate
 from snnjax.config import base_config
+from snnjax.errors import ConfigError  # defined there; validate.ConfigError stays the same class
 from snnjax.layers import encoders
 from snnjax.layers.spiking import NEURON_KINDS
 from snnjax.models import MODELS, build_model
@@ -38,10 +39,6 @@ LOSSES_FOR_TASK = {
     "sequence_classification": ("cross_entropy",),
     "regression": ("mse_regression",),
 }
-
-
-class ConfigError(ValueError):
-    """A config the training job cannot run; the message lists every problem and its fix."""
 
 
 def _fail(problems: Sequence[str]) -> None:
