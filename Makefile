@@ -1,4 +1,4 @@
-# Two commands that set everything up themselves on a fresh machine (Python >= 3.10 needed):
+# Two commands that set everything up themselves on a fresh machine (Python >= 3.11 needed):
 #   make smoke   train the smoke config on the shipped MNIST subset (no download)
 #   make test    run the test suite
 PYTHON ?= python3
