@@ -2,6 +2,8 @@
 forward and gradients, for every registered neuron kind and for the sequence nets; the converter
 moves weights both ways; the explicit state runs in lax.scan, nnx.scan, nnx.jit and jax.jit."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -54,6 +56,7 @@ def test_neuron_params_have_the_linen_names_shapes_and_initial_values(kind):
 def test_neuron_equals_linen_forward_state_and_gradients_float64(kind):
     cfg = _neuron_config(kind)
     needs_te = NEURON_KINDS.lookup(kind).needs_te
+    argnums = (0, 1, 2) if needs_te else (0, 1)
     with jax.enable_x64(True):
         kx, kt, kp = jax.random.split(jax.random.PRNGKey(1), 3)
         x = 1.5 * jax.random.normal(kx, (T, B, N), jnp.float64)
@@ -65,16 +68,21 @@ def test_neuron_equals_linen_forward_state_and_gradients_float64(kind):
         def linen_loss(p, x, te):
             return _state_loss(*linen_layer.apply({"params": p}, x, te=te, return_state=True))
 
+        @jax.jit  # one compile per side: eager float64 scans cost seconds per call
+        def linen_run(p, x, te):
+            return linen_layer.apply({"params": p}, x, te=te, return_state=True), jax.grad(linen_loss, argnums)(p, x, te)
+
         def nnx_loss(layer, x, te):
             return _state_loss(*layer(x, layer.initial_state((B,), jnp.float64), te=te))
 
-        s_linen, st_linen = linen_layer.apply({"params": params}, x, te=te, return_state=True)
-        s_nnx, st_nnx = layer(x, te=te)
+        @nnx.jit
+        def nnx_run(layer, x, te):
+            return layer(x, te=te), nnx.grad(nnx_loss, argnums=argnums)(layer, x, te)
+
+        out_linen, g_linen = linen_run(params, x, te)
+        (s_nnx, st_nnx), g_nnx = nnx_run(layer, x, te)
         assert float(s_nnx.sum()) > 0  # the comparison sees spikes
-        chex.assert_trees_all_close((s_nnx, st_nnx), (s_linen, st_linen), **TOL)
-        argnums = (0, 1, 2) if needs_te else (0, 1)
-        g_linen = jax.grad(linen_loss, argnums)(params, x, te)
-        g_nnx = nnx.grad(nnx_loss, argnums=argnums)(layer, x, te)
+        chex.assert_trees_all_close((s_nnx, st_nnx), out_linen, **TOL)
         chex.assert_trees_all_close((snnx.linen_tree(g_nnx[0]),) + g_nnx[1:], g_linen, **TOL)
 
 
@@ -139,11 +147,13 @@ SEQUENCE_CASES = {
 }
 
 
-def _linen_sequence(case: str, dtype=jnp.float32, key=jax.random.PRNGKey(0)):
+@functools.lru_cache(maxsize=None)
+def _linen_sequence(case: str, dtype=jnp.float32):
+    """A Linen net of ``case``, its variables (init under one jit) and an encoded input ``[T, B, 1]``."""
     model = models.SequenceSNN(num_outputs=2, encoder="sequence", **SEQUENCE_CASES[case])
     h = 2.0 * jax.random.normal(jax.random.PRNGKey(4), (T, B, 1), dtype)
-    variables = model.init(key, h, train=True, encoded=True)
-    return model, variables, h
+    init = jax.jit(lambda key, h: model.init(key, h, train=True, encoded=True))
+    return model, init(jax.random.PRNGKey(0), h), h
 
 
 def test_converter_round_trip_is_exact():
@@ -172,29 +182,46 @@ def test_converter_names_what_does_not_fit():
 
 # --- the sequence nets -----------------------------------------------------------------------------
 
+def _nnx_sequence(case: str, seed: int = 0) -> snnx.SequenceSNN:
+    kwargs = dict(SEQUENCE_CASES[case])
+    return snnx.SequenceSNN(1, kwargs.pop("hidden"), 2, encoder="sequence", te_steps=T, **kwargs,
+                            rngs=nnx.Rngs(seed))
+
+
 @pytest.mark.parametrize("case", sorted(SEQUENCE_CASES))
 def test_sequence_snn_equals_linen_outputs_states_and_gradients_float64(case):
     with jax.enable_x64(True):
-        linen_model, variables, h = _linen_sequence(case, jnp.float64)
-        params = _float64(_perturbed(dict(variables["params"]), jax.random.PRNGKey(5), scale=0.2))
-        model = snnx.SequenceSNN.from_linen(linen_model, {"params": params})
-        out, state = model(h)
-        assert float(jnp.abs(out.out).sum()) > 0
-        for train in (True, False):  # Linen's layer schedule (train) and step schedule (CPU eval)
-            out_l, state_l = linen_model.apply({"params": params}, h, train=train, encoded=True, return_state=True)
-            chex.assert_trees_all_close((out.out, state), (out_l.out, state_l), **TOL)
-        assert out.readout == out_l.readout
+        model = _nnx_sequence(case)
+        linen_model = model.to_linen()
+        h = 2.0 * jax.random.normal(jax.random.PRNGKey(4), (T, B, 1), jnp.float64)
+        params = _float64(_perturbed(snnx.linen_variables(model)["params"], jax.random.PRNGKey(5), scale=0.2))
+        # the layout Linen's init makes (shapes only, nothing compiled) is the one converted
+        linen_shapes = jax.eval_shape(lambda: linen_model.init(jax.random.PRNGKey(0), h, train=True, encoded=True))
+        chex.assert_trees_all_equal_shapes(dict(linen_shapes["params"]), params)
+        snnx.load_linen_variables(model, {"params": params})
+
+        def loss(out, state):
+            return _state_loss(out.out, state.layers) + jnp.sum(out.prediction() ** 2)
 
         def linen_loss(p, h):
-            out, state = linen_model.apply({"params": p}, h, train=True, encoded=True, return_state=True)
-            return _state_loss(out.out, state.layers) + jnp.sum(out.prediction() ** 2)
+            out = linen_model.apply({"params": p}, h, train=True, encoded=True, return_state=True)
+            return loss(*out), out
 
-        def nnx_loss(model, h):
-            out, state = model(h)
-            return _state_loss(out.out, state.layers) + jnp.sum(out.prediction() ** 2)
+        @jax.jit  # one compile per side: eager float64 scans cost seconds per call
+        def linen_run(p, h):
+            eval_out = linen_model.apply({"params": p}, h, train=False, encoded=True, return_state=True)
+            return eval_out, jax.grad(linen_loss, (0, 1), has_aux=True)(p, h)
 
-        g_p, g_h = jax.grad(linen_loss, (0, 1))(params, h)
-        g_model, g_h_nnx = nnx.grad(nnx_loss, argnums=(0, 1))(model, h)
+        @nnx.jit
+        def nnx_run(model, h):
+            return model(h), nnx.grad(lambda m, h: loss(*m(h)), argnums=(0, 1))(model, h)
+
+        (out, state), (g_model, g_h_nnx) = nnx_run(model, h)
+        eval_out, ((g_p, g_h), train_out) = linen_run(params, h)
+        assert float(jnp.abs(out.out).sum()) > 0
+        for out_l, state_l in (train_out, eval_out):  # Linen's layer schedule (train) and step schedule (CPU eval)
+            chex.assert_trees_all_close((out.out, state), (out_l.out, state_l), **TOL)
+            assert out.readout == out_l.readout
         chex.assert_trees_all_close((snnx.linen_tree(g_model), g_h_nnx), (g_p, g_h), **TOL)
 
 
@@ -268,3 +295,17 @@ def test_import_snnjax_does_not_load_flax_nnx():
     code = "import sys, snnjax, snnjax.layers, snnjax.models; print('flax.nnx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_example_trains_and_its_step_scan_and_linen_twin_agree():
+    import pathlib
+    import runpy
+
+    example = pathlib.Path(__file__).resolve().parent.parent / "examples" / "nnx_sequence.py"
+    main = runpy.run_path(str(example))["main"]
+    with jax.numpy_dtype_promotion("standard"):  # optax's adam has no strict promotion path (snnjax.optim)
+        result = main(steps=60)
+    assert result["last_loss"] < 0.8 * result["first_loss"]
+    assert result["test_accuracy"] >= 0.75  # chance is 0.5
+    assert result["max_abs_difference_step_scan"] < 1e-5
+    assert result["max_abs_difference_linen"] < 1e-5

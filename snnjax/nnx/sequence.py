@@ -110,13 +110,14 @@ class SequenceSNN(nnx.Module):
         params = variables["params"]
         first = params["layer0"]["input"] if 0 in linen_model.recurrent_layers else params["fc0"]
         te_steps = params["te"].shape[0] if "te" in params else None
-        model = cls(first["kernel"].shape[0], tuple(linen_model.hidden), linen_model.num_outputs,
-                    neuron=linen_model.neuron, te_steps=te_steps, recurrent_layers=tuple(linen_model.recurrent_layers),
-                    recurrent_init_scale=linen_model.recurrent_init_scale, te_init_mean=linen_model.te_init_mean,
-                    te_init_std=linen_model.te_init_std, readout=linen_model.readout,
-                    readout_decay=linen_model.readout_decay, encoder=linen_model.encoder,
-                    time_steps=linen_model.time_steps, permutation_seed=linen_model.permutation_seed,
-                    rngs=nnx.Rngs(0))
+        m = linen_model
+        # built abstractly (shapes only, nothing drawn): every value comes from ``variables``
+        model = nnx.eval_shape(lambda: cls(
+            first["kernel"].shape[0], tuple(m.hidden), m.num_outputs, neuron=m.neuron, te_steps=te_steps,
+            recurrent_layers=tuple(m.recurrent_layers), recurrent_init_scale=m.recurrent_init_scale,
+            te_init_mean=m.te_init_mean, te_init_std=m.te_init_std, readout=m.readout,
+            readout_decay=m.readout_decay, encoder=m.encoder, time_steps=m.time_steps,
+            permutation_seed=m.permutation_seed, rngs=nnx.Rngs(0)))
         return load_linen_variables(model, variables)
 
     def to_linen(self) -> LinenSequenceSNN:
