@@ -51,3 +51,5 @@ __all__ = [
     "torch_uniform",
     "vote",
 ]
+
+from snnjax.layers import parallel_kinds  # noqa: E402,F401  registers the kind lif_no_reset

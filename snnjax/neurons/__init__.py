@@ -22,6 +22,7 @@ from snnjax.neurons.lif import (
     llc_lif,
     llc_lif_step,
 )
+from snnjax.neurons.parallel import li_parallel, lif_no_reset, lif_no_reset_step, linear_recurrence, psn, psn_init
 from snnjax.neurons.plif import plif, plif_leak, plif_step, plif_w_init
 
 __all__ = [
@@ -47,9 +48,13 @@ __all__ = [
     "leaky_step",
     "li",
     "li_init_state",
+    "li_parallel",
     "li_step",
+    "linear_recurrence",
     "lif",
     "lif_init_state",
+    "lif_no_reset",
+    "lif_no_reset_step",
     "lif_step",
     "llc_leak",
     "llc_lif",
@@ -58,4 +63,6 @@ __all__ = [
     "plif_leak",
     "plif_step",
     "plif_w_init",
+    "psn",
+    "psn_init",
 ]
