@@ -163,3 +163,30 @@ def test_llc_leak_gradient_by_hand():
     g = lambda z: 4 * _sigmoid(4 * z) * (1 - _sigmoid(4 * z))
     grad = jax.grad(lambda a: neurons.llc_lif(jnp.array([[x0], [x1]], jnp.float32), a)[0][1, 0])(jnp.float32(a))
     np.testing.assert_allclose(float(grad), g(u1 - 1.0) * x0 * k * (1 - k), rtol=1e-5)
+
+
+# --- The surrogate gradient itself through time, by snnjax.testing ---------------------------------
+# Unlike the smooth-spike cases above, the neurons here fire real 0/1 spikes; the helper compares their
+# surrogate gradient with finite differences of the neuron whose spikes are s* + F(z) - F(z*) (the
+# same forward pass at the point, smooth around it). BPTA and detach_reset are no derivative and are
+# checked by hand above.
+RELAXATION_CASES = {
+    "lif-hard": (lambda st, x, fn, p: neurons.lif_step(st, x, decay=p[0], v_th=p[1], spike_fn=fn),
+                 lambda x, st, fn, p: neurons.lif(x, decay=p[0], v_th=p[1], spike_fn=fn, state=st), neurons.lif_init_state),
+    "lif-soft-decay-input": (lambda st, x, fn, p: neurons.lif_step(st, x, decay=p[0], v_th=p[1], spike_fn=fn, reset="soft", decay_input=True),
+                             None, neurons.lif_init_state),
+    "alif": (lambda st, x, fn, p: neurons.alif_step(st, x, decay=p[0], rho=0.9, beta=0.7, v_th=p[1], spike_fn=fn),
+             lambda x, st, fn, p: neurons.alif(x, decay=p[0], rho=0.9, beta=0.7, v_th=p[1], spike_fn=fn, state=st),
+             neurons.alif_init_state),
+    "leaky": (lambda st, x, fn, p: neurons.leaky_step(st, x, decay=p[0], v_th=p[1], spike_fn=fn), None, neurons.leaky_init_state),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RELAXATION_CASES))
+def test_surrogate_gradient_through_time_matches_the_smooth_relaxation(case):
+    from snnjax import testing
+
+    step, sequence, init = RELAXATION_CASES[case]
+    x = np.random.default_rng(2).normal(0.4, 0.6, (6, 2, 3))
+    testing.assert_neuron_grad_matches_relaxation(step, x, init((2, 3)), surrogate.atan(), params=(0.7, 0.5),
+                                                  sequence=sequence)

@@ -219,3 +219,20 @@ def test_spikingjelly_surrogates_equal_ours(name):
     np.testing.assert_array_equal(np.asarray(ours(jnp.asarray(x))), s_peer)
     g = jax.grad(lambda x: jnp.sum(ours(x)))(jnp.asarray(x))
     np.testing.assert_allclose(np.asarray(g), g_peer, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", sorted(HAND_DERIVATIVES))
+def test_backward_pass_is_the_primitives_derivative_by_snnjax_testing(name):
+    """The same property as the float64 test above, by the public helper users call in their tests."""
+    from snnjax import testing
+
+    spike_fn, _ = HAND_DERIVATIVES[name]
+    testing.assert_surrogate_matches_primitive(spike_fn, xs=X[X != 0.0], v_th=0.5)  # away from the kinks at 0
+
+
+def test_custom_surrogate_checked_by_snnjax_testing():
+    from snnjax import testing
+
+    soft_step = lambda x, k: 0.5 + 0.5 * x * k / (1 + jnp.abs(x * k))  # noqa: E731
+    testing.assert_custom_surrogate(surrogate.from_primitive(soft_step, 10.0),
+                                    derivative=lambda x, k: 0.5 * k / (1 + jnp.abs(k * x)) ** 2)  # written by hand
