@@ -1,85 +1,16 @@
-"""Trains an snnjax experiment: the job users run.
+"""Trains an snnjax experiment: the job users run, from a checkout's root.
 
     python train.py --config configs/smoke.py --workdir runs/smoke
     python train.py --config configs/smoke.py --workdir runs/smoke2 --config.optim.learning_rate=3e-4
 
-Rerunning a command with the same ``--workdir`` resumes the run from its latest checkpoint. On a
-cluster (SLURM, Open MPI, or ``JAX_COORDINATOR_ADDRESS``/``JAX_NUM_PROCESSES``/``JAX_PROCESS_ID``
-set) every process runs this same command and ``jax.distributed`` is initialised first.
-The loop itself is :func:`snnjax.train_lib.train_and_evaluate`.
+The same command as the installed ``snnjax-train`` (``python -m snnjax.train``), which also takes a
+packaged config's name (``--config smoke``): rerunning a command with the same ``--workdir`` resumes
+the run from its latest checkpoint; on a cluster every process runs this same command. Its flags,
+messages and multi-process start-up are :mod:`snnjax.train`'s; the loop is
+:func:`snnjax.train_lib.train_and_evaluate`.
 """
 
-from __future__ import annotations
-
-import os
-import sys
-
-from absl import app, flags, logging
-from ml_collections import config_flags
-
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).", lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and the summary.")
-_ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
-    "allow_config_change", False, "Resume a workdir even if its saved config differs in more than length/cadence keys.")
-flags.mark_flags_as_required(["config", "workdir"])
-
-
-def _multi_process() -> bool:
-    """Whether the environment launched several cooperating processes."""
-    if os.environ.get("JAX_COORDINATOR_ADDRESS"):
-        return True
-    counts = ("JAX_NUM_PROCESSES", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE")
-    return any(int(os.environ.get(v, "1") or 1) > 1 for v in counts)
-
-
-def _init_distributed() -> None:
-    import jax
-
-    kwargs = {}
-    if os.environ.get("JAX_NUM_PROCESSES"):
-        kwargs["num_processes"] = int(os.environ["JAX_NUM_PROCESSES"])
-    if os.environ.get("JAX_PROCESS_ID"):
-        kwargs["process_id"] = int(os.environ["JAX_PROCESS_ID"])
-    jax.distributed.initialize(**kwargs)  # reads JAX_COORDINATOR_ADDRESS, or detects SLURM / Open MPI
-
-
-def main(argv: list[str]) -> None:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    if not flags.FLAGS["verbosity"].present:  # orbax logs every save at INFO
-        logging.set_verbosity(logging.WARNING)
-    from snnjax import cli_errors, host_malloc
-
-    try:  # SNNJAX_HOST_MALLOC=retain: reuse freed host memory (snnjax/host_malloc.py), before JAX starts
-        host_malloc.retain_freed_memory()
-    except ValueError as error:
-        sys.exit(f"error: {error}")
-
-    workdir_problem = cli_errors.check_workdir(_WORKDIR.value)
-    if workdir_problem:
-        sys.exit(workdir_problem)
-    if _multi_process():
-        _init_distributed()
-    from snnjax import checkpointing, train_lib, validate
-    from snnjax.data import DataNotFoundError
-    from snnjax.data.idx import IDXError
-
-    known = (validate.ConfigError, train_lib.NonFiniteLossError, DataNotFoundError, IDXError,
-             checkpointing.CheckpointError)
-    with cli_errors.OrbaxErrorLog() as orbax_errors:
-        try:
-            train_lib.train_and_evaluate(_CONFIG.value, _WORKDIR.value, allow_config_change=_ALLOW_CONFIG_CHANGE.value)
-        except Exception as error:  # noqa: BLE001 - explained in one line, or re-raised with its traceback
-            line = cli_errors.explain(error, _WORKDIR.value, known)
-            if line is None:
-                orbax_errors.release()
-                raise
-            orbax_errors.discard()
-            sys.exit(line)
-    orbax_errors.release()
-
+from snnjax.train import run
 
 if __name__ == "__main__":
-    from snnjax.validate import parse_flags
-
-    app.run(main, flags_parser=parse_flags)
+    run()

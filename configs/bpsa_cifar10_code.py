@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import bpsa_cifar10, bpsa_common
+from snnjax.configs import bpsa_cifar10, bpsa_common
 
 ARGS = bpsa_cifar10.ARGS
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import bpsa_cifar10_dvs, bpsa_common
+from snnjax.configs import bpsa_cifar10_dvs, bpsa_common
 
 ARGS = bpsa_cifar10_dvs.ARGS
 

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import common
 from snnjax.config import base_config
+from snnjax.configs import common
 
 # Table 1, C = Conv3×3-BN-ReLU-LIF; "{v}-{k}" is the voting head (10·classes → classes).
 NETS = {

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import bpsa_common, bpsa_dvs_gesture
+from snnjax.configs import bpsa_common, bpsa_dvs_gesture
 
 ARGS = bpsa_dvs_gesture.ARGS
 

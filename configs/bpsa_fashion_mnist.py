@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import bpsa_mnist
+from snnjax.configs import bpsa_mnist
 
 ARGS = ("bpsa_bpta", "bpsa", "baseline", "baseline,4")
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import bpsa_common, common
+from snnjax.configs import bpsa_common, common
 
 ARGS = ("bpsa_bpta", "bpsa", "baseline")
 

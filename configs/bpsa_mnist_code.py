@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import bpsa_common, bpsa_mnist
+from snnjax.configs import bpsa_common, bpsa_mnist
 
 ARGS = bpsa_mnist.ARGS
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import bpsa_common, bpsa_nmnist
+from snnjax.configs import bpsa_common, bpsa_nmnist
 
 ARGS = bpsa_nmnist.ARGS
 

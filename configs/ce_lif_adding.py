@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import ce_lif_common, common
+from snnjax.configs import ce_lif_common, common
 
 ARGS = ("200", "100", "500")
 

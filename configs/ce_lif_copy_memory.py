@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import ce_lif_common, common
+from snnjax.configs import ce_lif_common, common
 
 ARGS = ("100", "50", "200")
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import ce_lif_seq_mnist
+from snnjax.configs import ce_lif_seq_mnist
 
 ARGS = ce_lif_seq_mnist.ARGS
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import ce_lif_common, common
+from snnjax.configs import ce_lif_common, common
 
 ARGS = ("152", "88")
 HIDDEN = {"152": (64, 152, 152), "88": (64, 88, 88)}

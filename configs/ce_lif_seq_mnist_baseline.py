@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import ce_lif_common, common
+from snnjax.configs import ce_lif_common, common
 
 ARGS = ("lif", "lif_rec", "plif", "plif_rec", "alif", "alif_rec")
 

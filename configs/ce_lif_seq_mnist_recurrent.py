@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import ce_lif_common, common
+from snnjax.configs import ce_lif_common, common
 
 ARGS = ("152", "136")
 HIDDEN = {"152": (64, 152, 152), "136": (64, 136, 136)}

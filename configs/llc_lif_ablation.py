@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import common, llc_lif_fashion_mnist
+from snnjax.configs import common, llc_lif_fashion_mnist
 
 ARGS = ("full", "no_llc_lif", "no_local", "no_llc_bn", "no_ossa", "no_llc_bn_ossa", "llc_lif_only")
 

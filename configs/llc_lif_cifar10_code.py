@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import llc_lif_cifar10, llc_lif_common
+from snnjax.configs import llc_lif_cifar10, llc_lif_common
 
 ARGS = ()
 

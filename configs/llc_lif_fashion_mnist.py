@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import common, llc_lif_common
+from snnjax.configs import common, llc_lif_common
 
 ARGS = ()
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import llc_lif_common, llc_lif_fashion_mnist
+from snnjax.configs import llc_lif_common, llc_lif_fashion_mnist
 
 ARGS = ()
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import llc_lif_common, llc_lif_mnist
+from snnjax.configs import llc_lif_common, llc_lif_mnist
 
 ARGS = ()
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import common
 from snnjax.config import base_config
+from snnjax.configs import common
 
 ARGS = ("recurrent", "feedforward")
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import common
 from snnjax.config import base_config
+from snnjax.configs import common
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from configs import common, smoke
+from snnjax.configs import common, smoke
 
 ARGS = ()
 

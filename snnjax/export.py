@@ -37,7 +37,7 @@ def export_run(workdir: str | Path, fmt: str = "nir", out: str | Path | None = N
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workdir", help="a run directory written by train.py")
+    parser.add_argument("workdir", help="a run directory written by snnjax-train (or train.py in a checkout)")
     parser.add_argument("--format", default="nir", choices=FORMATS)
     parser.add_argument("--out", help="output file (default: <workdir>/model.nir)")
     parser.add_argument("--step", type=int, help="checkpoint step (default: the latest)")

@@ -28,7 +28,7 @@ def read_metrics(workdir: Path) -> list[dict[str, Any]]:
     """The rows of ``metrics.jsonl`` (each has ``step`` and some scalars)."""
     path = workdir / "metrics.jsonl"
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found: is {workdir} a run directory written by train.py?")
+        raise FileNotFoundError(f"{path} not found: is {workdir} a run directory written by snnjax-train (train.py)?")
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     for row in rows:  # NaN/inf are written as strings
         for k, v in row.items():
@@ -211,7 +211,7 @@ def make_report(workdir: str | Path, out: str | Path | None = None) -> list[Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workdir", help="a run directory written by train.py")
+    parser.add_argument("workdir", help="a run directory written by snnjax-train (or train.py in a checkout)")
     parser.add_argument("--out", help="output folder (default: <workdir>/report)")
     args = parser.parse_args(argv)
     try:

@@ -1,7 +1,11 @@
 """Prints a model as a table of its layers: module path, output shapes, parameters.
 
-    python -m snnjax.summary configs/smoke.py
-    python -m snnjax.summary configs/smoke.py --config.model.spec=32c3-p2-64c3-p2-200-10
+    python -m snnjax.summary smoke
+    python -m snnjax.summary ce_lif_seq_mnist:88
+    python -m snnjax.summary path/to/my_config.py --config.model.spec=32c3-p2-64c3-p2-200-10
+
+The config is named as ``snnjax-train --config`` takes it: a packaged config's ``name[:arg]`` or a
+config file's ``path[:arg]`` (:mod:`snnjax.config_files`), with the same ``--config.*`` overrides.
 
 The model is traced abstractly (``jax.eval_shape``) on one example: nothing is compiled or run, so
 even a CE-LIF net over the 784 steps of Seq-MNIST is summarised in a second. Shapes are time-major
@@ -159,7 +163,11 @@ if __name__ == "__main__":
     from absl import app
     from ml_collections import config_flags
 
-    _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).", lock_config=True)
-    # The config file is the first positional argument: python -m snnjax.summary configs/x.py
+    from snnjax import config_files
+
+    _CONFIG = config_flags.DEFINE_config_file(
+        "config", None, "Experiment config: a packaged config's name[:arg] or a config file's path[:arg].",
+        lock_config=True)
+    # The config is the first positional argument: python -m snnjax.summary smoke
     args = sys.argv[:1] + [f"--config={sys.argv[1]}"] + sys.argv[2:] if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else sys.argv
-    app.run(main, argv=args, flags_parser=validate.parse_flags)
+    app.run(main, argv=args, flags_parser=config_files.parse_flags)

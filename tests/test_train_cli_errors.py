@@ -78,9 +78,25 @@ def test_bad_idx_header_names_the_file(mnist_dir, tmp_path):
 def test_missing_config_file(tmp_path):
     rc, lines = _train(["--config", "configs/no_such.py", "--workdir", str(tmp_path / "run"), *SHORT], tmp_path)
     assert rc == 1
-    assert lines == [f"error: config file configs/no_such.py not found (looked in {REPO}); give the path of an "
-                     "experiment config, e.g. --config configs/smoke.py (configs/README.md lists them)"]
+    assert lines == [f"error: config file configs/no_such.py not found (looked in {REPO}); give an existing file's "
+                     "path or a packaged config's name, e.g. --config smoke (an unknown name lists them)"]
     assert not (tmp_path / "run").exists()
+
+
+def test_unknown_config_name_lists_the_packaged_ones(tmp_path):
+    rc, lines = _train(["--config", "smok", "--workdir", str(tmp_path / "run"), *SHORT], tmp_path)
+    assert rc == 1 and len(lines) == 1
+    assert lines[0].startswith("error: no packaged config named 'smok'; did you mean --config smoke? packaged "
+                               "configs: bpsa_cifar10, ")
+    assert not (tmp_path / "run").exists()
+
+
+def test_argument_error_names_the_config_as_given(tmp_path):
+    """A packaged name is resolved to its file, but the message quotes what the user typed."""
+    rc, lines = _train(["--config=smoke:foo", "--workdir", str(tmp_path / "run")], tmp_path)
+    assert rc == 1
+    assert lines == ["error: --config smoke:foo: ValueError: configs/smoke.py takes no argument, got 'foo': "
+                     "drop ':foo' (--config configs/smoke.py) and change keys with --config.<section>.<key>=<value>"]
 
 
 def test_argument_to_a_config_without_variants(tmp_path):
