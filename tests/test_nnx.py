@@ -15,6 +15,8 @@ from flax import nnx
 from snnjax import layers, models
 from snnjax import nnx as snnx
 from snnjax.layers import NEURON_KINDS, NeuronConfig
+from snnjax.models.conv_net import ConvOptions
+from snnjax.models.spec import parse_spec
 
 TOL = dict(atol=1e-12, rtol=1e-12)
 T, B, N = 5, 2, 3
@@ -309,3 +311,64 @@ def test_example_trains_and_its_step_scan_and_linen_twin_agree():
     assert result["test_accuracy"] >= 0.75  # chance is 0.5
     assert result["max_abs_difference_step_scan"] < 1e-5
     assert result["max_abs_difference_linen"] < 1e-5
+
+
+# --- the conv nets ---------------------------------------------------------------------------------
+
+CONV_CASES = {
+    # llc-lif text: LLC-BN scaled by the block's shared LLC-LIF leak, statistics pooled over T, direct
+    # coding with a static first conv, voting (20-10)
+    "llc_bn_text": ("4c3-p2-6c3-p2-20-10", (8, 8, 1), NeuronConfig(kind="llc_lif", learn_threshold=True),
+                    ConvOptions(time_steps=3, norm="llc_bn")),
+    # released-code switches: LLC-BN's own leak, per-step statistics (the static conv's counted T
+    # times), conv bias, ReLU before the neurons and on dense currents, subsampling, average pooling
+    "llc_bn_code_switches": ("4c3-s2-4c3-ap2-16-10", (8, 8, 1), NeuronConfig(kind="llc_lif", per_channel=True, v_th=0.3),
+                             ConvOptions(time_steps=3, norm="llc_bn", llc_bn_leak="own", norm_stats="per_step",
+                                         static_norm_updates="per_step", conv_bias=True, relu_before_neuron=True,
+                                         dense_relu=True)),
+    # a dense net on direct-coded vectors: the first dense layer runs once and is repeated over T
+    "dense_static": ("16-10", (12,), NeuronConfig(kind="alif", decay=0.8, v_th=0.5), ConvOptions(time_steps=4)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONV_CASES))
+def test_conv_snn_equals_linen_outputs_statistics_states_and_gradients_float64(case):
+    spec, input_shape, neuron, opts = CONV_CASES[case]
+    layers_ = parse_spec(spec, 10)
+    with jax.enable_x64(True):
+        model = snnx.ConvSNN(layers_, 10, input_shape, neuron=neuron, opts=opts, rngs=nnx.Rngs(0))
+        linen_model = models.ConvSNN(layers_, 10, neuron, opts)
+        x = jax.random.uniform(jax.random.PRNGKey(8), (B,) + input_shape, jnp.float64)
+        variables = _float64(_perturbed(snnx.linen_variables(model), jax.random.PRNGKey(9), scale=0.2))
+        if "batch_stats" in variables:  # a variance must stay positive
+            variables["batch_stats"] = jax.tree.map(jnp.abs, variables["batch_stats"])
+        linen_shapes = jax.eval_shape(lambda: linen_model.init(jax.random.PRNGKey(0), x, train=False))
+        chex.assert_trees_all_equal_shapes(dict(linen_shapes), variables)
+        snnx.load_linen_variables(model, variables)
+        collections = ["batch_stats", "neuron_state"]
+
+        def linen_loss(p, x):
+            out, new = linen_model.apply({**variables, "params": p}, x, train=True, mutable=collections)
+            return _state_loss(out.out, new["neuron_state"]), (out, new)
+
+        @jax.jit
+        def linen_run(p, x):
+            eval_out = linen_model.apply({**variables, "params": p}, x, train=False)
+            return eval_out, jax.grad(linen_loss, (0, 1), has_aux=True)(p, x)
+
+        @nnx.jit
+        def nnx_run(model, x):
+            eval_out, _ = model(x, train=False)
+            train_out, state = model(x, train=True)  # updates the running statistics
+            stats = snnx.linen_variables(model).get("batch_stats", {})
+            loss = lambda m, x: _state_loss(m(x, train=True)[0].out, snnx.neuron_state_to_linen(m(x, train=True)[1]))
+            return eval_out, train_out, state, stats, nnx.grad(loss, argnums=(0, 1))(model, x)
+
+        eval_out, train_out, state, stats, (g_model, g_x) = nnx_run(model, x)
+        eval_l, ((g_p, g_xl), (train_l, new_l)) = linen_run(variables["params"], x)
+        assert float(train_out.out.sum()) > 0
+        chex.assert_trees_all_close(eval_out.out, eval_l.out, **TOL)
+        chex.assert_trees_all_close((train_out.out, state), (train_l.out, snnx.neuron_state_from_linen(new_l["neuron_state"])),
+                                    **TOL)
+        chex.assert_trees_all_close(stats, dict(new_l.get("batch_stats", {})), **TOL)
+        chex.assert_trees_all_close((snnx.linen_tree(g_model), g_x), (g_p, g_xl), **TOL)

@@ -9,13 +9,23 @@ never an ``nnx.Variable``; docs/nnx.md says why and how to train these with ``nn
 Only this subpackage imports ``flax.nnx``: ``import snnjax`` does not load it.
 """
 
-from snnjax.nnx.convert import linen_tree, linen_variables, load_linen_variables
+from snnjax.nnx.conv import ConvBlock, ConvSNN, LLCBatchNorm, time_consistent_dropout
+from snnjax.nnx.convert import (
+    linen_tree,
+    linen_variables,
+    load_linen_variables,
+    neuron_state_from_linen,
+    neuron_state_to_linen,
+)
 from snnjax.nnx.neuron import SpikingNeuron, create_neuron_params
 from snnjax.nnx.recurrent import RecurrentSpikingLayer
 from snnjax.nnx.sequence import SequenceSNN
 from snnjax.nnx.synapse import SeqConv, SeqDense
 
 __all__ = [
+    "ConvBlock",
+    "ConvSNN",
+    "LLCBatchNorm",
     "RecurrentSpikingLayer",
     "SeqConv",
     "SeqDense",
@@ -25,4 +35,7 @@ __all__ = [
     "linen_tree",
     "linen_variables",
     "load_linen_variables",
+    "neuron_state_from_linen",
+    "neuron_state_to_linen",
+    "time_consistent_dropout",
 ]

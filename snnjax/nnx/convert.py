@@ -96,3 +96,30 @@ def load_linen_variables(model: nnx.Module, variables: Mapping[str, Any]) -> nnx
         nnx.replace_by_pure_dict(state, given)
         nnx.update(model, state)
     return model
+
+
+def neuron_state_from_linen(collection: Mapping[str, Any]) -> dict[str, Any]:
+    """A Linen ``neuron_state`` collection (``{"conv0": {"neuron": {"state": st}}}``) as the explicit
+    state of :class:`snnjax.nnx.ConvSNN` (``{"conv0/neuron": st}``)."""
+    flat: dict[str, Any] = {}
+
+    def walk(tree: Mapping[str, Any], path: tuple[str, ...]) -> None:
+        for name, value in tree.items():
+            if name == "state":
+                flat["/".join(path)] = value
+            else:
+                walk(value, path + (str(name),))
+
+    walk(collection, ())
+    return flat
+
+
+def neuron_state_to_linen(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`neuron_state_from_linen`: a ``neuron_state`` collection for Linen's ``apply``."""
+    tree: dict[str, Any] = {}
+    for path, value in state.items():
+        node = tree
+        for name in path.split("/"):
+            node = node.setdefault(name, {})
+        node["state"] = value
+    return tree

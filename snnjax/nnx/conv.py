@@ -1,0 +1,303 @@
+"""LLC-BN and the spiking conv/dense nets of the llc-lif and bpsa-bpta papers as NNX modules.
+
+The same nets as :class:`snnjax.models.ConvSNN` (spec strings such as ``16c3-p2-32c3-p2-100-10``,
+the switches of :class:`snnjax.models.conv_net.ConvOptions`), with the Linen names for every
+parameter and batch statistic (``conv0/conv/kernel``, ``conv0/a``, ``conv0/norm/scale``,
+``conv0/norm/mean``, ``fc0/kernel``, ``fc0_neuron/v_th``), so :mod:`snnjax.nnx.convert` moves
+weights and statistics between the two, and the two compute the same outputs and gradients.
+
+LLC-BN (llc-lif §3.3) normalises with the batch's statistics in training and updates its running
+statistics, ``nnx.BatchStat`` variables, in place (as ``nnx.BatchNorm``; Linen's ``batch_stats``):
+
+.. math::  y = \\lambda\\,\\alpha\\,k_\\tau(a)\\,\\frac{x - \\mathrm{E}[x]}{\\sqrt{\\mathrm{Var}[x] + \\epsilon}} + \\beta
+
+Neuron states are explicit: ``model(x, state, train=...) -> (ModelOutput, state)``, the state a dict
+from each neuron layer's Linen path (``"conv0/neuron"``, ``"fc1_neuron"``) to its neuron state,
+where the Linen model carries the same states in its ``neuron_state`` collection. Randomness is
+explicit too: ``key`` feeds the ``rate`` encoder and the time-consistent dropout masks.
+
+Not here yet (Linen only): OSSA, local classifiers, and the released-code switches that need them
+(``trunk_calls=2``, ``first_neuron="split"``); the constructor refuses them by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax.typing import DTypeLike
+
+from snnjax import flat_random
+from snnjax.layers import encoders
+from snnjax.layers.llc_batch_norm import batch_moments, llc_batch_norm, running_update
+from snnjax.layers.pooling import pool
+from snnjax.layers.spiking import NeuronConfig, leak_parameter
+from snnjax.layers.voting import vote
+from snnjax.models.conv_net import ConvOptions
+from snnjax.models.output import ModelOutput
+from snnjax.models.spec import SPATIAL, Layer, parse_spec
+from snnjax.nnx.neuron import SpikingNeuron, _ParamRecorder
+from snnjax.nnx.synapse import SeqConv, SeqDense
+
+Array = jax.Array
+ConvState = dict[str, Any]  # neuron layer path -> its neuron state
+
+
+class LLCBatchNorm(nnx.Module):
+    """LLC-BN over channels-last input ``[..., features]`` (merge time into the batch first).
+
+    Args:
+        features: channels.
+        alpha: α (3.2 in the paper); ``alpha=1`` without a leak is a plain BatchNorm.
+        momentum: running statistics ``r ← momentum·r + (1 − momentum)·batch``.
+        eps: ε.
+        own_leak: the layer has its own leak parameter ``w`` and uses ``sigmoid(w)`` when called
+            without ``leak`` (released code); False: ``leak`` is passed in (text) or 1.
+        per_step: the input is ``[S, ...]``, one normalisation and running update per leading index.
+        repeats: count each call's statistics this many times in the running statistics.
+        stat_dtype: the running statistics' dtype (float64 for a float64 model).
+    """
+
+    def __init__(self, features: int, *, alpha: float = 3.2, momentum: float = 0.9, eps: float = 1e-5,
+                 own_leak: bool = True, per_step: bool = False, repeats: int = 1,
+                 stat_dtype: DTypeLike = jnp.float32):
+        self.scale = nnx.Param(jnp.ones((features,), jnp.float32))
+        self.bias = nnx.Param(jnp.zeros((features,), jnp.float32))
+        self.w = nnx.Param(jnp.zeros((), jnp.float32)) if own_leak else None
+        self.mean = nnx.BatchStat(jnp.zeros((features,), stat_dtype))
+        self.var = nnx.BatchStat(jnp.ones((features,), stat_dtype))
+        self.alpha, self.momentum, self.eps = alpha, momentum, eps
+        self.per_step, self.repeats = per_step, repeats
+
+    def __call__(self, x: Array, *, train: bool, leak: Array | None = None, repeats: int | None = None) -> Array:
+        """Normalises ``x``; in training also updates the running statistics (in place), each call's
+        statistics counted ``repeats`` times (default: the layer's ``repeats``)."""
+        repeats = self.repeats if repeats is None else repeats
+        if leak is None:
+            leak = jax.nn.sigmoid(self.w[...]) if self.w is not None else 1.0
+        kwargs = dict(leak=leak, scale=self.scale[...], bias=self.bias[...], alpha=self.alpha, eps=self.eps)
+        if not train:
+            return llc_batch_norm(x, self.mean[...], self.var[...], **kwargs)
+        c = x.shape[-1]
+        if self.per_step:
+            mean, var = jax.vmap(batch_moments)(x)  # [S, C] each
+            n = x[0].size // c
+        else:
+            mean, var = batch_moments(x)
+            n = x.size // c
+            mean, var = mean[None], var[None]
+        unbiased = var * (n / max(n - 1, 1))  # PyTorch keeps the unbiased variance
+        dt = self.mean[...].dtype
+        self.mean[...] = running_update(self.mean[...], mean.astype(dt), self.momentum, repeats)
+        self.var[...] = running_update(self.var[...], unbiased.astype(dt), self.momentum, repeats)
+        if not self.per_step:
+            return llc_batch_norm(x, mean[0], var[0], **kwargs)
+        return jax.vmap(lambda xs, m, v: llc_batch_norm(xs, m, v, **kwargs))(x, mean, var)
+
+
+def time_consistent_dropout(x: Array, rate: float, key: Array | None, *, train: bool) -> Array:
+    """Dropout on ``[T, B, ...]`` with one mask per sample for all T steps (kept units ``/ (1 − rate)``)."""
+    if not train or rate == 0.0:
+        return x
+    if key is None:
+        raise ValueError("dropout in training needs a PRNG key: call the model with key=...")
+    if rate == 1.0:
+        return jnp.zeros_like(x)
+    keep = 1.0 - rate
+    mask = jnp.broadcast_to(flat_random.bernoulli(key, keep, (1,) + x.shape[1:]), x.shape)
+    return jax.lax.select(mask, x / jnp.asarray(keep, x.dtype), jnp.zeros_like(x))
+
+
+class ConvBlock(nnx.Module):
+    """conv → norm → [ReLU] → neurons: ``[T, B, H, W, C] -> [T, B, H, W, F]`` (spikes, and the analog
+    pre-activation). ``static=True``: the input is ``[B, H, W, C]`` (direct coding), conv and norm run
+    once and are repeated over ``opts.time_steps``. LLC-LIF neurons: the block owns the leak ``a``
+    and, with ``llc_bn_leak="shared"``, scales its LLC-BN by ``sigmoid(a)`` (text)."""
+
+    def __init__(self, in_features: int, features: int, kernel: int, neuron: NeuronConfig, opts: ConvOptions, *,
+                 static: bool = False, rngs: nnx.Rngs):
+        self.opts, self.static = opts, static
+        use_bias = opts.norm == "none" or opts.conv_bias
+        self.conv = SeqConv(in_features, features, kernel, use_bias=use_bias, time_major=not static,
+                            impl=opts.conv_impl, rngs=rngs)
+        a = None
+        if neuron.kind == "llc_lif":
+            a = nnx.Param(leak_parameter(_ParamRecorder(rngs.params()), neuron, features))
+        self.a = a
+        per_step_stats = opts.norm_stats == "per_step"
+        per_step = per_step_stats and not static
+        every_step = static and per_step_stats and opts.static_norm_updates == "per_step"
+        norm_kwargs = dict(per_step=per_step, repeats=opts.time_steps if every_step else 1)
+        self.shared_leak = opts.norm == "llc_bn" and opts.llc_bn_leak == "shared" and a is not None
+        self.static_updates_every_step = every_step
+        norm = None
+        if opts.norm == "bn":
+            norm = LLCBatchNorm(features, alpha=1.0, own_leak=False, **norm_kwargs)
+        elif opts.norm == "llc_bn":
+            norm = LLCBatchNorm(features, alpha=opts.llc_bn_alpha, own_leak=not self.shared_leak, **norm_kwargs)
+        self.norm = norm
+        self.neuron = SpikingNeuron(features, neuron, rngs=rngs, own_leak=self.a is None)
+
+    def __call__(self, x: Array, state: Any = None, *, train: bool,
+                 time_steps: int | None = None) -> tuple[Array, Array, Any]:
+        """Returns ``(spikes [T, B, ...], analog pre-activation, neuron state)``; ``time_steps``: T of a
+        static block's call (default ``opts.time_steps``)."""
+        time_steps = self.opts.time_steps if time_steps is None else time_steps
+        y = self.conv(x)
+        a = None if self.a is None else self.a[...]
+        if self.norm is not None:
+            repeats = time_steps if self.static_updates_every_step else 1
+            y = self.norm(y, train=train, leak=jax.nn.sigmoid(a) if self.shared_leak else None, repeats=repeats)
+        if self.opts.relu_before_neuron:
+            y = jax.nn.relu(y)
+        if self.static:
+            y = encoders.direct(y, time_steps)
+        s, state = self.neuron(y, state, a=a)
+        return s, y, state
+
+
+def _check_supported(opts: ConvOptions) -> None:
+    linen_only = {"ossa": opts.ossa, "local_heads": opts.local_heads != "none", "trunk_calls": opts.trunk_calls != 1,
+                  "first_neuron": opts.first_neuron != "shared"}
+    asked = [name for name, on in linen_only.items() if on]
+    if asked:
+        raise ValueError(f"snnjax.nnx.ConvSNN does not have {asked} yet (OSSA, local classifiers and the switches "
+                         "built on them are in the Linen snnjax.models.ConvSNN)")
+
+
+def _step_shape(layers: Sequence[Layer], opts: ConvOptions, input_shape: tuple[int, ...]) -> tuple[tuple[int, ...], bool]:
+    """One time step's per-example shape after the encoder, and whether the first layer runs once (static)."""
+    first_is_conv = layers[0].kind == "conv"
+    first_is_dense = layers[0].kind == "dense" and not any(l.kind in SPATIAL for l in layers)
+    static = opts.encoder == "direct" and (first_is_conv and len(input_shape) == 3 or first_is_dense)
+    if static:
+        return input_shape, True
+    key = jax.random.PRNGKey(0) if encoders.needs_key(opts.encoder) else None
+    encoded = jax.eval_shape(lambda x: encoders.encode(opts.encoder, x, opts.time_steps, key, opts.permutation_seed),
+                             jax.ShapeDtypeStruct((1,) + input_shape, jnp.float32))
+    return tuple(encoded.shape[2:]), False
+
+
+class ConvSNN(nnx.Module):
+    """A spiking conv/dense network from a spec: ``x [B, ...] -> ModelOutput(out=[T, B, K])``.
+
+    Args:
+        layers: a spec string (parsed with ``num_classes`` and ``opts``'s pooling) or parsed layers.
+        num_classes: K.
+        input_shape: one example's shape, ``(H, W, C)`` or ``(N,)``: NNX creates every weight now,
+            so the widths after the encoder, pools and flattening are worked out from it.
+        neuron: the neurons of every block.
+        opts: the switches (:class:`snnjax.models.conv_net.ConvOptions`).
+        rngs: ``nnx.Rngs`` with a ``params`` stream.
+    """
+
+    def __init__(self, layers: str | Sequence[Layer], num_classes: int, input_shape: Sequence[int], *,
+                 neuron: NeuronConfig = NeuronConfig(), opts: ConvOptions = ConvOptions(), rngs: nnx.Rngs):
+        _check_supported(opts)
+        self.layers = parse_spec(layers, num_classes) if isinstance(layers, str) else tuple(layers)
+        self.num_classes, self.neuron_config, self.opts = num_classes, neuron, opts
+        self.input_shape = tuple(input_shape)
+        shape, self.static = _step_shape(self.layers, opts, self.input_shape)
+        self.first_is_conv = self.layers[0].kind == "conv"
+        spatial = [i for i, l in enumerate(self.layers) if l.kind in SPATIAL]
+        split = spatial[-1] + 1 if spatial else 0
+        self.trunk, self.head = self.layers[:split], self.layers[split:]
+        self.neuron_shapes: dict[str, tuple[int, ...]] = {}  # neuron layer path -> per-example shape but channels
+        n_conv = 0
+        for layer in self.trunk:
+            if layer.kind == "conv":
+                block = ConvBlock(shape[-1], layer.size, layer.kernel, neuron, opts,
+                                  static=self.static and n_conv == 0, rngs=rngs)
+                setattr(self, f"conv{n_conv}", block)
+                shape = shape[:-1] + (layer.size,)
+                self.neuron_shapes[f"conv{n_conv}/neuron"] = shape[:-1]
+                n_conv += 1
+            elif layer.kind == "pool":
+                shape = (shape[0] // layer.size, shape[1] // layer.size, shape[2])
+            elif layer.kind == "subsample":
+                shape = (math.ceil(shape[0] / layer.size), math.ceil(shape[1] / layer.size), shape[2])
+        width = math.prod(shape)
+        dense_at = [i for i, l in enumerate(self.head) if l.kind == "dense"]
+        for n, i in enumerate(dense_at):
+            once = self.static and not self.trunk and n == 0
+            setattr(self, f"fc{n}", SeqDense(width, self.head[i].size, use_bias=opts.dense_bias, time_major=not once,
+                                             rngs=rngs))
+            setattr(self, f"fc{n}_neuron", SpikingNeuron(self.head[i].size, neuron, rngs=rngs))
+            self.neuron_shapes[f"fc{n}_neuron"] = ()
+            width = self.head[i].size
+
+    def _neuron_layer(self, path: str) -> SpikingNeuron:
+        module = self
+        for name in path.split("/"):
+            module = getattr(module, name)
+        return module
+
+    def initial_state(self, batch: int, dtype: DTypeLike = jnp.float32) -> ConvState:
+        """Rest for a batch: ``{neuron layer path: state}`` (the Linen model's ``neuron_state`` entries)."""
+        return {path: self._neuron_layer(path).initial_state((batch,) + shape, dtype)
+                for path, shape in self.neuron_shapes.items()}
+
+    def __call__(self, x: Array, state: ConvState | None = None, *, train: bool, key: Array | None = None,
+                 time_steps: int | None = None) -> tuple[ModelOutput, ConvState]:
+        """``x [B, ...]`` batch-major data from ``state`` (None: rest) -> ``(ModelOutput, state)``.
+
+        Args:
+            x: the data (``[B, H, W, C]`` or ``[B, N]``).
+            state: neuron states to continue from (:meth:`initial_state`, or a previous call's).
+            train: batch statistics (updating the running ones) and dropout; else running statistics.
+            key: PRNG key for the ``rate`` encoder and dropout in training.
+            time_steps: overrides ``opts.time_steps`` (direct, rate and latency encoders).
+        """
+        opts = self.opts if time_steps is None else dataclasses.replace(self.opts, time_steps=int(time_steps))
+        keys = iter(jax.random.split(key, 2 + len(self.layers)) if key is not None else [None] * (2 + len(self.layers)))
+        enc_key = next(keys)
+        h = x if self.static else encoders.encode(opts.encoder, x, opts.time_steps, enc_key, opts.permutation_seed)
+        state = dict(state) if state is not None else {}
+        new_state: ConvState = {}
+        n_conv = 0
+        for layer in self.trunk:
+            if layer.kind == "conv":
+                block = getattr(self, f"conv{n_conv}")
+                h, _, new_state[f"conv{n_conv}/neuron"] = block(h, state.get(f"conv{n_conv}/neuron"), train=train,
+                                                                time_steps=opts.time_steps)
+                n_conv += 1
+            elif layer.kind == "pool":
+                h = pool(h, layer.pool, layer.size, impl=opts.max_pool_impl if layer.pool == "max" else "xla")
+            elif layer.kind == "subsample":
+                h = h[:, :, :: layer.size, :: layer.size]
+            elif layer.kind == "dropout":
+                h = time_consistent_dropout(h, opts.dropout, next(keys), train=train)
+        once = self.static and not self.trunk
+        h = h.reshape(h.shape[0], -1) if once else h.reshape(h.shape[:2] + (-1,))
+        out = self._head(h, state, new_state, opts, keys, train=train, once=once)
+        return ModelOutput(out=out, local_outs=(), readout=opts.readout), new_state
+
+    def _head(self, h: Array, state: ConvState, new_state: ConvState, opts: ConvOptions, keys, *, train: bool,
+              once: bool) -> Array:
+        """Dense blocks, dropout and voting on ``[T, B, N]`` (``once``: the direct-coded ``[B, N]``)."""
+        layers = self.head
+        dense_at = [i for i, l in enumerate(layers) if l.kind == "dense"]
+        on_current = {i + 1 for i in dense_at
+                      if opts.dropout_site == "current" and i + 1 < len(layers) and layers[i + 1].kind == "dropout"}
+        n_dense = 0
+        for i, layer in enumerate(layers):
+            if layer.kind == "dense":
+                current = getattr(self, f"fc{n_dense}")(h)
+                if once and n_dense == 0:
+                    current = encoders.direct(current, opts.time_steps)
+                if opts.dense_relu and i != dense_at[-1]:
+                    current = jax.nn.relu(current)
+                if i + 1 in on_current:
+                    current = time_consistent_dropout(current, opts.dropout, next(keys), train=train)
+                name = f"fc{n_dense}_neuron"
+                h, new_state[name] = getattr(self, name)(current, state.get(name))
+                n_dense += 1
+            elif layer.kind == "dropout" and i not in on_current:
+                h = time_consistent_dropout(h, opts.dropout, next(keys), train=train)
+            elif layer.kind == "vote":
+                h = vote(h, layer.size)
+        return h
