@@ -110,6 +110,32 @@ def cpu_doc(quick: bool, steps: int | None, jsonl: str | None, host_malloc: str 
     return records
 
 
+def jax_peers_table(records: Iterable[dict[str, Any]]) -> str:
+    """The JAX peers' table (``bench.peer_jaxpike``, ``bench.peer_brainpy``): one row per record, its
+    ``path`` (which snnjax net or peer runner / neuron), samples/s, and the fastest snnjax record's
+    samples/s of the same workload, mode, batch, T and host-malloc mode divided by this record's
+    (so a peer row's ratio is snnjax's lead over it). Records pair only within one file's process:
+    pass each peer's file on its own, or both when they come from one machine and session."""
+    records = [r for r in records if "framework" in r or "note" in r]
+    notes = [r["note"] for r in records if "note" in r]
+    rows = sorted((r for r in records if "framework" in r),  # by case, train before eval, snnjax first
+                  key=lambda r: (r["workload"], r.get("T") or 0, r["batch"], r["mode"] != "train", r["framework"] != "snnjax"))
+    key = lambda r: (r["workload"], r["mode"], r["batch"], r.get("T"), r.get("host_malloc", "default"))  # noqa: E731
+    best: dict[tuple, float] = {}
+    for r in rows:
+        if r["framework"] == "snnjax":
+            best[key(r)] = max(best.get(key(r), 0.0), r["samples_per_s"])
+    lines = ["| workload | mode | batch | T | framework | path | samples/s | fastest snnjax / this |",
+             "| --- | --- | ---: | ---: | --- | --- | ---: | ---: |"]
+    for r in rows:
+        ours = best.get(key(r))
+        ratio = f"{ours / r['samples_per_s']:.2f}×" if ours else "–"
+        path = r.get("path", "train.py step" if r["framework"] == "snnjax" else "")
+        lines.append(f"| {r['workload']} | {r['mode']} | {r['batch']} | {r.get('T')} | {r['framework']} | {path} | "
+                     f"{r['samples_per_s']:g} | {ratio} |")
+    return "\n".join(lines + [f"\nnote: {n}" for n in notes])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", help="JSON-line files (default: stdin)")
@@ -120,7 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host_malloc", choices=host_malloc.MODES,
                         help="with --cpu-doc: bench.run's --host_malloc (default: as bench.run)")
     parser.add_argument("--impl", default="scan", help="the impl of records that do not name theirs (bench.run --impl)")
+    parser.add_argument("--jax-peers", action="store_true",
+                        help="FILES are bench.peer_jaxpike / bench.peer_brainpy JSON lines: one row per record")
     args = parser.parse_args(argv)
+    if args.jax_peers:
+        print(jax_peers_table(_read(args.files)))
+        return 0
     records = cpu_doc(args.quick, args.steps, args.jsonl, args.host_malloc) if args.cpu_doc else _read(args.files)
     print(table(records, args.impl))
     return 0

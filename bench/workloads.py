@@ -125,3 +125,155 @@ def sequence_layout(config: ml_collections.ConfigDict, input_shape: tuple[int, .
         raise ValueError(f"the {peer} peer covers feedforward pixel-encoded sequence nets only")
     hidden = tuple(model.hidden)
     return input_shape[0] * input_shape[1], hidden, (input_shape[2],) + hidden
+
+
+# --- jaxpike's SHD benchmark net (issue 37): bench/peer_jaxpike.py times it against jaxpike -------
+#
+# jaxpike 0.1.4's own SHD benchmark (``benchmarks/spyx_shd.py`` of its repository, which copies the
+# Spyx paper's SHD protocol): 128 inputs, Dense(128) -> LIF -> Dense(128) -> LIF -> Dense(20) -> LI,
+# no biases, a learnable β per neuron (truncated-normal(±2σ)·0.25 + 0.5, clipped to [0, 1] on use),
+# Spyx's arctan surrogate (k = 2), reset by subtracting the threshold (1) times the previous spike,
+# cross-entropy with label smoothing 0.3 on the readout summed over time, Adam 5e-4. Its data is
+# SHD; the benchmark here feeds random spikes (5 % density, jaxpike's own ``--smoke`` data).
+#
+# The snnjax side, two ways:
+# - :class:`ShdHandNet`: the net composed by hand from ``snnjax.neurons.leaky`` (snnTorch / Spyx's
+#   reset by the previous spike), ``snnjax.neurons.li`` and ``flax.linen.Dense``, trained by a plain
+#   ``jax.jit`` step of the user's own (bench/peer_jaxpike.py): how a user who jits our neurons in
+#   their own JAX code meets snnjax. It is the same function as jaxpike's net except that jaxpike's
+#   benchmark neuron emits the *previous* step's spike (``s[t] = H(v[t-1] - 1)``, read before the
+#   step's input, as ``spyx.nn.LIF``), where ``neurons.leaky`` emits this step's (``s[t] = H(m[t] - 1)``):
+#   each spiking layer of jaxpike's net is one step later. ``lag=True`` delays each spiking layer's
+#   output by one step, which makes the two nets equal (tests/test_bench_peers.py checks it on the
+#   same weights); the timed net is ``lag=False``, snnjax's own convention.
+# - ``SequenceSNN`` as ``train.py`` builds it (:func:`shd_sequence_config`) cannot express this net:
+#   its ``leaky`` neurons have one fixed β (not learnable, not per neuron), its dense layers and
+#   readout carry biases, its leaky-integrator readout has a fixed β (``readout_decay``), and no loss
+#   smooths labels (``ce_count``: CE on the readout summed over time). :func:`shd_sequence_config` is
+#   the nearest config it can express (β = 0.5, the mean of jaxpike's init; Spyx's arctan is
+#   ``atan`` with α = 2k = 4, the same shape 2π times higher), timed for what ``train.py`` would run;
+#   its cost per step is the same net's, its numbers are not.
+
+SHD_INPUTS = 128
+SHD_HIDDEN = 128
+SHD_CLASSES = 20
+SHD_DENSITY = 0.05  # fraction of input slots that spike
+SHD_LABEL_SMOOTHING = 0.3
+SHD_LEARNING_RATE = 5e-4
+SHD_ARCTAN_K = 2.0  # Spyx's axn.arctan(k)
+JAXPIKE_SHD_CASES = ((256, 256), (1024, 32))  # (T, batch)
+JAXPIKE_SHD_QUICK_CASES = ((32, 8),)
+
+
+def spyx_arctan_primitive(x, k):
+    """The smooth step whose derivative is Spyx's ``axn.arctan(k)`` surrogate, ``1 / (π (1 + (kπx)²))``:
+    ``arctan(kπx) / (kπ²) + 1/2``."""
+    import jax.numpy as jnp
+
+    return jnp.arctan(k * np.pi * x) / (k * np.pi * np.pi) + 0.5
+
+
+def shd_spike_fn():
+    """Spyx's / jaxpike's spike: ``H(u - v_th)`` with a strict threshold (``u > v_th``), the arctan
+    surrogate of :func:`spyx_arctan_primitive` with k = 2."""
+    from snnjax import surrogate
+
+    return surrogate.strict(surrogate.from_primitive(spyx_arctan_primitive, np.float32(SHD_ARCTAN_K)))
+
+
+def shd_beta_init(key, shape, dtype=None):
+    """Spyx's (and jaxpike's benchmark's) β init: truncated normal on [-2, 2] times 0.25, plus 0.5."""
+    import jax
+    import jax.numpy as jnp
+
+    dtype = dtype or jnp.float32
+    return (jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) * 0.25 + 0.5).astype(dtype)
+
+
+def shd_hand_net(lag: bool = False, unroll: int = 1):
+    """:class:`ShdHandNet` (built on use, so importing this module needs no flax)."""
+    return _shd_hand_net_class()(lag=lag, unroll=unroll)
+
+
+def _shd_hand_net_class():
+    import flax.linen as nn
+    import jax.numpy as jnp
+
+    from snnjax import neurons
+
+    class ShdHandNet(nn.Module):
+        """jaxpike's SHD benchmark net from snnjax's neurons: ``x [T, B, 128]`` spikes -> readout
+        membrane ``[T, B, 20]``. Each Dense runs once on all ``T·B`` rows, each neuron layer is one
+        ``lax.scan`` (``unroll`` steps per iteration). ``lag``: delay each spiking layer's output by
+        one step (jaxpike's convention; module comment above)."""
+
+        lag: bool = False
+        unroll: int = 1
+
+        @nn.compact
+        def __call__(self, x):
+            kernel_init = nn.initializers.variance_scaling(1.0, "fan_in", "normal")  # jaxpike's LeCun normal
+            spike_fn = shd_spike_fn()
+            h = x
+            for i in range(2):
+                current = nn.Dense(SHD_HIDDEN, use_bias=False, kernel_init=kernel_init, name=f"dense{i}")(h)
+                beta = self.param(f"beta{i}", shd_beta_init, (SHD_HIDDEN,))
+                decay = jnp.broadcast_to(jnp.clip(beta, 0.0, 1.0), current.shape[1:])  # β per neuron
+                h, _ = neurons.leaky(current, decay=decay, v_th=1.0, spike_fn=spike_fn, reset="soft",
+                                     unroll=self.unroll)
+                if self.lag:
+                    h = jnp.concatenate([jnp.zeros_like(h[:1]), h[:-1]])
+            current = nn.Dense(SHD_CLASSES, use_bias=False, kernel_init=kernel_init, name="dense2")(h)
+            beta = self.param("beta_out", shd_beta_init, (SHD_CLASSES,))
+            v, _ = neurons.li(current, decay=jnp.broadcast_to(jnp.clip(beta, 0.0, 1.0), current.shape[1:]),
+                              unroll=self.unroll)
+            return v
+
+    return ShdHandNet
+
+
+def shd_loss(traces, labels):
+    """Spyx's integral cross-entropy: CE of the readout summed over time (``traces [T, B, K]``)
+    against one-hot labels smoothed by 0.3."""
+    import jax
+    import optax
+
+    logits = traces.sum(0)
+    targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1], dtype=logits.dtype), SHD_LABEL_SMOOTHING)
+    return optax.softmax_cross_entropy(logits, targets).mean()
+
+
+def shd_random_batch(time_steps: int, batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(x [T, B, 128] float32 0/1 spikes at 5 % density, y [B] int32 in [0, 20))``, time-major,
+    the one batch every framework is fed."""
+    rng = np.random.default_rng(seed)
+    x = (rng.random((time_steps, batch, SHD_INPUTS)) < SHD_DENSITY).astype(np.float32)
+    y = rng.integers(0, SHD_CLASSES, batch).astype(np.int32)
+    return x, y
+
+
+def shd_sequence_config() -> ml_collections.ConfigDict:
+    """The nearest ``SequenceSNN`` config ``train.py`` can build (module comment above for what differs).
+    Its data is batch-major ``[B, T, 128]`` (``encoder="sequence"``)."""
+    c = base_config()
+    c.model.arch = "sequence"
+    c.model.hidden = (SHD_HIDDEN, SHD_HIDDEN)
+    c.model.encoder = "sequence"
+    c.model.readout = "mean"
+    c.model.readout_decay = 0.5
+    c.model.neuron.kind = "leaky"
+    c.model.neuron.decay = 0.5
+    c.model.neuron.v_th = 1.0
+    c.model.neuron.reset = "soft"
+    c.model.neuron.strict_threshold = True
+    c.model.neuron.surrogate = "atan"
+    c.model.neuron.surrogate_param = 2 * SHD_ARCTAN_K
+    c.loss.name = "ce_count"
+    c.optim.name = "adam"
+    c.optim.learning_rate = SHD_LEARNING_RATE
+    return c
+
+
+def shd_sequence_workload(time_steps: int, batch: int) -> Workload:
+    """:func:`shd_sequence_config` as a :class:`Workload` at one (T, batch)."""
+    return Workload("shd_jaxpike", shd_sequence_config(), (batch,), (time_steps, SHD_INPUTS), SHD_CLASSES)
