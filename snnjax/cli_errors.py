@@ -14,6 +14,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from snnjax.preemption import RunInterrupted
+from snnjax.run_files import RunDirError
+
 DISK_FULL_TEXT = "No space left on device"
 
 
@@ -51,7 +54,9 @@ def explain(error: BaseException, workdir: str | os.PathLike, known: tuple[type[
         error: what the run raised.
         workdir: the run directory (named in the disk-full message).
         known: the library's own error types whose message already says what to do
-            (``ConfigError``, ``DataNotFoundError``, ``IDXError``, ``CheckpointError``, ...).
+            (``ConfigError``, ``DataNotFoundError``, ``IDXError``, ``CheckpointError``, ...);
+            :class:`snnjax.run_files.RunDirError` is always one of them, and a run stopped by a
+            signal (:class:`snnjax.preemption.RunInterrupted`) prints its own message as it is.
     """
     if is_disk_full(error):
         checkpoints = Path(workdir) / "checkpoints"
@@ -60,7 +65,9 @@ def explain(error: BaseException, workdir: str | os.PathLike, known: tuple[type[
                 "the same command to resume from it") if steps else "no checkpoint was complete yet: free some space and rerun"
         return (f"error: no space left on the device of {workdir} (while writing "
                 f"{_written_file(error) or 'the run'}); {kept}")
-    if isinstance(error, known):
+    if isinstance(error, RunInterrupted):  # a stop signal, after the checkpoint was saved: not an error
+        return str(error)
+    if isinstance(error, (RunDirError, *known)):
         return f"error ({type(error).__name__}): {error}"
     if isinstance(error, PermissionError):
         return f"error: no permission to write {error.filename or workdir}: choose a --workdir you can write to"
@@ -78,13 +85,16 @@ class OrbaxErrorLog(logging.Filter):
     """Holds back orbax's ERROR records on absl's logger while installed (``with OrbaxErrorLog() as log``).
 
     After a failure :func:`explain` knows, drop them (:meth:`discard`); otherwise :meth:`release`
-    prints them, as they would have been printed.
+    prints them, as they would have been printed. After :meth:`discard` the filter stays installed
+    to the end of the process: orbax's background threads may still be finishing the failed save
+    as the process exits, and log the same failure again at shutdown.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.held: list[logging.LogRecord] = []
         self._logger = logging.getLogger("absl")
+        self._explained = False
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.ERROR and f"{os.sep}orbax{os.sep}" in (record.pathname or ""):
@@ -97,10 +107,13 @@ class OrbaxErrorLog(logging.Filter):
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._logger.removeFilter(self)
+        if not self._explained:
+            self._logger.removeFilter(self)
 
     def discard(self) -> None:
+        """Drops the held records (the failure was explained in one line), and any to come."""
         self.held.clear()
+        self._explained = True
 
     def release(self) -> None:
         """Hands the held records to the logger's handlers, in order."""

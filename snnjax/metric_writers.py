@@ -26,6 +26,8 @@ from typing import Any, Protocol
 import numpy as np
 from jax.typing import ArrayLike
 
+from snnjax import run_files
+
 
 class MetricWriter(Protocol):
     """What the training loop needs from a writer."""
@@ -146,14 +148,15 @@ class JsonlWriter(_Writer):
     Histograms and images are ignored.
 
     Args:
-      path: the file; parent directories are created. An existing file is appended to.
+      path: the file; parent directories are created. An existing file is appended to; a symbolic
+        or hard link there is refused (:class:`snnjax.run_files.RunDirError`), never written through.
     """
 
     def __init__(self, path: str | os.PathLike):
         path = os.fspath(path)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
-        self._file = open(path, "a", encoding="utf-8")
+        self._file = run_files.append_owned(path)
 
     def write(self, step: int, metrics: Mapping[str, ArrayLike]) -> None:
         if "step" in metrics:

@@ -3,6 +3,8 @@
 The lock is an ``fcntl.flock`` on the file, which the kernel releases when the holding process ends
 in any way (``kill -9`` included), so a lock left by a killed trainer never blocks the next one;
 the file only records the holder's process id and host for the message a second trainer prints.
+It is opened without following links (:func:`snnjax.run_files.open_owned`): a ``.lock`` that is a
+symbolic or hard link is refused, and the file it points to is left as it is.
 """
 
 from __future__ import annotations
@@ -41,7 +43,10 @@ class RunLock:
         """Takes the lock, or raises :class:`RunLockedError` naming the holder's process id."""
         if fcntl is None or self._fd is not None:
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        from snnjax import run_files  # here, not at the top: the import block is shared with other changes
+
+        # never through a link: a .lock planted as a link to another file must not truncate that file
+        fd = run_files.open_owned(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

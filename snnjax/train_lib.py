@@ -12,7 +12,9 @@ The loop only orchestrates; its pieces live in their own modules:
 - :mod:`snnjax.input_pipeline`: batch order, the run's length, the host data path and the mesh;
 - :mod:`snnjax.evaluation`: evaluation over a whole split;
 - :mod:`snnjax.run_summary`: ``summary.json``, energy estimate and messages;
-- :mod:`snnjax.config_diff`: what a resumed run may change.
+- :mod:`snnjax.config_diff`: what a resumed run may change;
+- :mod:`snnjax.run_files`: the run's own files, never written through a link, read when damaged;
+- :mod:`snnjax.preemption`: SIGTERM / SIGINT recorded, to stop after a checkpoint.
 
 Determinism and resumption. Everything a step consumes is a function of the step number (batch
 order from ``(seed, epoch)``, augmentation seeded by the epoch, dropout/encoder keys
@@ -28,8 +30,16 @@ stays the last good one) and the loop stops at the next metrics check with a
 :class:`NonFiniteLossError`; checkpoints are written only from finite states, so the last good one
 is kept.
 
-Files written to ``workdir``: ``config.json``, ``metrics.jsonl``, ``tb/`` (TensorBoard),
-``checkpoints/<step>/``, ``summary.json``.
+Stopping. On SIGTERM or SIGINT (preemption, ``scancel``, Ctrl-C) the step or device-loop call in
+flight finishes, a checkpoint of it is saved, the metrics are written and
+:class:`~snnjax.preemption.RunInterrupted` says so ("interrupted at step N, checkpoint saved; rerun
+the same command to resume"); a second signal ends the process at once. An epoch's end is
+evaluated and saved before the run stops; a signal during the last epoch's end lets the run finish.
+
+Files written to ``workdir``: ``config.json``, ``config_history.jsonl``, ``metrics.jsonl``, ``tb/``
+(TensorBoard), ``checkpoints/<step>/``, ``summary.json``. A run directory where one of the files is a
+symbolic or hard link, or that cannot be written, is refused before training; one without a
+checkpoint but with an earlier run's files has them moved to ``earlier_run_<n>/`` (nothing deleted).
 """
 
 from __future__ import annotations
@@ -48,25 +58,31 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from snnjax import checkpointing, metric_writers, optim, validate
-from snnjax.best_evaluation import improves
+from snnjax import checkpointing, metric_writers, optim, run_files, validate
 from snnjax import data as data_lib
-from snnjax.config_diff import RESUMABLE_KEYS, append_config_history, check_resumed_config, config_changes
+from snnjax.best_evaluation import improves
+from snnjax.config_diff import (RESUMABLE_KEYS, append_config_history, check_resumed_config, config_changes,
+                                config_from_history)
 from snnjax.device_loop import (LOOPS, DeviceSplit, call_length, choose_loop, device_budget, make_eval_call,
                                 make_train_call, put_replicated_array, split_nbytes, unstack, unstack_batches)
 from snnjax.evaluation import EvalResult, evaluate, reduce_outputs
 from snnjax.input_pipeline import (RunLength, epoch_permutation, load_batch, make_mesh, prefetch, run_length,
                                    shard_batch, train_batch_indices)
+from snnjax.preemption import RunInterrupted, StopRequest
 from snnjax.run_summary import build_summary, count_params, format_eval, leak_values, progress_postfix
 from snnjax.run_lock import RunLock
 from snnjax.train_steps import (NonFiniteLossError, TrainState, create_train_state, guarded_names, init_state,
                                 jit_eval_step, jit_train_step, make_eval_step, make_train_step)
 
-__all__ = ["train_and_evaluate", "NonFiniteLossError", "TrainState", "RESUMABLE_KEYS", "check_resumed_config",
-           "truncate_metrics"]
+__all__ = ["train_and_evaluate", "NonFiniteLossError", "RunInterrupted", "TrainState", "RESUMABLE_KEYS",
+           "check_resumed_config", "truncate_metrics"]
 
 
 Metrics = dict[str, float]
+# The files a run owns in its workdir (besides tb/ and checkpoints/); never written through a link.
+CONFIG_FILE, HISTORY_FILE, METRICS_FILE, SUMMARY_FILE = ("config.json", "config_history.jsonl", "metrics.jsonl",
+                                                         "summary.json")
+OWNED_FILES = (".lock", CONFIG_FILE, HISTORY_FILE, METRICS_FILE, SUMMARY_FILE)
 # Keys of the step metrics that are flags of the NaN guard, not quantities to average.
 _GUARD_KEYS = ("finite", "nonfinite_leaf", "nonfinite_value")
 
@@ -75,22 +91,22 @@ def truncate_metrics(path: Path, step: int) -> None:
     """Drops the records after ``step`` from a JSON-lines metrics file.
 
     A killed run may have logged steps after its last checkpoint; the resumed run logs them again,
-    so they are removed first and the file stays one record per step and kind.
+    so they are removed first and the file stays one record per step and kind. A half-written last
+    line (the run was killed while writing it) is dropped too, with a warning. The file is replaced
+    whole (:func:`snnjax.run_files.write_owned`), never written through a link.
     """
     if not path.exists():
         return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = [line for line in lines if line.strip() and json.loads(line).get("step", 0) <= step]
-    if len(kept) != len(lines):
-        path.write_text("".join(kept))
+    text = path.read_text(encoding="utf-8", errors="replace")
+    kept = "".join(line + "\n" for line, record in run_files.jsonl_lines(path) if record.get("step", 0) <= step)
+    if kept != text:
+        run_files.write_owned(path, kept)
 
 
 def has_eval_record(path: Path, step: int) -> bool:
-    """Whether ``metrics.jsonl`` already holds the evaluation of ``step``."""
-    if not path.exists():
-        return False
-    records = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
-    return any(r.get("step") == step and any(k.startswith("test/") for k in r) for r in records)
+    """Whether ``metrics.jsonl`` already holds the evaluation of ``step`` (a half-written last line
+    is ignored)."""
+    return any(r.get("step") == step and any(k.startswith("test/") for k in r) for r in run_files.read_jsonl(path))
 
 
 # --------------------------------------------------------------------------- the loop
@@ -212,19 +228,117 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
         raise validate.ConfigError(f"--workdir {workdir} is a file, not a directory: give a directory path")
     lock = RunLock(workdir) if chief else None
     if chief:
-        workdir.mkdir(parents=True, exist_ok=True)
+        run_files.check_owned_files(workdir / name for name in OWNED_FILES)  # no link is written through
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise run_files.RunDirError(f"cannot create --workdir {workdir} ({error.strerror or error}): choose a "
+                                        "directory you can write to") from error
+        run_files.check_writable(workdir)
         lock.acquire()
     try:
-        return _train(config, workdir, mesh, chief, dataset, model, length, tx, schedule, abstract,
-                      allow_config_change, progress, start_time)
+        with StopRequest() as stop:
+            return _train(config, workdir, mesh, chief, dataset, model, length, tx, schedule, abstract,
+                          allow_config_change, progress, start_time, stop)
     finally:
         if lock is not None:
             lock.release()
 
 
+class _Throughput:
+    """Training time and steps timed (compilation and evaluation left out), over every stretch of
+    the run: a resumed run continues the count it finds in its checkpoint's meta."""
+
+    def __init__(self, seconds: float = 0.0, steps: int = 0):
+        self.seconds, self.steps = seconds, steps
+        self.since: float | None = None  # start of the stretch being timed
+        self.since_step = 0
+
+    @property
+    def running(self) -> bool:
+        return self.since is not None
+
+    def start(self, step: int) -> None:
+        self.since, self.since_step = time.time(), step
+
+    def totals(self, step: int) -> tuple[float, int]:
+        """``(seconds, steps)`` including the stretch being timed, up to ``step``."""
+        if self.since is None:
+            return self.seconds, self.steps
+        return self.seconds + time.time() - self.since, self.steps + step - self.since_step
+
+    def stop(self, step: int) -> None:
+        self.seconds, self.steps = self.totals(step)
+        self.since = None
+
+    def samples_per_s(self, batch_size: int) -> float | None:
+        return self.steps * batch_size / self.seconds if self.seconds else None
+
+
+def _saved_config(workdir: Path, step: int, allow_change: bool) -> tuple[dict | None, list[str]]:
+    """The config the checkpoints of ``workdir`` were trained under (to step ``step``), and notes.
+
+    From ``config.json``; when it is missing, from ``config_history.jsonl`` (said in a note). With
+    neither, the run is refused unless ``allow_change`` (then ``None``: nothing to compare with).
+
+    Raises:
+        run_files.RunDirError: ``config.json`` is not valid JSON, or no config is found.
+    """
+    config_path, history_path = workdir / CONFIG_FILE, workdir / HISTORY_FILE
+    if config_path.exists():
+        return run_files.read_json(config_path, "restore it from a copy, or delete it (the run's config is then "
+                                                "taken from config_history.jsonl)"), []
+    saved = config_from_history(history_path, step)
+    if saved is not None:
+        return saved, [f"note: {config_path} is missing; the config of the checkpoints is taken from {history_path}"]
+    if allow_change:
+        return None, [f"warning: {config_path} and {history_path} are missing: the checkpoints' config is unknown, "
+                      "resuming under this config as --allow_config_change asks"]
+    raise run_files.RunDirError(
+        f"{workdir} holds checkpoints but no {CONFIG_FILE} (nor {HISTORY_FILE}): the config that trained them is "
+        f"unknown; put {CONFIG_FILE} back, or pass --allow_config_change to resume them under this config")
+
+
+def _set_aside_earlier_run(workdir: Path) -> Path | None:
+    """Moves an earlier run's files (config, metrics, summary, history, tb/) out of the way when
+    ``workdir`` has no checkpoint to resume: into ``earlier_run_<n>/``, nothing deleted. ``None``
+    when there were none."""
+    found = [workdir / name for name in (*OWNED_FILES[1:], "tb") if (workdir / name).exists()]
+    if not found:
+        return None
+    n = 1
+    while (workdir / f"earlier_run_{n}").exists():
+        n += 1
+    aside = workdir / f"earlier_run_{n}"
+    aside.mkdir()
+    for path in found:
+        os.replace(path, aside / path.name)
+    return aside
+
+
+def _finished_summary(path: Path) -> dict | None:
+    """The summary of a finished run, or ``None`` (missing, or not valid JSON: said, then rewritten)."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        print(f"warning: {path} is not valid JSON: the run is evaluated again and it is rewritten", file=sys.stderr)
+        return None
+
+
+def _stop_agreed(stop: StopRequest) -> bool:
+    """Whether any process received a stop signal (all processes must stop at the same step)."""
+    if jax.process_count() == 1:
+        return stop.requested
+    from jax.experimental import multihost_utils
+
+    return bool(np.any(multihost_utils.process_allgather(np.int32(stop.requested))))
+
+
 def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, dataset: data_lib.Dataset,
            model, length: RunLength, tx, schedule, abstract: TrainState, allow_config_change: bool,
-           progress: bool, start_time: float) -> dict:
+           progress: bool, start_time: float, stop: StopRequest) -> dict:
     """The run itself, holding the workdir's lock (see :func:`train_and_evaluate`)."""
     tc = config.train
     num_params = count_params(abstract.params)
@@ -236,10 +350,12 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
     best_name = f"{best_split}_{key_metric}"
     with checkpointing.Checkpointer(workdir / "checkpoints", max_to_keep=int(tc.max_checkpoints),
                                     best_metric=best_name, best_mode="min" if regression else "max") as ckpt:
+        run_files.check_writable(Path(ckpt.directory))  # before training, not when the first save fails
         resuming = ckpt.latest_step() is not None
-        config_path, metrics_path = workdir / "config.json", workdir / "metrics.jsonl"
-        summary_path = workdir / "summary.json"
-        saved_config = json.loads(config_path.read_text()) if resuming and config_path.exists() else None
+        config_path, metrics_path = workdir / CONFIG_FILE, workdir / METRICS_FILE
+        summary_path = workdir / SUMMARY_FILE
+        saved_config, notes = (_saved_config(workdir, ckpt.latest_step(), allow_config_change) if resuming
+                               else (None, []))
         diffs = check_resumed_config(saved_config, config, allow_config_change) if saved_config is not None else []
 
         # Nothing is written before the checkpoint is restored: a failed restore leaves the run as it was.
@@ -248,21 +364,31 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
         if resuming:
             state, meta = ckpt.restore(target=state, set_aside_unreadable=True)
         step = int(state.step)
-        if resuming and step >= length.total_steps and summary_path.exists():
+        finished = _finished_summary(summary_path) if resuming and step >= length.total_steps else None
+        if finished is not None:
             if chief:
                 print(f"nothing to do: {workdir} finished at step {step} (this config runs "
                       f"{length.total_steps} steps); "
                       f"its summary is {summary_path}. To train longer raise --config.train.num_epochs (or "
                       "num_steps) on this workdir; for a new run use a new --workdir.", file=sys.stderr)
-            return json.loads(summary_path.read_text())
+            return finished
 
         if chief:
+            for note in notes:
+                print(note, file=sys.stderr)
             if diffs:
                 print("warning: resuming with a changed config:\n  " + "\n  ".join(diffs), file=sys.stderr)
-            changes = config_changes(saved_config, config) if saved_config is not None else []
-            if not resuming or changes or saved_config is None:
-                append_config_history(workdir / "config_history.jsonl", step, config, changes)
-            config_path.write_text(config.to_json_best_effort(indent=2) + "\n")
+            aside = None if resuming else _set_aside_earlier_run(workdir)
+            if aside is not None:
+                print(f"note: {workdir} has no checkpoint but held an earlier run's files: starting afresh; they "
+                      f"were moved to {aside} (nothing deleted)", file=sys.stderr)
+            if saved_config is not None:
+                changes = config_changes(saved_config, config)
+            else:
+                changes = ["the earlier config is unknown (no config.json or history)"] if resuming else []
+            if not resuming or changes:
+                append_config_history(workdir / HISTORY_FILE, step, config, changes)
+            run_files.write_owned(config_path, config.to_json_best_effort(indent=2) + "\n")
             truncate_metrics(metrics_path, step)  # the restored step (after a fallback, not the unreadable one)
             summary_path.unlink(missing_ok=True)  # a summary must never stand beside a run that then fails
             writer = metric_writers.MultiWriter([metric_writers.JsonlWriter(metrics_path),
@@ -286,7 +412,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
         log_every, checkpoint_every = int(tc.log_every_steps), int(tc.checkpoint_every_steps)
         train_metrics = _TrainMetrics(writer, length, batch_size, guarded_names(state))
         # Throughput over every process of this run (a resumed run continues the count).
-        train_seconds, train_steps_timed = float(meta.get("train_seconds", 0.0)), int(meta.get("train_steps_timed", 0))
+        clock = _Throughput(float(meta.get("train_seconds", 0.0)), int(meta.get("train_steps_timed", 0)))
         final: dict[str, EvalResult] = {}
         if chief:
             where = (f"the device loop, up to {steps_per_call} steps per call" if loop == "device" else
@@ -321,6 +447,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
             if not checkpointing.is_finite_tree(state):  # every step was checked: a bug if it happens
                 raise NonFiniteLossError(f"the state of step {step} holds NaN/inf although every step's check passed; "
                                          f"it was not saved (last good checkpoint: step {last_checkpoint})")
+            train_seconds, train_steps_timed = clock.totals(step)
             meta_now = {"step": step, "epoch": epoch, "best": best,
                         "wall_time_s": meta.get("wall_time_s", 0.0) + time.time() - start_time,
                         "train_seconds": train_seconds, "train_steps_timed": train_steps_timed}
@@ -328,6 +455,17 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
                 raise RuntimeError(f"the checkpoint of step {step} was not written: {ckpt.directory} already holds "
                                    f"step {ckpt.latest_step()}; use a new --workdir")
             last_checkpoint = step
+
+        def interrupt(epoch: int) -> None:
+            """Saves the state of ``step`` and its metrics, then stops the run (a stop signal came)."""
+            if bar is not None:
+                bar.close()
+            save(epoch)
+            ckpt.wait()
+            writer.flush()
+            saved = "checkpoint saved" if last_checkpoint == step else "nothing trained to save"
+            raise RunInterrupted(f"interrupted at step {step} ({stop.describe()}), {saved}; rerun the same command "
+                                 "to resume")
 
         def run_eval(epoch: int, write: bool = True) -> dict[str, EvalResult]:
             results = {"test": evaluate_split("test")}
@@ -350,22 +488,25 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
                 tqdm.write(f"epoch {epoch + 1}/{length.num_epochs} step {step}: {line}", file=sys.stderr)
             return results
 
-        loop_start = steps_at_start = None
         bar = None
+        epoch_end = 0  # the step that ends the epoch being trained
 
         def after_steps(epoch: int, n: int, metrics) -> None:
-            """Bookkeeping after ``n`` steps ran: clock, progress, log and checkpoint cadences."""
-            nonlocal loop_start, steps_at_start
+            """Bookkeeping after ``n`` steps ran: clock, progress, log and checkpoint cadences, stop signals."""
             bar.update(n)
-            if loop_start is None:  # time from the end of the first call: leaves compilation out
+            if not clock.running:  # time from the end of the first call: leaves compilation out
                 jax.block_until_ready(metrics)
-                loop_start, steps_at_start = time.time(), step
+                clock.start(step)
                 train_metrics.restart_clock(step)
             if step % log_every == 0:
                 mean = train_metrics.flush(last_checkpoint, ckpt.directory)
                 bar.set_postfix(progress_postfix(mean), refresh=False)
+            if step == epoch_end:
+                return  # the epoch's end saves after its evaluation, whose figure its checkpoint then holds
             if checkpoint_every and step % checkpoint_every == 0:
                 save(epoch)
+            if _stop_agreed(stop):
+                interrupt(epoch)
 
         try:
             # A run restored at its last step (e.g. killed before its summary) trains no epoch again.
@@ -373,10 +514,10 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
             for epoch in range(first_epoch, length.num_epochs):
                 n_steps = length.steps_in_epoch(epoch)
                 first = step - epoch * length.steps_per_epoch
+                epoch_end = epoch * length.steps_per_epoch + n_steps
                 permutation = epoch_permutation(int(tc.seed), epoch, n_train)
                 bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{length.num_epochs}",
                            disable=not (chief and progress), file=sys.stderr, dynamic_ncols=True, leave=False)
-                loop_start = None
                 if loop == "device":
                     x_all, y_all = device_data["train"].for_epoch(epoch, prepare_next=epoch + 1 < length.num_epochs)
                     if train_call is None:
@@ -385,8 +526,8 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
                     order = put_replicated_array(permutation.astype(np.int32), mesh)
                     i = first
                     while i < n_steps:
-                        n = 1 if loop_start is None else call_length(step, i, n_steps, steps_per_call, log_every,
-                                                                      checkpoint_every)
+                        n = 1 if not clock.running else call_length(step, i, n_steps, steps_per_call, log_every,
+                                                                     checkpoint_every)
                         state, metrics = train_call(state, x_all, y_all, order, np.int32(i), np.int32(n))
                         train_metrics.add_call(step, n, metrics)
                         step, i = step + n, i + n
@@ -402,10 +543,9 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
                         after_steps(epoch, 1, metrics)
                 train_metrics.flush(last_checkpoint, ckpt.directory)
                 jax.block_until_ready(state)
-                if loop_start is not None:
-                    train_seconds += time.time() - loop_start
-                    train_steps_timed += step - steps_at_start
+                clock.stop(step)
                 bar.close()
+                bar = None
                 # k_tau(a) per epoch, for plots of the leaks over training
                 leaks = leak_values(state.params, decay_input=bool(config.model.neuron.decay_input))
                 if leaks:
@@ -415,6 +555,8 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
                     final = run_eval(epoch)
                     evaluated = {best_name: final[best_split].metrics[key_metric]}
                 save(epoch, evaluated)
+                if epoch + 1 < length.num_epochs and _stop_agreed(stop):
+                    interrupt(epoch)
             if not final:  # resumed at the very end: evaluate what was restored (logged once only)
                 final = run_eval(length.num_epochs - 1, write=not has_eval_record(metrics_path, step))
             ckpt.wait()
@@ -427,11 +569,11 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, 
 
         summary = build_summary(config, final, best, regression, num_params, mesh, step, length,
                                 wall_time=meta.get("wall_time_s", 0.0) + time.time() - start_time,
-                                samples_per_s=train_steps_timed * batch_size / train_seconds if train_seconds else None)
+                                samples_per_s=clock.samples_per_s(batch_size))
         best_path = None if best_step is None else str(workdir / "checkpoints" / str(best_step))
         summary["best_checkpoint"] = {"step": best_step, "metric": best_name, "path": best_path}
         summary["loop"] = {"kind": loop, "steps_per_call": steps_per_call if loop == "device" else 1}
         if chief:
-            summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+            run_files.write_owned(summary_path, json.dumps(summary, indent=2) + "\n")
             print(f"done: {format_eval('test', final['test'].metrics)}; summary in {summary_path}", file=sys.stderr)
         return summary

@@ -554,3 +554,52 @@ def test_a_tie_of_the_best_validation_figure_goes_to_the_later_evaluation(tmp_pa
     assert summary["test_accuracy_at_best_validation"] == 0.3  # the later of the two 0.5s
     assert summary["best_test_accuracy"] == 0.3
     assert summary["best_checkpoint"]["step"] == 9 and summary["best_checkpoint"]["metric"] == "validation_accuracy"
+
+
+def _random_config(num_epochs: float) -> ml_collections.ConfigDict:
+    """2 steps per epoch on 64 random 8x8 images, evaluated every epoch, host loop."""
+    config = tiny(smoke_config())
+    config.data.name = "random"
+    config.data.shape = (8, 8, 1)
+    config.data.num_train, config.data.num_test = 64, 8
+    config.train.eval_batch_size = 8
+    config.train.num_epochs = num_epochs
+    config.train.loop = "host"
+    return config
+
+
+@pytest.mark.parametrize("figures, best_step", [([0.5, 0.6], 4), ([0.6, 0.5], 2)])
+def test_the_last_steps_evaluation_counts_when_it_is_also_a_checkpoint_step(tmp_path, monkeypatch, figures,
+                                                                             best_step):
+    """Issue 31 item 2: every evaluation falls on a checkpoint step (checkpoint_every_steps=2, 2 steps
+    per epoch); each checkpoint is saved after its evaluation, so both compete for best."""
+    real_evaluate, calls = tl.evaluate, []
+
+    def evaluate(eval_step, state, split, batch_size, mesh):
+        result = real_evaluate(eval_step, state, split, batch_size, mesh)
+        calls.append(split)
+        return dataclasses.replace(result, metrics={**result.metrics, "accuracy": figures[len(calls) - 1]})
+
+    monkeypatch.setattr(tl, "evaluate", evaluate)
+    config = _random_config(2.0)
+    config.train.checkpoint_every_steps = 2
+    config.train.max_checkpoints = 1
+    summary = tl.train_and_evaluate(config, tmp_path, progress=False)
+    assert summary["best_test_accuracy"] == max(figures)
+    assert summary["best_checkpoint"]["step"] == best_step
+    assert Path(summary["best_checkpoint"]["path"]).is_dir()
+
+
+def test_a_run_resumed_after_its_last_checkpoint_keeps_its_throughput(tmp_path):
+    """Issue 31 item 10: the last step is a checkpoint step; a run stopped after that checkpoint
+    (e.g. during the final evaluation's summary) is resumed at its end and reports the throughput
+    measured when it trained, not null."""
+    config = _random_config(2.0)
+    config.train.checkpoint_every_steps = 4
+    first = tl.train_and_evaluate(config, tmp_path, progress=False)
+    (tmp_path / "summary.json").unlink()
+    again = tl.train_and_evaluate(config, tmp_path, progress=False)
+    assert first["samples_per_s"] is not None and again["samples_per_s"] == first["samples_per_s"]
+    with checkpointing.Checkpointer(tmp_path / "checkpoints", read_only=True) as ckpt:
+        _, meta = ckpt.restore()
+    assert meta["step"] == 4 and meta["train_steps_timed"] > 0
