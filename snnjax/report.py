@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from snnjax import checkpointing
+from snnjax import checkpointing, run_files
 from snnjax.run_dir import Run, load_run
 from snnjax.plotting import pyplot, require_matplotlib
 
@@ -29,7 +29,7 @@ def read_metrics(workdir: Path) -> list[dict[str, Any]]:
     path = workdir / "metrics.jsonl"
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: is {workdir} a run directory written by snnjax-train (train.py)?")
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = run_files.read_jsonl(path)  # a half-written last line (a killed run) is dropped, with a warning
     for row in rows:  # NaN/inf are written as strings
         for k, v in row.items():
             if isinstance(v, str) and v in ("nan", "inf", "-inf"):
