@@ -13,9 +13,10 @@ Variants (the same model, optimizer, data and losses):
 - ``split->jax.jit->merge``: ``nnx.split`` once, a ``jax.jit`` step over the state pytree (merge
   inside, ``nnx.state`` out), ``nnx.update`` once at the end: no graph work per call at all.
 
-Each case prints one JSON line: ms per step (fastest window of ``--repeats``), the first call's
-seconds (trace, compile, run) and the final loss (equal across variants: they compute the same).
-On a shared machine compare only lines of one run.
+Each case prints one JSON line per variant: ms per step (the fastest of ``--repeats`` windows of
+``--steps`` steps, the variants' windows interleaved), the first call's seconds (trace, compile,
+run) and the final loss (equal across variants: they compute the same). On a shared machine
+compare only lines of one run.
 """
 
 from __future__ import annotations
@@ -80,23 +81,37 @@ def _stepper(variant: str, model, optimizer, x, labels) -> tuple[Callable[[Any],
     return (lambda carry: step(carry[0])), (state, jnp.zeros(())), lambda c: c[1]
 
 
-def measure(case: str, variant: str, sizes: tuple, steps: int, repeats: int, warmup: int) -> dict[str, Any]:
+def measure(case: str, sizes: tuple, steps: int, repeats: int, warmup: int) -> list[dict[str, Any]]:
+    """Every variant of one case: each is built and compiled, then the variants' timing windows are
+    interleaved (round r times every variant once), so a load that comes and goes on a shared
+    machine slows them alike; a variant's time is its fastest window."""
     hidden, t, batch = sizes
-    step, carry, loss_of = _stepper(variant, *_setup(hidden, t, batch))
-    start = time.perf_counter()
-    carry = jax.block_until_ready(step(carry))
-    first_call = time.perf_counter() - start
-    seconds, carry = time_steps(step, carry, warmup, steps, repeats)
-    return {"bench": "nnx_jit", "case": case, "variant": variant, "hidden": list(hidden), "T": t, "batch": batch,
-            "ms_per_step": round(1e3 * seconds, 3), "first_call_s": round(first_call, 2),
-            "final_loss": float(loss_of(carry)), "train_steps": 1 + warmup + steps * repeats, **device_record()}
+    runs = {}
+    for variant in VARIANTS:
+        step, carry, loss_of = _stepper(variant, *_setup(hidden, t, batch))
+        start = time.perf_counter()
+        carry = jax.block_until_ready(step(carry))
+        runs[variant] = {"step": step, "carry": carry, "loss_of": loss_of, "first_call_s": time.perf_counter() - start,
+                         "best": float("inf")}
+    for run in runs.values():
+        for _ in range(warmup):
+            run["carry"] = run["step"](run["carry"])
+        jax.block_until_ready(run["carry"])
+    for _ in range(repeats):
+        for run in runs.values():
+            seconds, run["carry"] = time_steps(run["step"], run["carry"], 0, steps)
+            run["best"] = min(run["best"], seconds)
+    return [{"bench": "nnx_jit", "case": case, "variant": variant, "hidden": list(hidden), "T": t, "batch": batch,
+             "ms_per_step": round(1e3 * run["best"], 3), "first_call_s": round(run["first_call_s"], 2),
+             "final_loss": float(run["loss_of"](run["carry"])), "train_steps": 1 + warmup + steps * repeats,
+             "windows": repeats, **device_record()} for variant, run in runs.items()]
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=sorted(CASES), default=sorted(CASES))
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 steps: a check that it runs")
     args = parser.parse_args(argv)
@@ -104,8 +119,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     steps, repeats, warmup = (2, 1, 1) if args.quick else (args.steps, args.repeats, args.warmup)
     records = []
     for case in args.only:
-        for variant in VARIANTS:
-            record = measure(case, variant, table[case], steps, repeats, warmup)
+        for record in measure(case, table[case], steps, repeats, warmup):
             print(json.dumps(record), flush=True)
             records.append(record)
     return records

@@ -372,3 +372,40 @@ def test_conv_snn_equals_linen_outputs_statistics_states_and_gradients_float64(c
                                     **TOL)
         chex.assert_trees_all_close(stats, dict(new_l.get("batch_stats", {})), **TOL)
         chex.assert_trees_all_close((snnx.linen_tree(g_model), g_x), (g_p, g_xl), **TOL)
+
+
+def test_conv_snn_carries_neuron_states_across_calls_and_refuses_linen_only_switches():
+    spec, input_shape, neuron, opts = CONV_CASES["llc_bn_text"]
+    model = snnx.ConvSNN(spec, 10, input_shape, neuron=neuron, opts=opts, rngs=nnx.Rngs(0))
+    x = jax.random.uniform(jax.random.PRNGKey(10), (B,) + input_shape)
+    run = nnx.jit(lambda m, x, st, t: m(x, st, train=False, time_steps=t), static_argnums=3)
+    out, state = run(model, x, model.initial_state(B), 5)
+    out1, st = run(model, x, model.initial_state(B), 2)
+    out2, st = run(model, x, st, 3)
+    chex.assert_trees_all_close((jnp.concatenate([out1.out, out2.out]), st), (out.out, state), atol=1e-6)
+    with pytest.raises(ValueError, match=r"\['ossa'\]"):
+        snnx.ConvSNN(spec, 10, input_shape, neuron=neuron, opts=ConvOptions(ossa=True), rngs=nnx.Rngs(0))
+
+
+def test_time_consistent_dropout_drops_a_neuron_for_every_step():
+    x = jnp.ones((4, 3, 50))
+    y = snnx.time_consistent_dropout(x, 0.5, jax.random.PRNGKey(0), train=True)
+    np.testing.assert_array_equal(y, jnp.broadcast_to(y[:1], y.shape))  # one mask for all T steps
+    assert set(np.unique(np.asarray(y))) == {0.0, 2.0}
+    np.testing.assert_array_equal(snnx.time_consistent_dropout(x, 0.5, None, train=False), x)
+    with pytest.raises(ValueError, match="key"):
+        snnx.time_consistent_dropout(x, 0.5, None, train=True)
+
+
+def test_a_membrane_variable_assigned_inside_a_raw_lax_scan_fails_which_is_why_state_is_a_carry():
+    class VariableMembrane(nnx.Module):  # the design snnjax.nnx does not use (docs/nnx.md)
+        def __init__(self):
+            self.v = nnx.Variable(jnp.zeros((2,)))
+
+        def __call__(self, x_t):
+            self.v[...] = 0.5 * self.v[...] + x_t
+            return self.v[...]
+
+    layer = VariableMembrane()
+    with pytest.raises(Exception, match="Cannot mutate Variable from a different trace level"):
+        jax.lax.scan(lambda c, x_t: (c, layer(x_t)), 0.0, jnp.ones((3, 2)))
