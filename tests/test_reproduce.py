@@ -68,10 +68,11 @@ def test_run_names_are_unique_and_every_figure_has_one_metric():
     assert all(len(metrics) == 1 for metrics in groups.values()), groups
 
 
-def test_command_is_what_train_py_takes():
+def test_command_is_what_the_installed_trainer_takes():
     e = plans.get_plan("ce_lif")[0]
     cmd = plans.command(e, "/runs", "/data", python="python")
-    assert cmd[:6] == ["python", "train.py", "--config", "configs/ce_lif_seq_mnist.py:152", "--workdir", "/runs/" + e.name]
+    assert cmd[:7] == ["python", "-m", "snnjax.train", "--config", "ce_lif_seq_mnist:152", "--workdir", "/runs/" + e.name]
+    assert plans.config_name("configs/smoke.py") == "smoke"
     assert "--config.data.data_dir=/data" in cmd and "--config.train.num_epochs=10" in cmd
 
 
@@ -331,3 +332,13 @@ def test_an_unfinished_checked_in_run_is_not_reported_as_running(tmp_path):
     write_report("p", [e], tmp_path / "runs", tmp_path / "out", tmp_path / "results.md")
     row = next(line for line in (tmp_path / "results.md").read_text().splitlines() if "`partial`" in line)
     assert "running" not in row and "51.00 %" not in row
+
+
+def test_provenance_names_the_commit_in_a_checkout_and_the_version_outside(tmp_path, monkeypatch):
+    import snnjax
+    from snnjax.reproduce.__main__ import git_commit
+
+    assert len(git_commit().split("+")[0]) == 40  # this checkout's HEAD
+    (tmp_path / "snnjax").mkdir()
+    monkeypatch.setattr(snnjax, "__file__", str(tmp_path / "snnjax" / "__init__.py"))  # a wheel outside git
+    assert git_commit() == f"snnjax {snnjax.__version__}"

@@ -1,8 +1,8 @@
 """Reproducing a paper's experiments: run them, then write their results table and figures.
 
-    python -m snnjax.reproduce ce_lif --data_dir ../shared/data --runs_dir ~/snnjax-runs --out docs/results
+    python -m snnjax.reproduce ce_lif --data_dir DATA_DIR --runs_dir ~/snnjax-runs --out docs/results
 
-runs (or resumes) every experiment of the plan in turn with ``train.py``, one run directory each
+runs (or resumes) every experiment of the plan in turn with ``python -m snnjax.train``, one run directory each
 under ``--runs_dir``, then reads the run directories back and writes, under ``--out``, each run's
 small artifacts (``config.json``, ``summary.json``, ``metrics.jsonl``, ``provenance.jsonl``), the
 learning-curve figures, and the results table into ``docs/results.md`` (between the markers of the

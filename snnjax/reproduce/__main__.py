@@ -1,14 +1,17 @@
 """``python -m snnjax.reproduce <plan>``: run a paper's experiments, then write their results.
 
     # run (or resume) every experiment of the CE-LIF plan, then write the table and figures
-    python -m snnjax.reproduce ce_lif --data_dir ../shared/data --runs_dir ~/snnjax-runs --out docs/results
+    python -m snnjax.reproduce ce_lif --data_dir DATA_DIR --runs_dir ~/snnjax-runs --out docs/results
     # only refresh the table and figures from what the runs have written so far
     python -m snnjax.reproduce ce_lif --runs_dir ~/snnjax-runs --out docs/results --report_only
-    # print the train.py commands and stop
-    python -m snnjax.reproduce ce_lif --data_dir ../shared/data --runs_dir ~/snnjax-runs --dry_run
+    # print the training commands and stop
+    python -m snnjax.reproduce ce_lif --data_dir DATA_DIR --runs_dir ~/snnjax-runs --dry_run
 
-Run it from the repository root (it calls ``train.py`` with ``configs/``). Keep ``--runs_dir``
-outside the work tree while runs go on; only the small artifacts are copied under ``--out``.
+``DATA_DIR`` is the folder holding the IDX datasets the plan reads (``mnist/`` and
+``fashion_mnist/``, each with the four original ``*-ubyte.gz`` files). Each run is
+``python -m snnjax.train --config <name>`` with the packaged configs, so the command works from any
+folder, in a checkout or with snnjax installed. Keep ``--runs_dir`` outside a work tree while runs
+go on; only the small artifacts are copied under ``--out``.
 """
 
 from __future__ import annotations
@@ -50,13 +53,19 @@ def describe_machine() -> str:
 
 
 def git_commit() -> str:
-    """``HEAD``'s hash, with ``+dirty`` when tracked files differ from it; ``unknown`` outside git."""
+    """What code trains: the commit of the checkout snnjax is imported from (``HEAD``'s hash, with
+    ``+dirty`` when tracked files differ from it), or, for an installed wheel outside any checkout,
+    ``snnjax <version>``."""
+    import snnjax
+
+    where = Path(snnjax.__file__).resolve().parent
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=where).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, check=True).stdout.strip()
+                               text=True, check=True, cwd=where).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return f"snnjax {snnjax.__version__}"
     return head + ("+dirty" if dirty else "")
 
 
@@ -105,7 +114,7 @@ def start_continuation(experiment: plans.Experiment, runs_dir: Path) -> bool:
 
 def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str | None, nice: int,
                    out: Path | None = None) -> int:
-    """Runs (or resumes) one experiment with ``train.py``; output goes to ``runs_dir/<name>.log``.
+    """Runs (or resumes) one experiment with ``python -m snnjax.train``; output goes to ``runs_dir/<name>.log``.
 
     A finished run (:func:`is_finished`) is left alone: running a plan again after a session ended
     neither re-evaluates its finished runs nor adds a sitting to their ``provenance.jsonl``. So is a
@@ -282,15 +291,16 @@ def headline_plots(experiment: plans.Experiment, runs_dir: Path, out: Path) -> l
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m snnjax.reproduce", description=__doc__.splitlines()[0])
     parser.add_argument("plan", help=f"one of: {', '.join(plans.PLANS)}")
-    parser.add_argument("--data_dir", help="folder of the IDX datasets (its mnist/ and fashion_mnist/ are searched)")
+    parser.add_argument("--data_dir", metavar="DATA_DIR",
+                        help="folder of the IDX datasets: its mnist/ and fashion_mnist/ hold the original *-ubyte.gz files")
     parser.add_argument("--runs_dir", default="runs/reproduce", help="where the run directories live")
     parser.add_argument("--out", default="docs/results", help="where artifacts and figures are written")
     parser.add_argument("--results_md", default=None, help="the markdown file holding the table "
                         "(default: <out>/../results.md)")
     parser.add_argument("--only", default="", help="comma-separated experiment names (default: all)")
     parser.add_argument("--report_only", action="store_true", help="do not train; only write the report")
-    parser.add_argument("--dry_run", action="store_true", help="print the train.py commands and stop")
-    parser.add_argument("--nice", type=int, default=0, help="run train.py under nice -n NICE")
+    parser.add_argument("--dry_run", action="store_true", help="print the training commands and stop")
+    parser.add_argument("--nice", type=int, default=0, help="run the training under nice -n NICE")
     args = parser.parse_args(argv)
     try:
         arms = plans.select(plans.get_plan(args.plan), [n for n in args.only.split(",") if n])
@@ -313,9 +323,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     failed = []
     if not args.report_only:
-        if not Path("train.py").exists() or not Path("configs").is_dir():
-            print("error: run this from the snnjax repository root (it calls train.py with configs/)", file=sys.stderr)
-            return 2
         for e in experiments:
             rc = run_experiment(e, runs_dir, args.data_dir, args.nice, out)
             if rc != 0:

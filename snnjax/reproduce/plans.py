@@ -47,7 +47,8 @@ class Experiment:
 
     Attributes:
         name: the run directory's name under ``--runs_dir`` (and under ``--out``).
-        config: ``configs/<file>.py[:arg]``, as ``train.py --config`` takes it.
+        config: ``configs/<file>.py[:arg]``, the config file (run as the packaged config
+            ``<file>[:arg]``: :func:`config_name`).
         overrides: ``{"train.num_epochs": 10, ...}``, passed as ``--config.<key>=<value>``.
         metric: the table's figure: ``"accuracy"`` (higher is better) or ``"mse"`` / ``"loss"``
             (lower is better), read from the ``validation/`` and ``test/`` evaluations.
@@ -376,10 +377,18 @@ def overrides_for(experiment: Experiment, data_dir: str | Path | None) -> dict[s
     return overrides
 
 
+def config_name(config: str) -> str:
+    """``configs/<file>.py[:arg]`` as the packaged config's name, ``<file>[:arg]``, which
+    ``python -m snnjax.train --config`` finds from any folder (a checkout or an installed wheel)."""
+    path, sep, arg = config.partition(":")
+    return Path(path).stem + sep + arg
+
+
 def command(experiment: Experiment, runs_dir: str | Path, data_dir: str | Path | None = None,
             python: str = sys.executable) -> list[str]:
-    """The ``train.py`` command line that runs (or resumes) ``experiment`` in ``runs_dir/<name>``."""
+    """The ``python -m snnjax.train`` command line that runs (or resumes) ``experiment`` in
+    ``runs_dir/<name>``; it works from any folder."""
     workdir = Path(runs_dir).expanduser() / experiment.name
-    args = [python, "train.py", "--config", experiment.config, "--workdir", str(workdir)]
+    args = [python, "-m", "snnjax.train", "--config", config_name(experiment.config), "--workdir", str(workdir)]
     args += [f"--config.{key}={_format(value)}" for key, value in overrides_for(experiment, data_dir).items()]
     return args
