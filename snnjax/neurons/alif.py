@@ -76,6 +76,7 @@ def alif_step(
         spike_fn, reset, detach_reset, bpta_alpha, decay_input: as in :func:`snnjax.neurons.lif_step`;
             a soft reset subtracts the adapted threshold.
     """
+    dynamics.check_state("alif_step", state, x_t, fields=ALIFState._fields, init="alif_init_state")
     h = dynamics.charge(state.v, x_t, decay, decay_input)
     theta = dynamics.as_dtype(v_th, h) + dynamics.as_dtype(beta, h) * state.eta
     s = spike_fn(h, theta)
@@ -111,6 +112,7 @@ def alif(
     :func:`snnjax.neurons.lif`'s ``impl="pallas"`` apply).
     """
     dynamics.check_sequence(x_seq)
+    dynamics.check_state("alif", state, x_seq, fields=ALIFState._fields, init="alif_init_state", sequence=True)
     dynamics.check_reset(reset)
     if impl not in ALIF_IMPLS:
         raise ValueError(f"impl must be one of {ALIF_IMPLS}, got {impl!r}")

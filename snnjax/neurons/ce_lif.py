@@ -99,6 +99,7 @@ def ce_lif_step(
         spike_fn, reset, detach_reset, bpta_alpha, decay_input: as in :func:`snnjax.neurons.lif_step`;
             a soft reset subtracts θ[t].
     """
+    dynamics.check_state("ce_lif_step", state, x_t, fields=CELIFState._fields, init="ce_lif_init_state")
     check_te_shape(jnp.shape(te_t), jnp.shape(x_t))
     u = dynamics.charge(state.v, x_t, decay, decay_input)
     r = dynamics.as_dtype(rho, u)
@@ -138,6 +139,7 @@ def ce_lif(
     :func:`snnjax.neurons.lif`'s ``impl="pallas"`` apply).
     """
     dynamics.check_sequence(x_seq)
+    dynamics.check_state("ce_lif", state, x_seq, fields=CELIFState._fields, init="ce_lif_init_state", sequence=True)
     dynamics.check_reset(reset)
     if impl not in CE_LIF_IMPLS:
         raise ValueError(f"impl must be one of {CE_LIF_IMPLS}, got {impl!r}")

@@ -62,6 +62,7 @@ def cuba_lif_step(
     detach_reset: bool = False,
 ) -> tuple[CuBaLIFState, Array]:
     """One step ``(state, x_t) -> (state, s_t)`` (see the module docstring)."""
+    dynamics.check_state("cuba_lif_step", state, x_t, fields=CuBaLIFState._fields, init="cuba_lif_init_state")
     syn = dynamics.charge(state.syn, x_t, syn_decay)
     carried, subtracted = reset_by_previous_spike(state.mem, state.spike, v_th, reset, detach_reset)
     mem = dynamics.charge(carried, syn, decay) - subtracted
@@ -83,6 +84,7 @@ def cuba_lif(
 ) -> tuple[Array, CuBaLIFState]:
     """Current-based LIF over a sequence: ``x_seq [T, *shape] -> (s_seq, CuBaLIFState)``."""
     dynamics.check_sequence(x_seq)
+    dynamics.check_state("cuba_lif", state, x_seq, fields=CuBaLIFState._fields, init="cuba_lif_init_state", sequence=True)
     dynamics.check_reset(reset)
     if state is None:
         state = cuba_lif_init_state(x_seq.shape[1:], x_seq.dtype)

@@ -112,3 +112,59 @@ def check_sequence(x_seq: Array, name: str = "x_seq") -> None:
         raise ValueError(f"{name} must have a leading time axis [T, ...]; got a scalar")
     if x_seq.shape[0] < 1:
         raise ValueError(f"{name} must hold at least one time step; got shape {x_seq.shape}")
+
+
+
+def check_state(neuron: str, state: tuple | None, x: Array, *, fields: tuple[str, ...], init: str,
+                sequence: bool = False) -> None:
+    """``state`` fits the input: the neuron's fields, each of one input step's shape, no narrower dtype.
+
+    A state of another rank would broadcast silently (a ``[6, 3, 5]`` LIF state against ``x_t:
+    [3, 5]`` gives ``[6, 3, 5]`` spikes per step), and a narrower dtype would compute the membrane
+    in it: a float16 state with float32 input runs the whole membrane in float16. The dtype rule
+    (``docs/design.md``) is that the membrane has the input's dtype, or a wider one the caller asks
+    for (bfloat16 currents with a float32 state); a narrower state is refused, not cast, since
+    casting would change the state's dtype between steps and break ``lax.scan``'s carry.
+    Shapes and dtypes are static, so this runs once while tracing and costs nothing per step.
+
+    Args:
+        neuron: the public function's name, for the message (``"lif"``, ``"alif_step"``...).
+        state: the neuron's state (a NamedTuple of arrays), or None (rest: nothing to check).
+        x: the input: ``x_t [B, ...]`` for a single step, ``x_seq [T, B, ...]`` with ``sequence``.
+        fields: the state's fields, e.g. ``ALIFState._fields``.
+        init: the function that makes a resting state, named in the message (``"alif_init_state"``).
+        sequence: ``x`` is a sequence; the expected shape is ``x.shape[1:]``.
+
+    Raises:
+        ValueError: the state has other fields, or a field's shape differs from one input step's.
+        TypeError: a field is not floating point, or narrower than the input's dtype.
+    """
+    if state is None:
+        return
+    names = tuple(getattr(state, "_fields", ()))
+    if names != tuple(fields) and not (not names and isinstance(state, tuple) and len(state) == len(fields)):
+        raise ValueError(f"{neuron}: state must have the fields {list(fields)}, got {type(state).__name__} "
+                         f"{list(names) if names else ''}; start from {init}(shape) or the state {neuron} returned")
+    expected = tuple(jnp.shape(x)[1:] if sequence else jnp.shape(x))
+    x_dtype = jnp.result_type(x)
+    layout = "x_seq is [T, B, ...] and the state [B, ...]" if sequence else "the state has x_t's shape [B, ...]"
+    for name, value in zip(fields, state):
+        shape = tuple(jnp.shape(value))
+        if shape != expected:
+            raise ValueError(
+                f"{neuron}: state.{name} has shape {shape}, expected {expected} ({layout}); a state of "
+                f"another shape would broadcast against the input: pass the state {neuron} returned for "
+                f"this batch, or {init}({expected})"
+            )
+        check_float(value, "the membrane state")
+        dtype = jnp.result_type(value)
+        if not jnp.issubdtype(x_dtype, jnp.floating):
+            continue  # an integer input: check_float names it where it is read
+        with jax.numpy_dtype_promotion("standard"):  # the lattice, also under strict promotion
+            narrower = jnp.promote_types(dtype, x_dtype) != dtype
+        if narrower:
+            raise TypeError(
+                f"{neuron}: state.{name} has dtype {dtype}, narrower than the input's {x_dtype}, so the "
+                f"membrane would be computed in {dtype}; pass the state in {x_dtype} or wider, e.g. "
+                f"jax.tree.map(lambda a: a.astype(jnp.{x_dtype}), state)"
+            )

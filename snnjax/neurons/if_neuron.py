@@ -14,6 +14,7 @@ import jax
 from jax.typing import ArrayLike
 
 from snnjax import surrogate
+from snnjax.neurons import dynamics
 from snnjax.neurons.lif import LIFState, lif, lif_step
 
 Array = jax.Array
@@ -30,6 +31,7 @@ def if_step(
     bpta_alpha: ArrayLike = 0.0,
 ) -> tuple[LIFState, Array]:
     """One IF step ``(state, x_t) -> (state, s_t)``: :func:`snnjax.neurons.lif_step` with ``decay = 1``."""
+    dynamics.check_state("if_step", state, x_t, fields=LIFState._fields, init="lif_init_state")
     return lif_step(state, x_t, decay=1.0, v_th=v_th, spike_fn=spike_fn, reset=reset,
                     detach_reset=detach_reset, bpta_alpha=bpta_alpha)
 
@@ -50,5 +52,7 @@ def if_neuron(
 
     :func:`snnjax.neurons.lif` with ``decay = 1`` (its ``impl="pallas"`` kernel included).
     """
+    dynamics.check_sequence(x_seq)
+    dynamics.check_state("if_neuron", state, x_seq, fields=LIFState._fields, init="lif_init_state", sequence=True)
     return lif(x_seq, decay=1.0, v_th=v_th, spike_fn=spike_fn, state=state, reset=reset,
                detach_reset=detach_reset, bpta_alpha=bpta_alpha, unroll=unroll, impl=impl)

@@ -74,6 +74,7 @@ def leaky_step(
     detach_reset: bool = False,
 ) -> tuple[LeakyState, Array]:
     """One step ``(state, x_t) -> (state, s_t)``; ``decay`` is snnTorch's β (see the module docstring)."""
+    dynamics.check_state("leaky_step", state, x_t, fields=LeakyState._fields, init="leaky_init_state")
     carried, subtracted = reset_by_previous_spike(state.mem, state.spike, v_th, reset, detach_reset)
     mem = dynamics.charge(carried, x_t, decay) - subtracted
     s = spike_fn(mem, dynamics.as_dtype(v_th, mem))
@@ -93,6 +94,7 @@ def leaky(
 ) -> tuple[Array, LeakyState]:
     """snnTorch-convention leaky neurons over a sequence: ``x_seq [T, *shape] -> (s_seq, LeakyState)``."""
     dynamics.check_sequence(x_seq)
+    dynamics.check_state("leaky", state, x_seq, fields=LeakyState._fields, init="leaky_init_state", sequence=True)
     dynamics.check_reset(reset)
     if state is None:
         state = leaky_init_state(x_seq.shape[1:], x_seq.dtype)

@@ -33,6 +33,7 @@ def li_init_state(shape: tuple[int, ...], dtype: Any = jnp.float32) -> LIState:
 
 def li_step(state: LIState, x_t: Array, *, decay: ArrayLike, decay_input: bool = False) -> tuple[LIState, Array]:
     """One step ``(state, x_t) -> (state, v_t)``: the output is the membrane."""
+    dynamics.check_state("li_step", state, x_t, fields=LIState._fields, init="li_init_state")
     v = dynamics.charge(state.v, x_t, decay, decay_input)
     return LIState(v), v
 
@@ -41,6 +42,7 @@ def li(x_seq: Array, *, decay: ArrayLike, state: LIState | None = None, decay_in
        unroll: int = 1) -> tuple[Array, LIState]:
     """Leaky integration over a sequence: ``x_seq [T, *shape] -> (v_seq [T, *shape], LIState)``."""
     dynamics.check_sequence(x_seq)
+    dynamics.check_state("li", state, x_seq, fields=LIState._fields, init="li_init_state", sequence=True)
     if state is None:
         state = li_init_state(x_seq.shape[1:], x_seq.dtype)
     state, v_seq = jax.lax.scan(lambda st, x: li_step(st, x, decay=decay, decay_input=decay_input),

@@ -72,6 +72,7 @@ def lif_step(
     Returns:
         ``(LIFState(v_t), s_t)`` with ``s_t`` of ``x_t``'s dtype.
     """
+    dynamics.check_state("lif_step", state, x_t, fields=LIFState._fields, init="lif_init_state")
     h = dynamics.charge(state.v, x_t, decay, decay_input)
     s = spike_fn(h, dynamics.as_dtype(v_th, h))
     v = dynamics.reset_membrane(h, s, v_th, reset, detach_reset)
@@ -107,6 +108,7 @@ def lif(
     BPSA only; ``unroll`` is ignored).
     """
     dynamics.check_sequence(x_seq)
+    dynamics.check_state("lif", state, x_seq, fields=LIFState._fields, init="lif_init_state", sequence=True)
     dynamics.check_reset(reset)
     if impl not in LIF_IMPLS:
         raise ValueError(f"impl must be one of {LIF_IMPLS}, got {impl!r}")
@@ -167,6 +169,7 @@ def llc_lif_step(
     decay_input: bool = False,
 ) -> tuple[LIFState, Array]:
     """One LLC-LIF step: :func:`lif_step` with ``decay = sigmoid(a)`` (see :func:`llc_leak`)."""
+    dynamics.check_state("llc_lif_step", state, x_t, fields=LIFState._fields, init="lif_init_state")
     return lif_step(
         state,
         x_t,
@@ -203,6 +206,8 @@ def llc_lif(
     leak per channel. ``decay_input=True`` is the released code's form (SpikingJelly PLIF,
     ``h = v + (x - v)·sigmoid(a)``). Other arguments (``impl`` included) as in :func:`lif`.
     """
+    dynamics.check_sequence(x_seq)
+    dynamics.check_state("llc_lif", state, x_seq, fields=LIFState._fields, init="lif_init_state", sequence=True)
     return lif(
         x_seq,
         decay=llc_leak(a, decay_input),

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from snnjax import surrogate
+from snnjax.neurons import dynamics
 from snnjax.neurons.lif import LIFState, lif, lif_step
 
 Array = jax.Array
@@ -53,6 +54,7 @@ def plif_step(
     decay_input: bool = True,
 ) -> tuple[LIFState, Array]:
     """One PLIF step: :func:`snnjax.neurons.lif_step` with ``decay = sigmoid(-w)``."""
+    dynamics.check_state("plif_step", state, x_t, fields=LIFState._fields, init="lif_init_state")
     return lif_step(state, x_t, decay=plif_leak(w), v_th=v_th, spike_fn=spike_fn, reset=reset,
                     detach_reset=detach_reset, bpta_alpha=bpta_alpha, decay_input=decay_input)
 
@@ -77,6 +79,8 @@ def plif(
     ``plif_w_init(init_tau)`` gives SpikingJelly's initial value. Other arguments as in
     :func:`snnjax.neurons.lif`; ``decay_input`` defaults to SpikingJelly's ``True``.
     """
+    dynamics.check_sequence(x_seq)
+    dynamics.check_state("plif", state, x_seq, fields=LIFState._fields, init="lif_init_state", sequence=True)
     return lif(x_seq, decay=plif_leak(w), v_th=v_th, spike_fn=spike_fn, state=state, reset=reset,
                detach_reset=detach_reset, bpta_alpha=bpta_alpha, decay_input=decay_input,
                unroll=unroll, impl=impl)
