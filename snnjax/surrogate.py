@@ -22,6 +22,13 @@ learn through it), and the gradient to a hyper-parameter :math:`\\theta` is
 :math:`\\partial F / \\partial \\theta`. ``bpsa`` is the biologically plausible spatial adjustment of
 the bpsa-bpta paper (Eq. 9): :math:`\\partial s/\\partial u = 1/u` where the neuron fired, 0 elsewhere.
 ``strict(spike_fn)`` fires on ``u > v_th`` (snnTorch, Spyx) with ``spike_fn``'s backward pass.
+
+Every width, sharpness or ``eps`` must be > 0. The factories (``sigmoid(alpha)``...) refuse a
+concrete value <= 0 with one line (:func:`check_parameter`); the classes (``Sigmoid(alpha)``) do not
+check, since JAX rebuilds them from leaves that may be tracers or ``vmap`` axis specs. Traced values
+(a ``vmap`` sweep, a ``jit`` argument, a learned parameter) cannot be checked: a value <= 0 there
+gives negative, zero, NaN or infinite gradients silently, so parameterise learned ones to stay
+positive (``jax.nn.softplus``).
 """
 
 from __future__ import annotations
@@ -229,28 +236,71 @@ class BPSA:
         return heaviside(u - v_th) * _safe_reciprocal(u, self.eps)
 
 
+# What a parameter <= 0 would do, by kind of parameter (the message of check_parameter).
+_BAD_PARAMETER = {
+    "sharpness": "<= 0 gives negative or zero gradients (the spike would train against its loss)",
+    "width": "<= 0 gives NaN or infinite gradients",
+    "eps": "<= 0 leaves 1/u unbounded near u = 0 (infinite gradients)",
+}
+
+
+def check_parameter(factory: str, name: str, value: ArrayLike, kind: str) -> None:
+    """Refuses a concrete surrogate parameter that is not finite and > 0.
+
+    Every width or sharpness here must be positive: ``sigmoid(-4.)`` trains with negated gradients,
+    ``boxcar(0.)`` with NaN ones, and nothing else would say so. Concrete values (Python numbers,
+    NumPy and JAX arrays, a constant inside ``jax.jit``) are checked, every element of an array.
+    Traced values are not: a parameter swept with ``jax.vmap``, passed as a ``jax.jit`` argument or
+    learned under ``jax.grad`` is a tracer whose value is unknown here. There a value <= 0 gives the
+    gradients named in the message, silently; keep a learned parameter positive by
+    parameterising it (``alpha = jax.nn.softplus(raw)``) and sweep positive values only.
+
+    Raises:
+        ValueError: one line naming the factory, the parameter, its value and what it would do.
+    """
+    if isinstance(value, jax.core.Tracer):
+        return
+    concrete = jax.device_get(value)
+    if isinstance(concrete, (bool, int, float)):
+        good = math.isfinite(concrete) and concrete > 0
+    else:
+        good = bool(((concrete > 0) & (concrete < math.inf)).all())
+    if not good:
+        raise ValueError(
+            f"surrogate.{factory}: {name} must be a finite number > 0, got {concrete}; {name} "
+            f"{_BAD_PARAMETER[kind]}"
+        )
+
+
 def sigmoid(alpha: ArrayLike = 4.0) -> Sigmoid:
-    """Sigmoid surrogate spike function, ``g'(x) = α σ(αx)(1 − σ(αx))``."""
+    """Sigmoid surrogate spike function, ``g'(x) = α σ(αx)(1 − σ(αx))``; ``alpha > 0``
+    (:func:`check_parameter`)."""
+    check_parameter("sigmoid", "alpha", alpha, "sharpness")
     return Sigmoid(alpha)
 
 
 def atan(alpha: ArrayLike = 2.0) -> ATan:
-    """Arctangent surrogate spike function, ``g'(x) = (α/2) / (1 + (π α x / 2)²)``."""
+    """Arctangent surrogate spike function, ``g'(x) = (α/2) / (1 + (π α x / 2)²)``; ``alpha > 0``."""
+    check_parameter("atan", "alpha", alpha, "sharpness")
     return ATan(alpha)
 
 
 def boxcar(width: ArrayLike = 1.0) -> Boxcar:
-    """Rectangular surrogate spike function, ``g'(x) = 1/width`` on ``|x| < width/2``."""
+    """Rectangular surrogate spike function, ``g'(x) = 1/width`` on ``|x| < width/2``; ``width > 0``."""
+    check_parameter("boxcar", "width", width, "width")
     return Boxcar(width)
 
 
 def triangle(width: ArrayLike = 1.0) -> Triangle:
-    """Triangular surrogate spike function, ``g'(x) = max(0, 1 − |x|/width) / width``."""
+    """Triangular surrogate spike function, ``g'(x) = max(0, 1 − |x|/width) / width``; ``width > 0``."""
+    check_parameter("triangle", "width", width, "width")
     return Triangle(width)
 
 
 def bpsa(eps: ArrayLike = 1e-6) -> BPSA:
-    """BPSA spike function: gradient ``1/u`` where the neuron fired, 0 elsewhere (bpsa paper, Eq. 9)."""
+    """BPSA spike function: gradient ``1/u`` where the neuron fired, 0 elsewhere (bpsa paper, Eq. 9);
+    ``|u|`` is floored at ``eps > 0``."""
+    check_parameter("bpsa", "eps", eps, "eps")
     return BPSA(eps)
 
 
@@ -402,27 +452,32 @@ class Strict:
 
 
 def fast_sigmoid(slope: ArrayLike = 25.0) -> FastSigmoid:
-    """snnTorch's fast sigmoid, ``g'(x) = 1 / (1 + slope·|x|)²``."""
+    """snnTorch's fast sigmoid, ``g'(x) = 1 / (1 + slope·|x|)²``; ``slope > 0``."""
+    check_parameter("fast_sigmoid", "slope", slope, "sharpness")
     return FastSigmoid(slope)
 
 
 def superspike(k: ArrayLike = 25.0) -> FastSigmoid:
-    """Spyx's SuperSpike, ``g'(x) = 1 / (1 + k|x|)²``: the same function as :func:`fast_sigmoid`."""
+    """Spyx's SuperSpike, ``g'(x) = 1 / (1 + k|x|)²``: the same function as :func:`fast_sigmoid`; ``k > 0``."""
+    check_parameter("superspike", "k", k, "sharpness")
     return FastSigmoid(k)
 
 
 def piecewise_quadratic(alpha: ArrayLike = 1.0) -> PiecewiseQuadratic:
-    """Piecewise quadratic surrogate, ``g'(x) = max(0, α − α²|x|)``."""
+    """Piecewise quadratic surrogate, ``g'(x) = max(0, α − α²|x|)``; ``alpha > 0``."""
+    check_parameter("piecewise_quadratic", "alpha", alpha, "sharpness")
     return PiecewiseQuadratic(alpha)
 
 
 def erf(alpha: ArrayLike = 2.0) -> Erf:
-    """Error-function surrogate, ``g'(x) = (α/√π) exp(−α²x²)``."""
+    """Error-function surrogate, ``g'(x) = (α/√π) exp(−α²x²)``; ``alpha > 0``."""
+    check_parameter("erf", "alpha", alpha, "sharpness")
     return Erf(alpha)
 
 
 def soft_sign(alpha: ArrayLike = 2.0) -> SoftSign:
-    """Soft-sign surrogate, ``g'(x) = α / (2 (1 + |αx|)²)``."""
+    """Soft-sign surrogate, ``g'(x) = α / (2 (1 + |αx|)²)``; ``alpha > 0``."""
+    check_parameter("soft_sign", "alpha", alpha, "sharpness")
     return SoftSign(alpha)
 
 
@@ -459,7 +514,9 @@ class BPSACode:
 
 
 def bpsa_code(eps: ArrayLike = 1e-12) -> BPSACode:
-    """The released BP-STA spike ``H(u − θ)·u/(sg(u) + eps)`` (forward ``1 − eps/u``; see :class:`BPSACode`)."""
+    """The released BP-STA spike ``H(u − θ)·u/(sg(u) + eps)`` (forward ``1 − eps/u``; see :class:`BPSACode`);
+    ``eps > 0``."""
+    check_parameter("bpsa_code", "eps", eps, "eps")
     return BPSACode(eps)
 
 

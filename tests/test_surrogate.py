@@ -236,3 +236,53 @@ def test_custom_surrogate_checked_by_snnjax_testing():
     soft_step = lambda x, k: 0.5 + 0.5 * x * k / (1 + jnp.abs(x * k))  # noqa: E731
     testing.assert_custom_surrogate(surrogate.from_primitive(soft_step, 10.0),
                                     derivative=lambda x, k: 0.5 * k / (1 + jnp.abs(k * x)) ** 2)  # written by hand
+
+
+# --------------------------------------------------------------------------- parameters must be > 0
+
+# every factory with a width / sharpness / eps parameter: (factory, parameter name)
+PARAMETRISED = {
+    "sigmoid": "alpha", "atan": "alpha", "boxcar": "width", "triangle": "width", "bpsa": "eps",
+    "fast_sigmoid": "slope", "superspike": "k", "piecewise_quadratic": "alpha", "erf": "alpha",
+    "soft_sign": "alpha", "bpsa_code": "eps",
+}
+
+
+def test_every_registered_surrogate_with_a_parameter_is_checked():
+    import inspect
+
+    with_parameter = {n for n, f in surrogate.SURROGATES.items() if inspect.signature(f).parameters}
+    assert with_parameter == set(PARAMETRISED)
+
+
+@pytest.mark.parametrize("bad", [-4.0, 0.0, -1, float("nan"), float("inf"), np.array([0.5, -0.5]),
+                                 jnp.asarray(0.0, jnp.float32)])
+@pytest.mark.parametrize("name", sorted(PARAMETRISED))
+def test_concrete_parameter_of_zero_or_less_is_refused_in_one_line(name, bad):
+    # sigmoid(-4.) gave negated gradients, boxcar(0.) NaN ones, without a word
+    param = PARAMETRISED[name]
+    with pytest.raises(ValueError, match=rf"^surrogate\.{name}: {param} must be a finite number > 0, got .*; {param} <= 0 gives|leaves") as error:
+        surrogate.SURROGATES[name](bad)
+    assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match=rf"surrogate\.{name}: {param} must be"):
+        surrogate.get(name, **{param: bad})
+
+
+@pytest.mark.parametrize("name", sorted(PARAMETRISED))
+def test_a_constant_inside_jit_is_checked_too(name):
+    with pytest.raises(ValueError, match=rf"surrogate\.{name}:"):
+        jax.jit(lambda u: surrogate.SURROGATES[name](-1.0)(u))(jnp.float32(1.0))
+
+
+def test_traced_parameters_stay_allowed_under_vmap_jit_and_grad():
+    """A sweep, a jit argument and a learned parameter are tracers: not checked (their value is
+    unknown while tracing); the docstring says so. Positive values work as before."""
+    u = jnp.float32(0.1)
+    d_vmap = jax.vmap(lambda a: jax.grad(lambda x: surrogate.sigmoid(a)(x))(u))(jnp.asarray([1.0, 4.0]))
+    chex.assert_trees_all_close(d_vmap, jnp.asarray([surrogate.sigmoid(1.0).derivative(u),
+                                                     surrogate.sigmoid(4.0).derivative(u)]), rtol=1e-6)
+    assert float(jax.jit(lambda w: jax.grad(lambda x: surrogate.boxcar(w)(x))(u))(0.5)) == pytest.approx(2.0)
+    g_alpha = jax.grad(lambda a: surrogate.sigmoid(a)(u))(jnp.float32(2.0))  # learned: dF/dα = x σ'(αx)
+    sig = 1 / (1 + math.exp(-0.2))
+    assert float(g_alpha) == pytest.approx(0.1 * sig * (1 - sig), rel=1e-5)
+    assert "Traced values" in surrogate.__doc__ and "vmap" in surrogate.check_parameter.__doc__
