@@ -76,7 +76,7 @@ def primitive_of(spike_fn: Any) -> Primitive:
         return lambda x: spike_fn.primitive(x, *spike_fn.params)
     if hasattr(spike_fn, "primitive"):
         return spike_fn.primitive
-    raise TypeError(f"{type(spike_fn).__name__} has no smooth primitive (BPSA and straight wrappers have none); "
+    raise TypeError(f"{type(spike_fn).__name__} has no smooth primitive (BPSA and surrogate.strict(...) have none); "
                     "pass primitive= explicitly")
 
 
