@@ -43,7 +43,6 @@ import argparse
 import json
 import math
 import sys
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -129,9 +128,9 @@ def make_neuron(kind: str, size: tuple[int, ...], neuron, batch: int):
 
 def _run_over_time(neuron, x_seq):
     """One neuron layer over ``x_seq [T, B, ...]`` from rest: ``bm.for_loop`` of its step."""
-    neuron.reset_state(x_seq.shape[1])
     import brainpy.math as bm
 
+    neuron.reset_state(x_seq.shape[1])
     return bm.for_loop(neuron, x_seq)
 
 

@@ -130,7 +130,7 @@ def jax_peers_table(records: Iterable[dict[str, Any]]) -> str:
     for r in rows:
         ours = best.get(key(r))
         ratio = f"{ours / r['samples_per_s']:.2f}×" if ours else "–"
-        path = r.get("path", "train.py step" if r["framework"] == "snnjax" else "")
+        path = r.get("path", "bench.run" if r["framework"] == "snnjax" else "")  # train.py's step / eval forward
         lines.append(f"| {r['workload']} | {r['mode']} | {r['batch']} | {r.get('T')} | {r['framework']} | {path} | "
                      f"{r['samples_per_s']:g} | {ratio} |")
     return "\n".join(lines + [f"\nnote: {n}" for n in notes])
