@@ -361,7 +361,10 @@ def test_conv_snn_equals_linen_outputs_statistics_states_and_gradients_float64(c
             eval_out, _ = model(x, train=False)
             train_out, state = model(x, train=True)  # updates the running statistics
             stats = snnx.linen_variables(model).get("batch_stats", {})
-            loss = lambda m, x: _state_loss(m(x, train=True)[0].out, snnx.neuron_state_to_linen(m(x, train=True)[1]))
+            def loss(model, x):
+                out, state = model(x, train=True)
+                return _state_loss(out.out, snnx.neuron_state_to_linen(state))
+
             return eval_out, train_out, state, stats, nnx.grad(loss, argnums=(0, 1))(model, x)
 
         eval_out, train_out, state, stats, (g_model, g_x) = nnx_run(model, x)
