@@ -52,3 +52,39 @@ def test_chunked_inference_equals_one_call():
     assert result["max_abs_difference_chunked"] == 0.0
     assert result["max_abs_difference_per_step_scan"] < 1e-5
     assert result["predictions_equal"]
+
+
+def _run_fails(name, *args) -> str:
+    """Runs an example that must refuse its command line: exit status 1, one line, no traceback."""
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    proc = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), *map(str, args)],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr[-3000:]
+    return proc.stderr.strip()
+
+
+def test_evaluate_checkpoint_without_an_argument_says_how_to_call_it():
+    # was an IndexError on sys.argv[1]
+    assert _run_fails("evaluate_checkpoint").startswith("error: no run directory given; usage: python "
+                                                        "examples/evaluate_checkpoint.py RUN_DIR [--best]")
+    assert "unknown option(s) ['--latest']" in _run_fails("evaluate_checkpoint", "--latest")
+
+
+def test_evaluate_checkpoint_on_an_empty_or_missing_folder_says_it_is_no_run(tmp_path):
+    assert _run_fails("evaluate_checkpoint", tmp_path) == (
+        f"error: {tmp_path} holds no config.json: it is not a run directory written by train.py (or the run has "
+        "not started); give the --workdir of a train.py run")
+    assert _run_fails("evaluate_checkpoint", tmp_path / "nowhere").startswith(f"error: {tmp_path / 'nowhere'} is not a folder")
+
+
+def test_evaluate_checkpoint_best_without_a_summary_says_to_leave_best_out(tmp_path):
+    from snnjax.config import base_config
+
+    (tmp_path / "config.json").write_text(base_config().to_json())  # a run that has not finished
+    message = _run_fails("evaluate_checkpoint", tmp_path, "--best")
+    assert message.startswith(f"error: {tmp_path / 'summary.json'} not found: --best reads the best checkpoint")
+    (tmp_path / "summary.json").write_text("{}")
+    assert "names no best checkpoint" in _run_fails("evaluate_checkpoint", tmp_path, "--best")
+    # without --best: no checkpoint yet, also one line
+    assert "no checkpoint in" in _run_fails("evaluate_checkpoint", tmp_path)
