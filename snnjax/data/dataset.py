@@ -18,7 +18,47 @@ from typing import Protocol
 
 import numpy as np
 
+from snnjax.data.search import DataNotFoundError
+
 TASKS = ("classification", "regression", "sequence_classification")
+
+
+class EmptySplitError(DataNotFoundError, ValueError):
+    """A split with no example (an empty file, a generated set of size 0, a validation fraction
+    that leaves nothing), refused when the dataset is loaded: a training split of 0 examples would
+    be reported as a batch-size problem, a test split of 0 would train and then fail in evaluation.
+
+    A :class:`DataNotFoundError`, so ``train.py`` prints it as one line; also a ``ValueError``, as
+    a bad ``val_fraction`` was before.
+    """
+
+
+# What to change for a split of each name that came out empty.
+_EMPTY_SPLIT_HINTS = {
+    "train": "give a dataset with training examples (its files under --config.data.data_dir, or "
+             "--config.data.num_train=N for a generated set)",
+    "test": "give a dataset with test examples (its files under --config.data.data_dir, or "
+            "--config.data.num_test=N for a generated set)",
+    "validation": "raise --config.data.val_fraction, or set it to 0 for no validation split",
+}
+
+
+def check_not_empty(dataset_name: str, splits: dict[str, "Split | None"]) -> None:
+    """Refuses a split of 0 examples, naming it and what to change (one line).
+
+    Args:
+        dataset_name: the dataset's registry name, for the message.
+        splits: ``{"train": split, "test": split, "validation": split or None}``; None is skipped.
+
+    Raises:
+        EmptySplitError: a split has no example.
+    """
+    for split_name, split in splits.items():
+        if split is not None and split.num_examples < 1:
+            raise EmptySplitError(
+                f"the {split_name} split of dataset {dataset_name!r} has 0 examples; "
+                f"{_EMPTY_SPLIT_HINTS.get(split_name, 'give it at least one example')}"
+            )
 
 
 class Split(Protocol):
@@ -182,11 +222,13 @@ def split_off_validation(train: Split, fraction: float) -> tuple[Split, Split | 
     num_val = int(round(fraction * n))
     if num_val == 0:
         if fraction > 0:
-            raise ValueError(
-                f"val_fraction={fraction} of {n} examples leaves no validation example")
+            raise EmptySplitError(
+                f"val_fraction={fraction} of {n} training examples leaves no validation example; use "
+                f"--config.data.val_fraction={1 / n if n else 0:.3g} or more, or 0 for no validation split")
         return train, None
     if num_val == n:
-        raise ValueError(f"val_fraction={fraction} of {n} examples leaves no training example")
+        raise EmptySplitError(f"val_fraction={fraction} of {n} training examples leaves no training example; use a "
+                              "smaller --config.data.val_fraction")
     return (
         IndexedSplit(train, np.arange(n - num_val)),
         IndexedSplit(train, np.arange(n - num_val, n)),

@@ -10,7 +10,7 @@ import ml_collections
 from snnjax.data import augment as augment_lib
 from snnjax.data import neuromorphic, random_tensors, sequence_tasks, vision
 from snnjax.data.config import with_defaults
-from snnjax.data.dataset import AugmentedSplit, Dataset, split_off_validation
+from snnjax.data.dataset import AugmentedSplit, Dataset, check_not_empty, split_off_validation
 
 Loader = Callable[[ml_collections.ConfigDict], Dataset]
 
@@ -68,11 +68,13 @@ def load(cfg: Mapping | ml_collections.ConfigDict) -> Dataset:
     Raises:
         ValueError: unknown name (the message lists the known ones) or bad option.
         DataNotFoundError: the dataset's files (or its optional reader package) are missing.
+        EmptySplitError: a split has 0 examples (a ``DataNotFoundError``; one line naming it).
     """
     cfg = with_defaults(cfg)
     if cfg.name not in LOADERS:
         raise ValueError(f"unknown dataset {cfg.name!r}; known datasets: {', '.join(names())}")
     dataset = LOADERS[cfg.name](cfg)
+    check_not_empty(cfg.name, {"train": dataset.train, "test": dataset.test, "validation": dataset.validation})
     train, validation = split_off_validation(dataset.train, cfg.val_fraction)
     dataset = dataclasses.replace(dataset, train=train, validation=validation)
     return with_augmentation(dataset, cfg.augment, cfg.seed)
