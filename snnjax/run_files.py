@@ -40,7 +40,7 @@ def _link_problem(path: Path) -> str | None:
     """Why the run must not write ``path`` (a symbolic or hard link) and what to do, or ``None``."""
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not there (a parent that is a file is reported elsewhere)
         return None
     if os.path.islink(path):
         return (f"is a symbolic link (to {os.readlink(path)}): snnjax never writes a run's own files through a "

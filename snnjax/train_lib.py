@@ -6,10 +6,14 @@ One run, start to end or resumed from ``workdir``::
       per epoch: permute indices from (seed, epoch) → jitted train steps → eval → checkpoint
     → summary.json (accuracy, firing rates, energy estimate, throughput)
 
-The loop only orchestrates; its pieces live in their own modules:
+The loop only orchestrates (:class:`_Loop`: the stepper's calls, then the periodic actions: log,
+checkpoint, stop on a signal after each call; leaks, evaluation, checkpoint at each epoch's end);
+its pieces live in their own modules:
 
 - :mod:`snnjax.train_steps`: the pure train and eval steps, the train state, jitting over a mesh;
 - :mod:`snnjax.input_pipeline`: batch order, the run's length, the host data path and the mesh;
+- :mod:`snnjax.steppers`: the host loop and the device loop behind one interface (train calls,
+  evaluation);
 - :mod:`snnjax.evaluation`: evaluation over a whole split;
 - :mod:`snnjax.run_summary`: ``summary.json``, energy estimate and messages;
 - :mod:`snnjax.config_diff`: what a resumed run may change;
@@ -44,6 +48,7 @@ checkpoint but with an earlier run's files has them moved to ``earlier_run_<n>/`
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -56,6 +61,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
 from snnjax import checkpointing, metric_writers, optim, run_files, validate
@@ -63,16 +69,15 @@ from snnjax import data as data_lib
 from snnjax.best_evaluation import improves
 from snnjax.config_diff import (RESUMABLE_KEYS, append_config_history, check_resumed_config, config_changes,
                                 config_from_history)
-from snnjax.device_loop import (LOOPS, DeviceSplit, call_length, choose_loop, device_budget, make_eval_call,
-                                make_train_call, put_replicated_array, split_nbytes, unstack, unstack_batches)
-from snnjax.evaluation import EvalResult, evaluate, reduce_outputs
-from snnjax.input_pipeline import (RunLength, epoch_permutation, load_batch, make_mesh, prefetch, run_length,
-                                   shard_batch, train_batch_indices)
+from snnjax.device_loop import LOOPS, choose_loop, device_budget, split_nbytes, unstack
+from snnjax.evaluation import EvalResult
+from snnjax.input_pipeline import RunLength, epoch_permutation, make_mesh, run_length
 from snnjax.preemption import RunInterrupted, StopRequest
 from snnjax.run_summary import build_summary, count_params, format_eval, leak_values, progress_postfix
 from snnjax.run_lock import RunLock
+from snnjax.steppers import DeviceStepper, HostStepper, Stepper
 from snnjax.train_steps import (NonFiniteLossError, TrainState, create_train_state, guarded_names, init_state,
-                                jit_eval_step, jit_train_step, make_eval_step, make_train_step)
+                                make_eval_step, make_train_step)
 
 __all__ = ["train_and_evaluate", "NonFiniteLossError", "RunInterrupted", "TrainState", "RESUMABLE_KEYS",
            "check_resumed_config", "truncate_metrics"]
@@ -116,8 +121,8 @@ class _TrainMetrics:
     """Train metrics of the steps since the last check: fetched together (one sync), checked for
     non-finite steps, averaged and written.
 
-    The host loop adds one step's metrics at a time (:meth:`add`), the device loop a call's
-    stacked metrics (:meth:`add_call`); both flush the same per-step rows.
+    The host stepper adds one step's metrics at a time, the device stepper a call's stacked
+    metrics (:meth:`add`); both flush the same per-step rows.
     """
 
     def __init__(self, writer, length: RunLength, batch_size: int, guarded: list[str]):
@@ -125,11 +130,10 @@ class _TrainMetrics:
         self.pending: list[tuple[int, int, dict, bool]] = []
         self.last_time, self.last_step = time.time(), None
 
-    def add(self, step: int, metrics: dict) -> None:
-        self.pending.append((step, 1, metrics, False))
-
-    def add_call(self, first_step: int, num_steps: int, metrics: dict) -> None:
-        self.pending.append((first_step, num_steps, metrics, True))
+    def add(self, first_step: int, num_steps: int, metrics: dict, stacked: bool) -> None:
+        """The metrics of ``num_steps`` steps from ``first_step``: stacked ``[num_steps]`` (a device
+        loop call) or one step's (``stacked=False``, ``num_steps=1``)."""
+        self.pending.append((first_step, num_steps, metrics, stacked))
 
     def restart_clock(self, steps_done: int) -> None:
         """Throughput counts from now: leaves compilation and evaluation out of samples/s."""
@@ -336,244 +340,311 @@ def _stop_agreed(stop: StopRequest) -> bool:
     return bool(np.any(multihost_utils.process_allgather(np.int32(stop.requested))))
 
 
-def _train(config: ml_collections.ConfigDict, workdir: Path, mesh, chief: bool, dataset: data_lib.Dataset,
+@dataclasses.dataclass
+class _Run:
+    """What stays fixed while a run trains: its config, data, files and the objects that write them."""
+
+    config: ml_collections.ConfigDict
+    workdir: Path
+    mesh: Mesh
+    chief: bool
+    dataset: data_lib.Dataset
+    length: RunLength
+    ckpt: checkpointing.Checkpointer
+    writer: metric_writers.MetricWriter
+    stepper: Stepper
+    stop: StopRequest
+    progress: bool
+    start_time: float
+    num_params: int
+    meta: dict[str, Any]  # the restored checkpoint's (empty for a new run)
+
+    @property
+    def regression(self) -> bool:
+        return self.dataset.task == "regression"
+
+    @property
+    def key_metric(self) -> str:
+        return "mse" if self.regression else "accuracy"
+
+    @property
+    def best_split(self) -> str:
+        """The split whose figure picks the best checkpoint: validation when there is one, else test."""
+        return "validation" if self.dataset.validation is not None else "test"
+
+    @property
+    def best_name(self) -> str:
+        return f"{self.best_split}_{self.key_metric}"
+
+
+class _Loop:
+    """The epochs of a run, from its restored step to its end: the stepper's calls, then the
+    periodic actions after each call (log, checkpoint, stop on a signal) and at each epoch's end
+    (leaks, evaluation, checkpoint). The loop's state (train state, step, last checkpoint, best
+    figures, clock) lives here, changed only by these methods."""
+
+    def __init__(self, run: _Run, state: TrainState):
+        self.run, self.state, self.step = run, state, int(state.step)
+        tc = run.config.train
+        self.log_every, self.checkpoint_every = int(tc.log_every_steps), int(tc.checkpoint_every_steps)
+        self.last_checkpoint = run.ckpt.latest_step()
+        self.best: dict[str, float] = dict(run.meta.get("best", {}))
+        self.clock = _Throughput(float(run.meta.get("train_seconds", 0.0)), int(run.meta.get("train_steps_timed", 0)))
+        self.train_metrics = _TrainMetrics(run.writer, run.length, int(tc.batch_size), guarded_names(state))
+        self.final: dict[str, EvalResult] = {}
+        self.bar: tqdm | None = None
+
+    # ------------------------------------------------------------------ the epochs
+
+    def train(self) -> dict:
+        """Trains the remaining epochs, evaluates, and returns the summary (without writing it)."""
+        length = self.run.length
+        # A run restored at its last step (e.g. killed before its summary) trains no epoch again.
+        first_epoch = self.step // length.steps_per_epoch if self.step < length.total_steps else length.num_epochs
+        for epoch in range(first_epoch, length.num_epochs):
+            self._train_epoch(epoch)
+            self._end_epoch(epoch)
+        if not self.final:  # resumed at the very end: evaluate what was restored (logged once only)
+            metrics_path = self.run.workdir / METRICS_FILE
+            self.final = self._evaluate(length.num_epochs - 1, write=not has_eval_record(metrics_path, self.step))
+        self.run.ckpt.wait()
+        return self._summary(self.run.ckpt.best_step())
+
+    def _train_epoch(self, epoch: int) -> None:
+        run, length = self.run, self.run.length
+        n_steps = length.steps_in_epoch(epoch)
+        i = self.step - epoch * length.steps_per_epoch
+        epoch_end = epoch * length.steps_per_epoch + n_steps
+        permutation = epoch_permutation(int(run.config.train.seed), epoch, run.dataset.train.num_examples)
+        self.bar = tqdm(total=n_steps, initial=i, desc=f"epoch {epoch + 1}/{length.num_epochs}",
+                        disable=not (run.chief and run.progress), file=sys.stderr, dynamic_ncols=True, leave=False)
+        run.stepper.start_epoch(epoch, permutation, i, n_steps, prepare_next=epoch + 1 < length.num_epochs)
+        while i < n_steps:
+            self.state, n, metrics = run.stepper.call(self.state, self.step, i, timed=self.clock.running)
+            self.train_metrics.add(self.step, n, metrics, stacked=run.stepper.stacked)
+            self.step, i = self.step + n, i + n
+            self._after_call(epoch, n, metrics, at_epoch_end=self.step == epoch_end)
+        run.stepper.end_epoch()
+        self.train_metrics.flush(self.last_checkpoint, run.ckpt.directory)
+        jax.block_until_ready(self.state)
+        self.clock.stop(self.step)
+        self.bar.close()
+        self.bar = None
+
+    def _after_call(self, epoch: int, n: int, metrics: Any, at_epoch_end: bool) -> None:
+        """The periodic actions after ``n`` steps ran: clock, progress, log, checkpoint, stop signal."""
+        self.bar.update(n)
+        if not self.clock.running:  # time from the end of the first call: leaves compilation out
+            jax.block_until_ready(metrics)
+            self.clock.start(self.step)
+            self.train_metrics.restart_clock(self.step)
+        if self.step % self.log_every == 0:
+            mean = self.train_metrics.flush(self.last_checkpoint, self.run.ckpt.directory)
+            self.bar.set_postfix(progress_postfix(mean), refresh=False)
+        if at_epoch_end:
+            return  # the epoch's end saves after its evaluation, whose figure its checkpoint then holds
+        if self.checkpoint_every and self.step % self.checkpoint_every == 0:
+            self._save(epoch)
+        if _stop_agreed(self.run.stop):
+            self._interrupt(epoch)
+
+    def _end_epoch(self, epoch: int) -> None:
+        """The actions at an epoch's end: leaks, evaluation when due, checkpoint, stop signal."""
+        run, length = self.run, self.run.length
+        # k_tau(a) per epoch, for plots of the leaks over training
+        leaks = leak_values(self.state.params, decay_input=bool(run.config.model.neuron.decay_input))
+        if leaks:
+            run.writer.write(self.step, {"epoch": epoch + 1, **leaks})
+        evaluated = None
+        if (epoch + 1) % int(run.config.train.eval_every_epochs) == 0 or self.step == length.total_steps:
+            self.final = self._evaluate(epoch)
+            evaluated = {run.best_name: self.final[run.best_split].metrics[run.key_metric]}
+        self._save(epoch, evaluated)
+        if epoch + 1 < length.num_epochs and _stop_agreed(run.stop):
+            self._interrupt(epoch)
+
+    # ------------------------------------------------------------------ actions
+
+    def _save(self, epoch: int, metrics: Metrics | None = None) -> None:
+        """Checkpoints the state of ``step`` (``metrics``: its evaluation's figure, competing for best)."""
+        ckpt, step = self.run.ckpt, self.step
+        self.train_metrics.flush(self.last_checkpoint, ckpt.directory)  # raises before a bad state is saved
+        if step == self.last_checkpoint:
+            return
+        if not checkpointing.is_finite_tree(self.state):  # every step was checked: a bug if it happens
+            raise NonFiniteLossError(f"the state of step {step} holds NaN/inf although every step's check passed; "
+                                     f"it was not saved (last good checkpoint: step {self.last_checkpoint})")
+        train_seconds, train_steps_timed = self.clock.totals(step)
+        meta = {"step": step, "epoch": epoch, "best": self.best,
+                "wall_time_s": self.run.meta.get("wall_time_s", 0.0) + time.time() - self.run.start_time,
+                "train_seconds": train_seconds, "train_steps_timed": train_steps_timed}
+        if not ckpt.save(step, self.state, meta, metrics=metrics):
+            raise RuntimeError(f"the checkpoint of step {step} was not written: {ckpt.directory} already holds "
+                               f"step {ckpt.latest_step()}; use a new --workdir")
+        self.last_checkpoint = step
+
+    def _interrupt(self, epoch: int) -> None:
+        """Saves the state of ``step`` and its metrics, then stops the run (a stop signal came)."""
+        if self.bar is not None:
+            self.bar.close()
+        self._save(epoch)
+        self.run.ckpt.wait()
+        self.run.writer.flush()
+        saved = "checkpoint saved" if self.last_checkpoint == self.step else "nothing trained to save"
+        raise RunInterrupted(f"interrupted at step {self.step} ({self.run.stop.describe()}), {saved}; rerun the same "
+                             "command to resume")
+
+    def _evaluate(self, epoch: int, write: bool = True) -> dict[str, EvalResult]:
+        """Evaluates test (and validation), updates the best figures (snnjax.best_evaluation), logs."""
+        run, key = self.run, self.run.key_metric
+        results = {"test": run.stepper.evaluate(self.state, "test")}
+        if run.dataset.validation is not None:
+            results["validation"] = run.stepper.evaluate(self.state, "validation")
+        scalars: dict[str, float] = {"epoch": epoch + 1}
+        for split, r in results.items():
+            scalars.update({f"{split}/{k}": v for k, v in r.metrics.items()})
+            if improves(r.metrics[key], self.best.get(f"best_{split}_{key}"), higher_is_better=not run.regression):
+                self.best[f"best_{split}_{key}"] = r.metrics[key]
+                if split == "validation":
+                    self.best[f"test_{key}_at_best_validation"] = results["test"].metrics[key]
+        scalars.update({f"firing_rate/{k}": v for k, v in results["test"].firing_rates.items()})
+        if write:
+            run.writer.write(self.step, scalars)
+        if run.chief:
+            line = " | ".join(format_eval(s, r.metrics) for s, r in results.items())
+            tqdm.write(f"epoch {epoch + 1}/{run.length.num_epochs} step {self.step}: {line}", file=sys.stderr)
+        return results
+
+    def _summary(self, best_step: int | None) -> dict:
+        run = self.run
+        summary = build_summary(run.config, self.final, self.best, run.regression, run.num_params, run.mesh, self.step,
+                                run.length, wall_time=run.meta.get("wall_time_s", 0.0) + time.time() - run.start_time,
+                                samples_per_s=self.clock.samples_per_s(int(run.config.train.batch_size)))
+        best_path = None if best_step is None else str(run.workdir / "checkpoints" / str(best_step))
+        summary["best_checkpoint"] = {"step": best_step, "metric": run.best_name, "path": best_path}
+        summary["loop"] = {"kind": run.stepper.kind, "steps_per_call": run.stepper.steps_per_call}
+        return summary
+
+
+def _make_stepper(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, mesh: Mesh, model, tx, schedule,
+                  train_key: jax.Array, eval_key: jax.Array) -> tuple[Stepper, str]:
+    """The host or the device stepper, as ``train.loop`` and the data's size decide, and why."""
+    tc = config.train
+    splits = {"train": dataset.train, "test": dataset.test}
+    if dataset.validation is not None:
+        splits["validation"] = dataset.validation
+    nbytes = sum(split_nbytes(s, dataset.input_shape) for s in splits.values())
+    # this process's own device: another process's device reports no memory statistics here
+    device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
+    loop, why = choose_loop(tc.loop, nbytes, device_budget(device), device.platform)
+    train_step = make_train_step(model, tx, schedule, config.loss, dataset.task, train_key, keep_last_good=False)
+    eval_step = make_eval_step(model, config.loss, dataset.task, eval_key)
+    sizes = (int(tc.batch_size), int(tc.eval_batch_size))
+    if loop == "device":
+        return DeviceStepper(train_step, eval_step, splits, mesh, *sizes, int(tc.steps_per_call),
+                             int(tc.log_every_steps), int(tc.checkpoint_every_steps)), why
+    return HostStepper(train_step, eval_step, splits, mesh, *sizes), why
+
+
+def _restore(config: ml_collections.ConfigDict, workdir: Path, ckpt: checkpointing.Checkpointer, model, tx,
+             input_shape: tuple, init_key: jax.Array, mesh: Mesh,
+             allow_config_change: bool) -> tuple[TrainState, dict, dict | None, list[str]]:
+    """The train state to start from (restored when ``workdir`` has a checkpoint), its meta, the
+    config it was trained under and the notes to print. Writes nothing: a failed restore leaves
+    the run as it was.
+
+    Raises:
+        validate.ConfigError: the config differs from the checkpoints' outside RESUMABLE_KEYS.
+        run_files.RunDirError: config.json is damaged, or missing with no history.
+    """
+    resuming = ckpt.latest_step() is not None
+    saved_config, notes = (_saved_config(workdir, ckpt.latest_step(), allow_config_change) if resuming
+                           else (None, []))
+    diffs = check_resumed_config(saved_config, config, allow_config_change) if saved_config is not None else []
+    if diffs:
+        notes.append("warning: resuming with a changed config:\n  " + "\n  ".join(diffs))
+    state = create_train_state(model, tx, input_shape, init_key, mesh)
+    meta: dict[str, Any] = {}
+    if resuming:
+        state, meta = ckpt.restore(target=state, set_aside_unreadable=True)
+    return state, meta, saved_config, notes
+
+
+def _open_files(config: ml_collections.ConfigDict, workdir: Path, step: int, resuming: bool,
+                saved_config: dict | None, notes: list[str]) -> metric_writers.MetricWriter:
+    """The chief's files before the first step: notes printed, an earlier run's files set aside
+    (no checkpoint to resume), the config history, ``config.json``, ``metrics.jsonl`` cut back to
+    ``step``, no stale ``summary.json``; returns the metric writer."""
+    for note in notes:
+        print(note, file=sys.stderr)
+    aside = None if resuming else _set_aside_earlier_run(workdir)
+    if aside is not None:
+        print(f"note: {workdir} has no checkpoint but held an earlier run's files: starting afresh; they "
+              f"were moved to {aside} (nothing deleted)", file=sys.stderr)
+    if saved_config is not None:
+        changes = config_changes(saved_config, config)
+    else:
+        changes = ["the earlier config is unknown (no config.json or history)"] if resuming else []
+    if not resuming or changes:
+        append_config_history(workdir / HISTORY_FILE, step, config, changes)
+    run_files.write_owned(workdir / CONFIG_FILE, config.to_json_best_effort(indent=2) + "\n")
+    truncate_metrics(workdir / METRICS_FILE, step)  # the restored step (after a fallback, not the unreadable one)
+    (workdir / SUMMARY_FILE).unlink(missing_ok=True)  # a summary must never stand beside a run that then fails
+    return metric_writers.MultiWriter([metric_writers.JsonlWriter(workdir / METRICS_FILE),
+                                       metric_writers.TensorBoardWriter(workdir / "tb")])
+
+
+def _train(config: ml_collections.ConfigDict, workdir: Path, mesh: Mesh, chief: bool, dataset: data_lib.Dataset,
            model, length: RunLength, tx, schedule, abstract: TrainState, allow_config_change: bool,
            progress: bool, start_time: float, stop: StopRequest) -> dict:
     """The run itself, holding the workdir's lock (see :func:`train_and_evaluate`)."""
     tc = config.train
-    num_params = count_params(abstract.params)
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(int(tc.seed)), 3)
-    regression = dataset.task == "regression"
-    key_metric = "mse" if regression else "accuracy"
-    # The checkpoint kept as "best": by validation when there is a validation split, else by test.
     best_split = "validation" if dataset.validation is not None else "test"
-    best_name = f"{best_split}_{key_metric}"
+    regression = dataset.task == "regression"
     with checkpointing.Checkpointer(workdir / "checkpoints", max_to_keep=int(tc.max_checkpoints),
-                                    best_metric=best_name, best_mode="min" if regression else "max") as ckpt:
+                                    best_metric=f"{best_split}_{'mse' if regression else 'accuracy'}",
+                                    best_mode="min" if regression else "max") as ckpt:
         run_files.check_writable(Path(ckpt.directory))  # before training, not when the first save fails
         resuming = ckpt.latest_step() is not None
-        config_path, metrics_path = workdir / CONFIG_FILE, workdir / METRICS_FILE
-        summary_path = workdir / SUMMARY_FILE
-        saved_config, notes = (_saved_config(workdir, ckpt.latest_step(), allow_config_change) if resuming
-                               else (None, []))
-        diffs = check_resumed_config(saved_config, config, allow_config_change) if saved_config is not None else []
-
-        # Nothing is written before the checkpoint is restored: a failed restore leaves the run as it was.
-        state = create_train_state(model, tx, dataset.input_shape, init_key, mesh)
-        meta: dict[str, Any] = {}
-        if resuming:
-            state, meta = ckpt.restore(target=state, set_aside_unreadable=True)
-        step = int(state.step)
+        state, meta, saved_config, notes = _restore(config, workdir, ckpt, model, tx, dataset.input_shape, init_key,
+                                                    mesh, allow_config_change)
+        step, summary_path = int(state.step), workdir / SUMMARY_FILE
         finished = _finished_summary(summary_path) if resuming and step >= length.total_steps else None
         if finished is not None:
             if chief:
-                print(f"nothing to do: {workdir} finished at step {step} (this config runs "
-                      f"{length.total_steps} steps); "
-                      f"its summary is {summary_path}. To train longer raise --config.train.num_epochs (or "
+                print(f"nothing to do: {workdir} finished at step {step} (this config runs {length.total_steps} "
+                      f"steps); its summary is {summary_path}. To train longer raise --config.train.num_epochs (or "
                       "num_steps) on this workdir; for a new run use a new --workdir.", file=sys.stderr)
             return finished
-
-        if chief:
-            for note in notes:
-                print(note, file=sys.stderr)
-            if diffs:
-                print("warning: resuming with a changed config:\n  " + "\n  ".join(diffs), file=sys.stderr)
-            aside = None if resuming else _set_aside_earlier_run(workdir)
-            if aside is not None:
-                print(f"note: {workdir} has no checkpoint but held an earlier run's files: starting afresh; they "
-                      f"were moved to {aside} (nothing deleted)", file=sys.stderr)
-            if saved_config is not None:
-                changes = config_changes(saved_config, config)
-            else:
-                changes = ["the earlier config is unknown (no config.json or history)"] if resuming else []
-            if not resuming or changes:
-                append_config_history(workdir / HISTORY_FILE, step, config, changes)
-            run_files.write_owned(config_path, config.to_json_best_effort(indent=2) + "\n")
-            truncate_metrics(metrics_path, step)  # the restored step (after a fallback, not the unreadable one)
-            summary_path.unlink(missing_ok=True)  # a summary must never stand beside a run that then fails
-            writer = metric_writers.MultiWriter([metric_writers.JsonlWriter(metrics_path),
-                                                 metric_writers.TensorBoardWriter(workdir / "tb")])
-        else:
-            writer = metric_writers.NullWriter()
-
-        splits = {"train": dataset.train, "test": dataset.test}
-        if dataset.validation is not None:
-            splits["validation"] = dataset.validation
-        nbytes = sum(split_nbytes(s, dataset.input_shape) for s in splits.values())
-        # this process's own device: another process's device reports no memory statistics here
-        device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
-        loop, why = choose_loop(tc.loop, nbytes, device_budget(device), device.platform)
-        steps_per_call = int(tc.steps_per_call)
-        last_checkpoint = ckpt.latest_step()
-        train_step = make_train_step(model, tx, schedule, config.loss, dataset.task, train_key, keep_last_good=False)
-        eval_step = make_eval_step(model, config.loss, dataset.task, eval_key)
-        best = dict(meta.get("best", {}))
-        batch_size, n_train = int(tc.batch_size), dataset.train.num_examples
-        log_every, checkpoint_every = int(tc.log_every_steps), int(tc.checkpoint_every_steps)
-        train_metrics = _TrainMetrics(writer, length, batch_size, guarded_names(state))
-        # Throughput over every process of this run (a resumed run continues the count).
-        clock = _Throughput(float(meta.get("train_seconds", 0.0)), int(meta.get("train_steps_timed", 0)))
-        final: dict[str, EvalResult] = {}
-        if chief:
-            where = (f"the device loop, up to {steps_per_call} steps per call" if loop == "device" else
-                     "batches loaded on the host, one step per call")
-            print(f"snnjax: {dataset.name} ({n_train} train / {dataset.test.num_examples} test), {num_params:,} "
-                  f"parameters, {length.total_steps} steps ({length.steps_per_epoch}/epoch) on {mesh.size} "
-                  f"{mesh.devices.flat[0].platform} device(s), {where} ({why})"
-                  + (f"; resuming at step {step}" if resuming else ""), file=sys.stderr)
-
-        if loop == "device":
-            device_data = {name: DeviceSplit(split, mesh) for name, split in splits.items()}
-            train_call, eval_calls = None, {}
-        else:
-            jitted_step = jit_train_step(train_step, mesh)
-            jitted_eval = jit_eval_step(eval_step, mesh)
-
-        def evaluate_split(name: str) -> EvalResult:
-            split, eval_batch = splits[name], int(tc.eval_batch_size)
-            if loop == "host":
-                return evaluate(jitted_eval, state, split, eval_batch, mesh)
-            x_all, y_all = device_data[name].for_epoch(0, prepare_next=False)
-            if name not in eval_calls:
-                eval_calls[name] = make_eval_call(eval_step, mesh, eval_batch, split.num_examples,
-                                                  device_data[name].x_scale)
-            return reduce_outputs(unstack_batches(jax.device_get(eval_calls[name](state, x_all, y_all))))
-
-        def save(epoch: int, metrics: Metrics | None = None) -> None:
-            nonlocal last_checkpoint
-            train_metrics.flush(last_checkpoint, ckpt.directory)  # raises before a bad state is saved
-            if step == last_checkpoint:
-                return
-            if not checkpointing.is_finite_tree(state):  # every step was checked: a bug if it happens
-                raise NonFiniteLossError(f"the state of step {step} holds NaN/inf although every step's check passed; "
-                                         f"it was not saved (last good checkpoint: step {last_checkpoint})")
-            train_seconds, train_steps_timed = clock.totals(step)
-            meta_now = {"step": step, "epoch": epoch, "best": best,
-                        "wall_time_s": meta.get("wall_time_s", 0.0) + time.time() - start_time,
-                        "train_seconds": train_seconds, "train_steps_timed": train_steps_timed}
-            if not ckpt.save(step, state, meta_now, metrics=metrics):
-                raise RuntimeError(f"the checkpoint of step {step} was not written: {ckpt.directory} already holds "
-                                   f"step {ckpt.latest_step()}; use a new --workdir")
-            last_checkpoint = step
-
-        def interrupt(epoch: int) -> None:
-            """Saves the state of ``step`` and its metrics, then stops the run (a stop signal came)."""
-            if bar is not None:
-                bar.close()
-            save(epoch)
-            ckpt.wait()
-            writer.flush()
-            saved = "checkpoint saved" if last_checkpoint == step else "nothing trained to save"
-            raise RunInterrupted(f"interrupted at step {step} ({stop.describe()}), {saved}; rerun the same command "
-                                 "to resume")
-
-        def run_eval(epoch: int, write: bool = True) -> dict[str, EvalResult]:
-            results = {"test": evaluate_split("test")}
-            if dataset.validation is not None:
-                results["validation"] = evaluate_split("validation")
-            scalars: dict[str, float] = {"epoch": epoch + 1}
-            for split, r in results.items():
-                scalars.update({f"{split}/{k}": v for k, v in r.metrics.items()})
-                value = r.metrics[key_metric]
-                best_key = f"best_{split}_{key_metric}"
-                if improves(value, best.get(best_key), higher_is_better=not regression):
-                    best[best_key] = value
-                    if split == "validation":
-                        best[f"test_{key_metric}_at_best_validation"] = results["test"].metrics[key_metric]
-            scalars.update({f"firing_rate/{k}": v for k, v in results["test"].firing_rates.items()})
-            if write:
-                writer.write(step, scalars)
-            if chief:
-                line = " | ".join(format_eval(s, r.metrics) for s, r in results.items())
-                tqdm.write(f"epoch {epoch + 1}/{length.num_epochs} step {step}: {line}", file=sys.stderr)
-            return results
-
-        bar = None
-        epoch_end = 0  # the step that ends the epoch being trained
-
-        def after_steps(epoch: int, n: int, metrics) -> None:
-            """Bookkeeping after ``n`` steps ran: clock, progress, log and checkpoint cadences, stop signals."""
-            bar.update(n)
-            if not clock.running:  # time from the end of the first call: leaves compilation out
-                jax.block_until_ready(metrics)
-                clock.start(step)
-                train_metrics.restart_clock(step)
-            if step % log_every == 0:
-                mean = train_metrics.flush(last_checkpoint, ckpt.directory)
-                bar.set_postfix(progress_postfix(mean), refresh=False)
-            if step == epoch_end:
-                return  # the epoch's end saves after its evaluation, whose figure its checkpoint then holds
-            if checkpoint_every and step % checkpoint_every == 0:
-                save(epoch)
-            if _stop_agreed(stop):
-                interrupt(epoch)
-
+        writer = (_open_files(config, workdir, step, resuming, saved_config, notes) if chief
+                  else metric_writers.NullWriter())
         try:
-            # A run restored at its last step (e.g. killed before its summary) trains no epoch again.
-            first_epoch = step // length.steps_per_epoch if step < length.total_steps else length.num_epochs
-            for epoch in range(first_epoch, length.num_epochs):
-                n_steps = length.steps_in_epoch(epoch)
-                first = step - epoch * length.steps_per_epoch
-                epoch_end = epoch * length.steps_per_epoch + n_steps
-                permutation = epoch_permutation(int(tc.seed), epoch, n_train)
-                bar = tqdm(total=n_steps, initial=first, desc=f"epoch {epoch + 1}/{length.num_epochs}",
-                           disable=not (chief and progress), file=sys.stderr, dynamic_ncols=True, leave=False)
-                if loop == "device":
-                    x_all, y_all = device_data["train"].for_epoch(epoch, prepare_next=epoch + 1 < length.num_epochs)
-                    if train_call is None:
-                        train_call = make_train_call(train_step, mesh, batch_size, steps_per_call,
-                                                     device_data["train"].x_scale)
-                    order = put_replicated_array(permutation.astype(np.int32), mesh)
-                    i = first
-                    while i < n_steps:
-                        n = 1 if not clock.running else call_length(step, i, n_steps, steps_per_call, log_every,
-                                                                     checkpoint_every)
-                        state, metrics = train_call(state, x_all, y_all, order, np.int32(i), np.int32(n))
-                        train_metrics.add_call(step, n, metrics)
-                        step, i = step + n, i + n
-                        after_steps(epoch, n, metrics)
-                else:
-                    def load(i, permutation=permutation, epoch=epoch):
-                        return load_batch(dataset.train, train_batch_indices(permutation, i, batch_size), epoch)
-
-                    for x, y in prefetch(load, range(first, n_steps)):
-                        state, metrics = jitted_step(state, *shard_batch((x, y), mesh))
-                        train_metrics.add(step, metrics)
-                        step += 1
-                        after_steps(epoch, 1, metrics)
-                train_metrics.flush(last_checkpoint, ckpt.directory)
-                jax.block_until_ready(state)
-                clock.stop(step)
-                bar.close()
-                bar = None
-                # k_tau(a) per epoch, for plots of the leaks over training
-                leaks = leak_values(state.params, decay_input=bool(config.model.neuron.decay_input))
-                if leaks:
-                    writer.write(step, {"epoch": epoch + 1, **leaks})
-                evaluated = None
-                if (epoch + 1) % int(tc.eval_every_epochs) == 0 or step == length.total_steps:
-                    final = run_eval(epoch)
-                    evaluated = {best_name: final[best_split].metrics[key_metric]}
-                save(epoch, evaluated)
-                if epoch + 1 < length.num_epochs and _stop_agreed(stop):
-                    interrupt(epoch)
-            if not final:  # resumed at the very end: evaluate what was restored (logged once only)
-                final = run_eval(length.num_epochs - 1, write=not has_eval_record(metrics_path, step))
-            ckpt.wait()
-            best_step = ckpt.best_step()
+            stepper, why = _make_stepper(config, dataset, mesh, model, tx, schedule, train_key, eval_key)
+        except BaseException:
+            writer.close()
+            raise
+        run = _Run(config, workdir, mesh, chief, dataset, length, ckpt, writer, stepper, stop, progress, start_time,
+                   count_params(abstract.params), meta)
+        if chief:
+            _print_start(run, resuming, step, why)
+        try:
+            summary = _Loop(run, state).train()
         finally:
             writer.close()
-            if loop == "device":
-                for data in device_data.values():
-                    data.close()
+            stepper.close()
+    if chief:
+        run_files.write_owned(summary_path, json.dumps(summary, indent=2) + "\n")
+        print(f"done: {format_eval('test', summary['test_metrics'])}; summary in {summary_path}", file=sys.stderr)
+    return summary
 
-        summary = build_summary(config, final, best, regression, num_params, mesh, step, length,
-                                wall_time=meta.get("wall_time_s", 0.0) + time.time() - start_time,
-                                samples_per_s=clock.samples_per_s(batch_size))
-        best_path = None if best_step is None else str(workdir / "checkpoints" / str(best_step))
-        summary["best_checkpoint"] = {"step": best_step, "metric": best_name, "path": best_path}
-        summary["loop"] = {"kind": loop, "steps_per_call": steps_per_call if loop == "device" else 1}
-        if chief:
-            run_files.write_owned(summary_path, json.dumps(summary, indent=2) + "\n")
-            print(f"done: {format_eval('test', final['test'].metrics)}; summary in {summary_path}", file=sys.stderr)
-        return summary
+
+def _print_start(run: _Run, resuming: bool, step: int, why: str) -> None:
+    """The run's first line: data, size, steps, devices, which loop and why."""
+    dataset, length, stepper = run.dataset, run.length, run.stepper
+    where = (f"the device loop, up to {stepper.steps_per_call} steps per call" if stepper.kind == "device" else
+             "batches loaded on the host, one step per call")
+    print(f"snnjax: {dataset.name} ({dataset.train.num_examples} train / {dataset.test.num_examples} test), "
+          f"{run.num_params:,} parameters, {length.total_steps} steps ({length.steps_per_epoch}/epoch) on "
+          f"{run.mesh.size} {run.mesh.devices.flat[0].platform} device(s), {where} ({why})"
+          + (f"; resuming at step {step}" if resuming else ""), file=sys.stderr)

@@ -16,7 +16,7 @@ import pytest
 from cpu_env import cpu_env
 from test_train_lib import smoke_config, tiny
 
-from snnjax import checkpointing, preemption, run_files
+from snnjax import checkpointing, preemption, run_files, steppers
 from snnjax import train_lib as tl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,11 +67,11 @@ def _signal_after(monkeypatch, loop: str, calls: int, signum: int) -> None:
         return wrapped
 
     if loop == "host":
-        real = tl.jit_train_step
-        monkeypatch.setattr(tl, "jit_train_step", lambda *a, **k: counting(real(*a, **k)))
+        real = steppers.jit_train_step
+        monkeypatch.setattr(steppers, "jit_train_step", lambda *a, **k: counting(real(*a, **k)))
     else:
-        real = tl.make_train_call
-        monkeypatch.setattr(tl, "make_train_call", lambda *a, **k: counting(real(*a, **k)))
+        real = steppers.make_train_call
+        monkeypatch.setattr(steppers, "make_train_call", lambda *a, **k: counting(real(*a, **k)))
 
 
 def _final(workdir: Path):

@@ -21,7 +21,7 @@ import pytest
 from snnjax import checkpointing
 from snnjax import data as data_lib
 from snnjax import device_loop as dl
-from snnjax import evaluation, neurons, run_dir, run_summary, validate
+from snnjax import evaluation, neurons, run_dir, run_summary, steppers, validate
 from snnjax import input_pipeline as pipeline
 from snnjax import train_lib as tl
 from snnjax import train_steps as steps
@@ -530,7 +530,7 @@ def test_a_tie_of_the_best_validation_figure_goes_to_the_later_evaluation(tmp_pa
     snnjax.best_evaluation the best is the third (a tie goes to the later evaluation, NaN never
     wins), in summary.json's best figures and in best_checkpoint.step alike."""
     validation_figures, test_figures, calls = [float("nan"), 0.5, 0.5], [0.1, 0.2, 0.3], []
-    real_evaluate = tl.evaluate
+    real_evaluate = steppers.evaluate
 
     def evaluate(eval_step, state, split, batch_size, mesh):
         result = real_evaluate(eval_step, state, split, batch_size, mesh)
@@ -538,7 +538,7 @@ def test_a_tie_of_the_best_validation_figure_goes_to_the_later_evaluation(tmp_pa
         figures = validation_figures if len(calls) % 2 == 0 else test_figures  # test first, then validation
         return dataclasses.replace(result, metrics={**result.metrics, "accuracy": figures[(len(calls) - 1) // 2]})
 
-    monkeypatch.setattr(tl, "evaluate", evaluate)
+    monkeypatch.setattr(steppers, "evaluate", evaluate)
     config = tiny(smoke_config())
     config.data.name = "random"
     config.data.shape = (8, 8, 1)
@@ -573,14 +573,14 @@ def test_the_last_steps_evaluation_counts_when_it_is_also_a_checkpoint_step(tmp_
                                                                              best_step):
     """Issue 31 item 2: every evaluation falls on a checkpoint step (checkpoint_every_steps=2, 2 steps
     per epoch); each checkpoint is saved after its evaluation, so both compete for best."""
-    real_evaluate, calls = tl.evaluate, []
+    real_evaluate, calls = steppers.evaluate, []
 
     def evaluate(eval_step, state, split, batch_size, mesh):
         result = real_evaluate(eval_step, state, split, batch_size, mesh)
         calls.append(split)
         return dataclasses.replace(result, metrics={**result.metrics, "accuracy": figures[len(calls) - 1]})
 
-    monkeypatch.setattr(tl, "evaluate", evaluate)
+    monkeypatch.setattr(steppers, "evaluate", evaluate)
     config = _random_config(2.0)
     config.train.checkpoint_every_steps = 2
     config.train.max_checkpoints = 1
