@@ -4,7 +4,8 @@ The same layers and models as :mod:`snnjax.layers` and :mod:`snnjax.models` (Lin
 same ``NeuronConfig`` and ``NEURON_KINDS`` entries, with the Linen names for every parameter, and
 tested to compute the same outputs and gradients for the same weights. State is an explicit value in
 and out (``layer(x, state) -> (out, state)``, ``layer.step(x_t, state)``, ``layer.initial_state``),
-never an ``nnx.Variable``; docs/nnx.md says why and how to train these with ``nnx.Optimizer``.
+never an ``nnx.Variable`` (LLC-BN's running statistics are ``nnx.BatchStat``, as in ``nnx.BatchNorm``);
+docs/nnx.md says why, and how to train these with ``nnx.Optimizer``.
 
 Only this subpackage imports ``flax.nnx``: ``import snnjax`` does not load it.
 """
@@ -17,7 +18,7 @@ from snnjax.nnx.convert import (
     neuron_state_from_linen,
     neuron_state_to_linen,
 )
-from snnjax.nnx.neuron import SpikingNeuron, create_neuron_params
+from snnjax.nnx.neuron import SpikingNeuron, create_leak, create_neuron_params
 from snnjax.nnx.recurrent import RecurrentSpikingLayer
 from snnjax.nnx.sequence import SequenceSNN
 from snnjax.nnx.synapse import SeqConv, SeqDense
@@ -31,6 +32,7 @@ __all__ = [
     "SeqDense",
     "SequenceSNN",
     "SpikingNeuron",
+    "create_leak",
     "create_neuron_params",
     "linen_tree",
     "linen_variables",

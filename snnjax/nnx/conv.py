@@ -35,12 +35,12 @@ from snnjax import flat_random
 from snnjax.layers import encoders
 from snnjax.layers.llc_batch_norm import batch_moments, llc_batch_norm, running_update
 from snnjax.layers.pooling import pool
-from snnjax.layers.spiking import NeuronConfig, leak_parameter
+from snnjax.layers.spiking import NeuronConfig
 from snnjax.layers.voting import vote
 from snnjax.models.conv_net import ConvOptions
 from snnjax.models.output import ModelOutput
 from snnjax.models.spec import SPATIAL, Layer, parse_spec
-from snnjax.nnx.neuron import SpikingNeuron, _ParamRecorder
+from snnjax.nnx.neuron import SpikingNeuron, create_leak
 from snnjax.nnx.synapse import SeqConv, SeqDense
 
 Array = jax.Array
@@ -126,7 +126,7 @@ class ConvBlock(nnx.Module):
                             impl=opts.conv_impl, rngs=rngs)
         a = None
         if neuron.kind == "llc_lif":
-            a = nnx.Param(leak_parameter(_ParamRecorder(rngs.params()), neuron, features))
+            a = create_leak(neuron, features, rngs=rngs)
         self.a = a
         per_step_stats = opts.norm_stats == "per_step"
         per_step = per_step_stats and not static

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import DTypeLike
 
-from snnjax.layers.spiking import NEURON_KINDS, NeuronConfig, NeuronKind, neuron_parameters
+from snnjax.layers.spiking import NEURON_KINDS, NeuronConfig, NeuronKind, leak_parameter, neuron_parameters
 
 Array = jax.Array
 State = Any  # a neuron's NamedTuple state (LIFState, ALIFState, CELIFState, ...)
@@ -72,6 +72,13 @@ def create_neuron_params(module: nnx.Module, config: NeuronConfig, features: int
     for name, value in values.items():
         setattr(module, name, nnx.Param(value))
     return tuple(values)
+
+
+def create_leak(config: NeuronConfig, features: int, *, rngs: nnx.Rngs | None = None) -> nnx.Param:
+    """The LLC-LIF leak ``a`` as the Linen ``leak_parameter`` creates it (a scalar, or ``[features]``
+    with ``per_channel``), for a block that owns it and shares it with its neurons and LLC-BN."""
+    key = rngs.params() if rngs is not None else jax.random.key(0)
+    return nnx.Param(leak_parameter(_ParamRecorder(key), config, features))
 
 
 def neuron_param_values(module: nnx.Module, names: Sequence[str], a: Array | None = None) -> dict[str, Array]:
