@@ -3,7 +3,8 @@
     python -m snnjax.report runs/<name>            # writes runs/<name>/report/{*.png, index.html}
 
 Plots: loss and accuracy (or MSE) curves; per-layer firing rates (last evaluation, and over
-training); the learned leaks k_τ(a) = sigmoid(a) per layer over training (LLC-LIF); a spike raster
+training); the learned leaks k_τ per layer over training (LLC-LIF: sigmoid(a), or sigmoid(-a) under
+``neuron.decay_input``, as logged by the trainer); a spike raster
 of one test sample through every spiking layer; and for CE-LIF the cosine similarity between the
 learned temporal encodings of different time steps (ce-lif paper, Fig. 7). Matplotlib, headless.
 """
@@ -126,7 +127,7 @@ def plot_leaks(rows, out: Path) -> Path | None:
     for k in keys:
         s, v = series(rows, k)
         ax.plot(s, v, marker="o", label=k[len("leak/"):])
-    ax.set(xlabel="step", ylabel="k_τ(a) = sigmoid(a)", title="learned leak per layer (LLC-LIF)")
+    ax.set(xlabel="step", ylabel="leak k_τ (neurons.llc_leak)", title="learned leak per layer (LLC-LIF)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     return _save(fig, out / "leaks.png", plt)
