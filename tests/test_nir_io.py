@@ -1,8 +1,9 @@
-"""NIR export/import: round trip through a file, the LIF mapping, rejections, hand-built graphs.
+"""NIR export/import: round trip through a file, the LIF mapping, rejections, hand-built graphs,
+the time step and the threshold rule.
 
 The NumPy references integrate NIR's continuous equations with forward Euler, written out here from
 the NIR node docstrings (threshold ``v > v_threshold``, reset to ``v_reset``), independently of
-snnjax.nir_io.
+snnjax.nir. tests/test_nir_interop.py runs the same files through SpikingJelly, snnTorch and Norse.
 """
 
 import itertools
@@ -16,7 +17,8 @@ import pytest
 
 nir = pytest.importorskip("nir")
 
-from snnjax import models, neurons, nir_io
+from snnjax import models, neurons
+from snnjax import nir as nir_io
 
 T = 4
 
@@ -137,6 +139,10 @@ ROUND_TRIPS = {
         {"sum_pool": True, "dt": 1e-3},
     ),
     "lif_dense_only_no_norm": ("16-20-10", (6, 6, 2), {"norm": "none", "neuron.decay": 0.6}, {}),
+    # the spec's threshold rule (v > v_th) and the IF kind (NIR IF nodes)
+    "strict_threshold_if_neurons": (
+        "4c3-ap2-20-10", (10, 10, 1), {"norm": "bn", "neuron.kind": "if", "neuron.strict_threshold": True}, {},
+    ),
     # released-code switches that NIR can express: no dense bias, conv bias under BN, per-step
     # statistics and dropout on the current (training-only), as in the ``_code`` configs
     "released_code_biases": (
@@ -178,7 +184,11 @@ def test_round_trip_through_a_file_equals_model_apply(name, tmp_path):
     # not vacuous: every spiking layer fires, but not everywhere
     assert rates and all(0 < r < 1 for r in rates.values()), rates
     assert 0 < float(expected.mean()) < 1
-    assert graph.metadata["time_steps"] == T and float(graph.metadata["dt"]) == options.get("dt", 1.0)
+    assert graph.metadata["time_steps"] == T and float(graph.metadata["dt"]) == options.get("dt", 1e-4)
+    strict = changes.get("neuron.strict_threshold", False)
+    assert graph.metadata["spike_condition"] == ("v > v_threshold" if strict else "v >= v_threshold")
+    kinds = {type(node).__name__ for node in graph.nodes.values()}
+    assert ("IF" in kinds and "LIF" not in kinds) if changes.get("neuron.kind") == "if" else "LIF" in kinds
 
 
 def test_export_layouts_node_kinds_and_training_only_parts():
@@ -201,7 +211,8 @@ def test_export_layouts_node_kinds_and_training_only_parts():
     np.testing.assert_allclose(vote[3], np.r_[np.zeros(6), [0.5, 0.5], np.zeros(12)])
     np.testing.assert_array_equal(graph.nodes["vote"].bias, np.zeros(10))
     leak = float(jax.nn.sigmoid(variables["params"]["conv0"]["a"]))
-    np.testing.assert_allclose(graph.nodes["conv0_neuron"].tau, 1 / (1 - leak), rtol=1e-6)
+    np.testing.assert_allclose(graph.nodes["conv0_neuron"].tau, 1e-4 / (1 - leak), rtol=1e-6)  # the default dt
+    assert graph.metadata["dt"] == 1e-4
 
 
 # ------------------------------------------------------------------------------------------------
@@ -233,7 +244,8 @@ def test_lif_mapping_equals_forward_euler_of_nir_lif(decay_input, dt):
 @pytest.mark.parametrize("decay_input", [False, True])
 def test_llc_lif_mapping_closed_form(decay_input):
     a = np.array([-2.0, -0.3, 0.0, 0.8, 2.5])
-    node = nir_io.lif_to_nir(np.asarray(neurons.llc_leak(a, decay_input), np.float64), 1.0, (5,), decay_input=decay_input)
+    k = np.asarray(neurons.llc_leak(a, decay_input), np.float64)
+    node = nir_io.lif_to_nir(k, 1.0, (5,), decay_input=decay_input, dt=1.0)
     # k = sigmoid(a): tau = R = 1 + e^a;  decay_input (k = sigmoid(-a)): tau = 1 + e^-a, R = 1
     np.testing.assert_allclose(node.tau, 1 + np.exp(-a if decay_input else a), rtol=1e-6)
     np.testing.assert_allclose(node.r, np.ones(5) if decay_input else 1 + np.exp(a), rtol=1e-6)
@@ -285,10 +297,10 @@ def test_imported_lif_and_if_equal_forward_euler_with_leak_and_reset(dt):
         ("4c3-ap2-20-10", {"neuron.kind": "ce_lif"}, r"CE-LIF neurons"),
         ("4c3-ap2-20-10", {"neuron.reset": "soft"}, r"soft reset"),
         # the peers' neuron kinds and threshold options are refused, not written as plain LIF
-        ("4c3-ap2-20-10", {"neuron.kind": "plif"}, r"'plif' neurons .*maps only lif, llc_lif"),
+        ("4c3-ap2-20-10", {"neuron.kind": "plif"}, r"'plif' neurons .*maps only lif, llc_lif, if"),
+        ("4c3-ap2-20-10", {"neuron.kind": "leaky"}, r"'leaky' neurons"),
         ("4c3-ap2-20-10", {"neuron.kind": "cuba_lif"}, r"'cuba_lif' neurons"),
         ("4c3-ap2-20-10", {"neuron.learn_threshold": True}, r"learned threshold"),
-        ("4c3-ap2-20-10", {"neuron.strict_threshold": True}, r"strict threshold"),
         ("4c3-ap2-20-10", {"ossa": True}, r"OSSA"),
         ("4c3-ap2-20-10", {"relu_before_neuron": True}, r"ReLU before the neurons"),
         # the released-code switches of the ``_code`` configs
@@ -432,10 +444,133 @@ def test_imported_network_is_differentiable_and_checks_its_input():
         ("lif", nir.LIF(np.full(n, 2.0), np.full(n, 2.0), np.zeros(n), np.full(n, 0.5))),
         ("output", nir.Output(np.array([n]))),
     )  # fmt: skip
-    apply_fn, params = nir_io.import_nir(graph)
+    apply_fn, params = nir_io.import_nir(graph, dt=1.0)
     x = jax.random.uniform(jax.random.PRNGKey(0), (T, 3, n))
     grads = jax.grad(lambda p: apply_fn(p, x).sum())(params)
     assert all(bool(jnp.isfinite(g).all()) for g in jax.tree.leaves(grads))
     assert float(jnp.abs(grads["fc"]["weight"]).sum()) > 0  # the surrogate reaches the weights
     with pytest.raises(ValueError, match=r"x_seq must be \[T, B, \*\(5,\)\]"):
         apply_fn(params, jnp.zeros((T, 3, 4)))
+
+
+# ------------------------------------------------------------------------------------------------
+# (e) The time step: 1e-4 by default, written and read; never silently assumed
+# ------------------------------------------------------------------------------------------------
+
+
+def _one_neuron_graph(node, n, metadata=None):
+    return _chain(("input", nir.Input(np.array([n]))), ("neuron", node), ("output", nir.Output(np.array([n]))),
+                  metadata=metadata)  # fmt: skip
+
+
+def test_export_writes_the_default_time_step_and_refuses_a_bad_one():
+    cfg = _config("16-20-10", {"norm": "none", "neuron.decay": 0.75})
+    model = models.build_model(cfg, 10)
+    variables = jitted.init(model, {"params": jax.random.PRNGKey(0)}, jnp.zeros((1, 16)), train=False)
+    graph = nir_io.export_nir(cfg, variables, (16,))
+    assert nir_io.DEFAULT_DT == 1e-4 and graph.metadata["dt"] == 1e-4
+    np.testing.assert_allclose(graph.nodes["fc0_neuron"].tau, 1e-4 / 0.25, rtol=1e-6)  # tau = dt / (1 - k)
+    np.testing.assert_allclose(graph.nodes["fc0_neuron"].r, 4.0, rtol=1e-6)  # R = tau / dt
+    assert nir_io.export_nir(cfg, variables, (16,), dt=1e-3).metadata["dt"] == 1e-3
+    for bad in (0.0, -1e-4, float("nan")):
+        with pytest.raises(ValueError, match=r"dt must be finite and > 0 .*got"):
+            nir_io.export_nir(cfg, variables, (16,), dt=bad)
+
+
+def test_import_takes_the_callers_dt_then_the_graphs_then_warns_and_assumes_1e_4():
+    rng = np.random.default_rng(5)
+    n = 6
+    tau = rng.uniform(2e-4, 8e-4, n)  # tau/dt between 2 and 8 at dt = 1e-4
+    node = nir.LIF(tau=tau, r=tau / 1e-4, v_leak=np.zeros(n), v_threshold=np.full(n, 0.7), v_reset=np.zeros(n))
+    x = rng.normal(0.3, 0.6, size=(25, 2, n))
+    with jax.enable_x64(True):
+        def run(graph, **kw):
+            apply_fn, params = nir_io.import_nir(graph, dtype=jnp.float64, **kw)
+            return np.asarray(apply_fn(params, jnp.asarray(x)))
+
+        at_1e4 = euler_lif(x, tau, node.r, node.v_leak, node.v_threshold, node.v_reset, 1e-4)[0]
+        at_2e4 = euler_lif(x, tau, node.r, node.v_leak, node.v_threshold, node.v_reset, 2e-4)[0]
+        assert 0 < at_1e4.mean() < 1 and not np.array_equal(at_1e4, at_2e4)
+        with pytest.warns(UserWarning, match=r"does not say its time step .*assuming dt = 0.0001 s"):
+            np.testing.assert_array_equal(run(_one_neuron_graph(node, n)), at_1e4)
+        np.testing.assert_array_equal(run(_one_neuron_graph(node, n, {"dt": 2e-4})), at_2e4)
+        np.testing.assert_array_equal(run(_one_neuron_graph(node, n, {"dt": 2e-4}), dt=1e-4), at_1e4)
+
+
+@pytest.mark.parametrize(
+    "node_kind,param,value,kw,message",
+    [
+        ("LIF", "tau", 5e-5, {}, r"NIR node 'neuron' \(LIF\): tau = 5e-05 is below dt = 0.0001, so the leak "
+         r"1 - dt/tau = -1 falls outside \[0, 1\]"),
+        ("LIF", "tau", 0.0, {}, r"NIR node 'neuron' \(LIF\): tau = 0.0; a time constant must be > 0"),
+        ("LIF", "tau", -2e-4, {}, r"NIR node 'neuron' \(LIF\): tau = -0.0002; a time constant must be > 0"),
+        ("LIF", "tau", np.nan, {}, r"NIR node 'neuron' \(LIF\): tau is NaN"),
+        ("LIF", "r", 0.0, {}, r"NIR node 'neuron' \(LIF\): r = 0; the neuron would ignore its input"),
+        ("LIF", "v_threshold", np.nan, {}, r"NIR node 'neuron' \(LIF\): v_threshold is NaN"),
+        ("IF", "r", 0.0, {}, r"NIR node 'neuron' \(IF\): r = 0"),
+        ("IF", "v_threshold", np.nan, {}, r"NIR node 'neuron' \(IF\): v_threshold is NaN"),
+        ("CubaLIF", "tau_syn", 1e-5, {}, r"NIR node 'neuron' \(CubaLIF\): tau_syn = 1e-05 is below dt"),
+        ("CubaLIF", "w_in", 0.0, {}, r"NIR node 'neuron' \(CubaLIF\): w_in = 0"),
+        ("LIF", None, None, {"dt": 0.0}, r"dt must be finite and > 0 \(seconds per time step\), got 0.0"),
+        ("LIF", None, None, {"dt": -1e-4}, r"dt must be finite and > 0"),
+        ("LIF", None, None, {"metadata": {"dt": 0.0}}, r"the graph's metadata\['dt'\] must be finite and > 0"),
+    ],
+)
+def test_import_refuses_parameters_that_would_run_silently_wrong(node_kind, param, value, kw, message):
+    n = 3
+    params = {
+        "LIF": dict(tau=np.full(n, 4e-4), r=np.full(n, 4.0), v_leak=np.zeros(n), v_threshold=np.ones(n), v_reset=np.zeros(n)),
+        "IF": dict(r=np.full(n, 1e4), v_threshold=np.ones(n), v_reset=np.zeros(n)),
+        "CubaLIF": dict(tau_syn=np.full(n, 2e-4), tau_mem=np.full(n, 4e-4), r=np.full(n, 4.0), v_leak=np.zeros(n),
+                        v_threshold=np.ones(n), v_reset=np.zeros(n), w_in=np.full(n, 2.0)),
+    }[node_kind]  # fmt: skip
+    if param is not None:
+        params[param] = params[param].copy()
+        params[param][1] = value  # one bad neuron is enough
+    graph = _one_neuron_graph(getattr(nir, node_kind)(**params), n, kw.get("metadata", {"dt": 1e-4}))
+    with pytest.raises(ValueError, match=message):
+        nir_io.import_nir(graph, **{k: v for k, v in kw.items() if k == "dt"})
+
+
+# ------------------------------------------------------------------------------------------------
+# (f) One threshold rule: NIR's v > v_threshold on import unless asked; strict models export
+# ------------------------------------------------------------------------------------------------
+
+
+def test_import_fires_on_v_above_threshold_unless_asked_for_v_at_threshold():
+    # IF with dt R = 1: the membrane is the running sum, exactly 0.5 after the first step
+    graph = _one_neuron_graph(nir.IF(r=np.full(1, 1e4), v_threshold=np.full(1, 0.5), v_reset=np.zeros(1)), 1, {"dt": 1e-4})
+    x = jnp.full((3, 1, 1), 0.5)
+    nir_rule, params = nir_io.import_nir(graph)
+    snnjax_rule, _ = nir_io.import_nir(graph, strict_threshold=False)
+    np.testing.assert_array_equal(np.asarray(nir_rule(params, x))[:, 0, 0], [0, 1, 0])  # 0.5, 1.0 > 0.5, reset
+    np.testing.assert_array_equal(np.asarray(snnjax_rule(params, x))[:, 0, 0], [1, 1, 1])  # 0.5 >= 0.5 every step
+
+
+def test_the_threshold_rule_is_stated_in_one_place():
+    import pathlib
+
+    import snnjax.nir as package
+
+    root = pathlib.Path(package.__file__).parent
+    texts = {path.name: path.read_text() for path in root.glob("*.py")}
+    assert [name for name, text in texts.items() if "Threshold rule\n----" in text] == ["mapping.py"]
+    assert not any("fires on v >= v_threshold" in text for text in texts.values())  # the old, wrong claim
+
+
+def test_export_cli_passes_dt_through(monkeypatch, tmp_path, capsys):
+    from snnjax import export
+
+    seen = {}
+
+    def fake_export_run(workdir, fmt, out, step, dt):
+        seen.update(workdir=workdir, dt=dt)
+        return tmp_path / "model.nir"
+
+    monkeypatch.setattr(export, "export_run", fake_export_run)
+    assert export.main([str(tmp_path), "--format", "nir", "--dt", "1e-3"]) == 0
+    assert seen["dt"] == 1e-3
+    assert export.main([str(tmp_path)]) == 0 and seen["dt"] is None  # export_nir's default, 1e-4
+    with pytest.raises(SystemExit):
+        export.main(["--help"])
+    assert "Norse's importer assumes 1e-3" in " ".join(capsys.readouterr().out.split())
