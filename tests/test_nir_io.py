@@ -574,3 +574,36 @@ def test_export_cli_passes_dt_through(monkeypatch, tmp_path, capsys):
     with pytest.raises(SystemExit):
         export.main(["--help"])
     assert "Norse's importer assumes 1e-3" in " ".join(capsys.readouterr().out.split())
+
+
+# ------------------------------------------------------------------------------------------------
+# (g) Export writes only what is declared exportable; the old module name still works
+# ------------------------------------------------------------------------------------------------
+
+
+def test_an_option_the_exporter_does_not_declare_is_refused_by_name(monkeypatch):
+    from snnjax.nir import export as nir_export
+
+    cfg = _config("16-20-10", {"norm": "none", "dropout": 0.3})
+    nir_io.export_nir(cfg, jitted.init(models.build_model(cfg, 10), {"params": jax.random.PRNGKey(0)},
+                                       jnp.zeros((1, 16)), train=False), (16,))  # fmt: skip
+    # the same model once dropout is no longer declared (as a new switch would not be)
+    undeclared = {k: tuple(n for n in v if n != "dropout") for k, v in nir_export.EXPORTED_OPTIONS.items()}
+    monkeypatch.setattr(nir_export, "EXPORTED_OPTIONS", undeclared)
+    with pytest.raises(ValueError, match=r"model.dropout=0.3: the NIR exporter does not write it"):
+        nir_io.export_nir(cfg, {"params": {}}, (16,))
+    monkeypatch.setitem(nir_export.NIR_NEURONS, "lif", nir_export.NirNeuron(lambda c, p: c.decay, ()))
+    cfg.neuron.decay = 0.7  # lif's decay, no longer declared
+    with pytest.raises(ValueError, match=r"neuron.decay=0.7: the NIR exporter does not write it"):
+        nir_io.export_nir(cfg, {"params": {}}, (16,))
+
+
+def test_nir_io_is_a_deprecated_alias_of_snnjax_nir():
+    import importlib
+    import sys
+
+    sys.modules.pop("snnjax.nir_io", None)
+    with pytest.warns(DeprecationWarning, match="snnjax.nir_io is deprecated .*import from snnjax.nir"):
+        old = importlib.import_module("snnjax.nir_io")
+    assert old.export_nir is nir_io.export_nir and old.import_nir is nir_io.import_nir
+    assert set(old.__all__) == set(nir_io.__all__)
