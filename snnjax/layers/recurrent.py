@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from snnjax.layers.spiking import NeuronConfig, neuron_parameters, sow_spikes, step_function
+from snnjax.layers.spiking import NeuronConfig, neuron_parameters, records, sow_spikes, step_function
 from snnjax.layers.synapse import SeqDense, torch_uniform
 from snnjax.layers.time import channels_last
 
@@ -68,7 +68,7 @@ class RecurrentSpikingLayer(nn.Module):
                                    te_t if te is not None else None)
             return RecurrentState(neuron_state, s), (s, neuron_state) if monitoring else s
 
-        monitoring = self.is_mutable_collection("membranes")  # snnjax.monitor: every step's state
+        monitoring = records(self, "membranes")  # snnjax.monitor: every step's state, never in init
 
         if state is None:
             state = RecurrentState(init_state(batch_shape, current.dtype), jnp.zeros(batch_shape, current.dtype))

@@ -47,6 +47,11 @@ AUTO_UNROLL_MAX_STEPS = 16  # NeuronConfig(unroll="auto") unrolls loops of up to
 class NeuronConfig:
     """Everything that defines a layer's neurons (``config.model.neuron`` in a training config).
 
+    Each kind reads only some of the options below (:attr:`NeuronKind.options`); a value other than
+    the default for an option the kind does not read is an error naming the option that was
+    probably meant (``NeuronConfig(kind="leaky", beta=0.95)``: beta is ALIF's adaptation strength,
+    a Leaky neuron's leak is ``decay``), rather than a setting silently ignored.
+
     Attributes:
         kind: a registered neuron kind (``NEURON_KINDS``): ``lif``, ``llc_lif``, ``if``, ``plif``,
             ``alif``, ``ce_lif``, ``leaky`` (snnTorch's ``Leaky``), ``cuba_lif`` (snnTorch's ``Synaptic``).
@@ -59,7 +64,11 @@ class NeuronConfig:
         decay_input: SpikingJelly's ``h = k v + (1 - k) x`` form (the llc-lif released code;
             SpikingJelly's PLIF default).
         surrogate: spike function name (``surrogate.SURROGATES``).
-        surrogate_param: its parameter (α, width, slope, eps: the factory's first argument); None = default.
+        surrogate_param: its parameter (α, width, slope, eps: the factory's first argument), > 0;
+            None (the default) = the surrogate's own default. In a training config the key is a
+            float placeholder (``config_dict.placeholder(float)``), so
+            ``--config.model.neuron.surrogate_param=2.0`` sets it and ``null`` in an old run's
+            ``config.json`` still reads as None.
         strict_threshold: fire on ``u > v_th`` (snnTorch, Spyx) instead of ``u >= v_th``.
         learn_threshold: make ``v_th`` a parameter (snnTorch's ``learn_threshold=True``), initialised at
             ``v_th``; one per channel with ``per_channel``.
@@ -128,6 +137,14 @@ class NeuronConfig:
             )
         if self.surrogate_param is not None and not inspect.signature(surrogate.SURROGATES[self.surrogate]).parameters:
             raise ValueError(f"surrogate {self.surrogate!r} has no parameter; set neuron.surrogate_param=None")
+        if self.surrogate_param is not None:
+            try:
+                surrogate.get(self.surrogate, self.surrogate_param)
+            except ValueError as error:
+                raise ValueError(f"neuron.surrogate_param={self.surrogate_param}: {error}") from None
+        unused = unused_options(self, kind)
+        if unused:
+            raise ValueError(unused[0])
 
     def scan_unroll(self, num_steps: int) -> int:
         """The ``lax.scan`` unroll factor for a ``num_steps``-step sequence.
@@ -168,6 +185,17 @@ class NeuronConfig:
     def replace(self, **changes: Any) -> "NeuronConfig":
         return dataclasses.replace(self, **changes)
 
+    def with_kind(self, kind: str) -> "NeuronConfig":
+        """This config for neurons of another ``kind``, the options that kind does not read back at
+        their defaults (so that, e.g., OSSA's LLC-LIF neurons inside a LIF net with ``decay=0.9``
+        are not refused for a ``decay`` they would ignore)."""
+        target = NEURON_KINDS.lookup(kind)
+        if target.options is None:
+            return dataclasses.replace(self, kind=kind)
+        read = set(COMMON_OPTIONS) | set(target.options) | ({"per_channel"} if self.learn_threshold else set())
+        defaults = {f.name: f.default for f in dataclasses.fields(self) if f.name not in read}
+        return dataclasses.replace(self, **defaults, kind=kind)
+
 
 StepFn = Callable[..., tuple[State, Array]]  # step(state, x_t, te_t=None) -> (state, s_t)
 
@@ -193,6 +221,10 @@ class NeuronKind:
         bpta: accepts ``bpta_alpha``.
         decay_input: accepts ``decay_input``.
         impls: the ``impl`` values it runs with.
+        options: the :class:`NeuronConfig` options it reads besides the ones every kind reads
+            (:data:`COMMON_OPTIONS`), e.g. ``("decay", "rho", "beta")``; a non-default value of any
+            other option is refused (:func:`unused_options`). None (the default, for kinds
+            registered before this existed) checks nothing.
     """
 
     step: Callable[[NeuronConfig, Params], StepFn]
@@ -203,6 +235,7 @@ class NeuronKind:
     bpta: bool = True
     decay_input: bool = True
     impls: tuple[str, ...] = ("scan",)
+    options: tuple[str, ...] | None = None
 
     def run(self, cfg: NeuronConfig, params: Params, x_seq: Array, state: State | None = None,
             te: Array | None = None) -> tuple[Array, State]:
@@ -241,6 +274,7 @@ def _lif_kind() -> NeuronKind:
         sequence=lambda cfg, p, x, st, te: neurons.lif(x, decay=cfg.decay, state=st, unroll=cfg.unroll,
                                                        impl=cfg.impl, **cfg.step_kwargs(p)),
         impls=("scan", "pallas"),
+        options=("decay", "bpta_alpha", "decay_input"),
     )
 
 
@@ -252,6 +286,7 @@ def _llc_lif_kind() -> NeuronKind:
                                                            impl=cfg.impl, **cfg.step_kwargs(p)),
         create_params=lambda m, cfg, c: {"a": leak_parameter(m, cfg, c)},
         impls=("scan", "pallas"),
+        options=("a_init", "per_channel", "bpta_alpha", "decay_input"),
     )
 
 
@@ -266,6 +301,7 @@ def _if_kind() -> NeuronKind:
                                                              **kwargs(cfg, p)),
         decay_input=False,
         impls=("scan", "pallas"),
+        options=("bpta_alpha",),
     )
 
 
@@ -277,6 +313,7 @@ def _plif_kind() -> NeuronKind:
                                                         **cfg.step_kwargs(p)),
         create_params=lambda m, cfg, c: {"w": _per_layer_or_channel(m, cfg, c, "w", neurons.plif_w_init(cfg.init_tau))},
         impls=("scan", "pallas"),
+        options=("init_tau", "per_channel", "bpta_alpha", "decay_input"),
     )
 
 
@@ -288,6 +325,7 @@ def _alif_kind() -> NeuronKind:
         sequence=lambda cfg, p, x, st, te: neurons.alif(x, decay=cfg.decay, rho=cfg.rho, beta=cfg.beta, state=st,
                                                         unroll=cfg.unroll, impl=cfg.impl, **cfg.step_kwargs(p)),
         impls=("scan", "pallas"),
+        options=("decay", "rho", "beta", "bpta_alpha", "decay_input"),
     )
 
 
@@ -303,6 +341,7 @@ def _ce_lif_kind() -> NeuronKind:
                                                           unroll=cfg.unroll, impl=cfg.impl, **cfg.step_kwargs(p)),
         needs_te=True,
         impls=("scan", "pallas"),
+        options=("decay", "rho", "bpta_alpha", "decay_input"),
     )
 
 
@@ -312,6 +351,7 @@ def _leaky_kind() -> NeuronKind:
         init_state=lambda cfg, p, shape, dtype: neurons.leaky_init_state(shape, dtype),
         bpta=False,
         decay_input=False,
+        options=("decay",),
     )
 
 
@@ -322,7 +362,70 @@ def _cuba_lif_kind() -> NeuronKind:
         init_state=lambda cfg, p, shape, dtype: neurons.cuba_lif_init_state(shape, dtype),
         bpta=False,
         decay_input=False,
+        options=("decay", "syn_decay"),
     )
+
+
+# Options every kind reads (per_channel also shapes a learnt threshold, so it counts with learn_threshold).
+COMMON_OPTIONS = ("kind", "v_th", "reset", "detach_reset", "surrogate", "surrogate_param", "strict_threshold",
+                  "learn_threshold", "unroll", "impl", "precision")
+
+# What an option is for, and where it belongs: the first half of the message for a misplaced option.
+_OPTION_MEANING = {
+    "decay": "decay is the fixed membrane leak of lif, alif, ce_lif, leaky and cuba_lif",
+    "beta": "beta is ALIF's adaptation strength",
+    "rho": "rho is the threshold decay of alif and ce_lif",
+    "syn_decay": "syn_decay is cuba_lif's synaptic current decay (snnTorch Synaptic's alpha)",
+    "a_init": "a_init is LLC-LIF's initial leak parameter (leak sigmoid(a_init))",
+    "init_tau": "init_tau is PLIF's initial time constant",
+    "per_channel": "per_channel is for one learnt leak (llc_lif, plif) or learnt threshold (learn_threshold=True) per channel",
+    "bpta_alpha": "bpta_alpha is the BPTA path of the LIF family",
+    "decay_input": "decay_input is SpikingJelly's h = k v + (1 - k) x form of the LIF family",
+}
+
+
+_DISPLAY_NAMES = {"lif": "LIF", "llc_lif": "LLC-LIF", "if": "IF", "plif": "PLIF", "alif": "ALIF",
+                  "ce_lif": "CE-LIF", "leaky": "Leaky", "cuba_lif": "CuBa-LIF"}
+
+
+def _leak_option(display: str, kind: "NeuronKind") -> str:
+    """Where a kind's leak is set: what a user who wrote a misplaced leak option probably meant."""
+    options = kind.options or ()
+    if "decay" in options:
+        return f"for the leak of {display} neurons use decay"
+    if "a_init" in options:
+        return f"{display} neurons learn their leak sigmoid(a), starting from a_init"
+    if "init_tau" in options:
+        return f"{display} neurons learn their leak, starting from init_tau (leak 1 - 1/init_tau)"
+    return f"{display} neurons have no leak"
+
+
+def unused_options(cfg: NeuronConfig, kind: "NeuronKind") -> list[str]:
+    """One message per option ``cfg`` sets (not at its default) that ``cfg.kind`` does not read.
+
+    Each says what the option is for and what was probably meant, e.g. ``NeuronConfig(kind="leaky",
+    beta=0.95)``, as a snnTorch user writes it: "neuron.beta=0.95 is not read by Leaky neurons: beta
+    is ALIF's adaptation strength; for the leak of Leaky neurons use decay". Empty for kinds that
+    declare no :attr:`NeuronKind.options`.
+    """
+    if kind.options is None:
+        return []
+    read = set(COMMON_OPTIONS) | set(kind.options) | ({"per_channel"} if cfg.learn_threshold else set())
+    display = _DISPLAY_NAMES.get(cfg.kind, repr(cfg.kind))
+    problems = []
+    for field in dataclasses.fields(cfg):
+        value = getattr(cfg, field.name)
+        if field.name in read or value == field.default:
+            continue
+        meaning = _OPTION_MEANING.get(field.name, f"{field.name} is an option of other kinds")
+        if field.name in ("decay", "beta", "syn_decay", "a_init", "init_tau"):
+            hint = _leak_option(display, kind)
+        elif field.name == "rho":
+            hint = f"{display} neurons fire at the fixed threshold v_th"
+        else:
+            hint = f"leave it at {field.default!r}"
+        problems.append(f"neuron.{field.name}={value!r} is not read by {display} neurons: {meaning}; {hint}")
+    return problems
 
 
 NEURON_KINDS: Registry[NeuronKind] = Registry("neuron kind", {
@@ -396,7 +499,7 @@ class SpikingNeuron(nn.Module):
         if state is None and carries_state(self):
             carried = self.variable(CARRIED_STATE, "state", kind.init_state, cfg, params, x_seq.shape[1:], x_seq.dtype)
             state = carried.value
-        if self.is_mutable_collection("membranes"):  # snnjax.monitor: every step's state
+        if records(self, "membranes"):  # snnjax.monitor: every step's state
             self.sow("membranes", "state", state_trace(kind, cfg, params, x_seq, state, te))
         s, state = kind.run(cfg, params, x_seq, state, te)
         if carried is not None and self.is_mutable_collection(CARRIED_STATE):
@@ -422,10 +525,27 @@ def state_trace(kind: NeuronKind, cfg: NeuronConfig, params: Params, x_seq: Arra
     return trace
 
 
+RECORDED_COLLECTIONS = ("spikes", "spike_counts", "membranes", "synops")  # sown only when asked for
+
+
+def records(module: nn.Module, collection: str) -> bool:
+    """Whether this call records into ``collection`` (one of :data:`RECORDED_COLLECTIONS`).
+
+    Only when the caller asked for it (``apply(..., mutable=[collection])``) and never in
+    ``model.init``: init makes every collection mutable, and recording there would return each
+    layer's membranes, spike counts and rates beside the parameters (for the smoke net at batch 64,
+    23 MiB of traces against 0.6 MiB of parameters), which ``nnx.bridge`` wrappers then turn into
+    state. ``init`` returns ``params`` and ``batch_stats`` only.
+    """
+    return not module.is_initializing() and module.is_mutable_collection(collection)
+
+
 def sow_spikes(module: nn.Module, s_seq: Array) -> None:
-    """Sows a layer's mean firing rate (``spikes/rate``) and per-neuron spike counts (``spike_counts/count``)."""
-    module.sow("spikes", "rate", jnp.mean(s_seq.astype(jnp.float32)))
-    if module.is_mutable_collection("spike_counts"):
+    """Sows a layer's mean firing rate (``spikes/rate``) and per-neuron spike counts (``spike_counts/count``),
+    each only when that collection is recorded (:func:`records`)."""
+    if records(module, "spikes"):
+        module.sow("spikes", "rate", jnp.mean(s_seq.astype(jnp.float32)))
+    if records(module, "spike_counts"):
         module.sow("spike_counts", "count", jnp.sum(s_seq.astype(jnp.float32), axis=0))
 
 

@@ -39,7 +39,10 @@ def torch_uniform(fan_in: int):
 
 def sow_synops(module: nn.Module, macs: int, input_rate: Array, analog_input: bool, steps: int) -> None:
     """Sows ``synops/cost`` for ``module``: MACs per example and step, its input's mean rate, whether
-    the input is analog, and the number of time steps."""
+    the input is analog, and the number of time steps. Nothing in ``model.init`` (it would come
+    back beside the parameters; :func:`snnjax.layers.spiking.records`)."""
+    if module.is_initializing():
+        return
     module.sow(
         "synops",
         "cost",

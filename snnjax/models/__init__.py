@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import flax.linen as nn
 import ml_collections
+from ml_collections import config_dict
 
 from snnjax.layers.spiking import NeuronConfig
 from snnjax.models.conv_net import ConvOptions, ConvSNN
@@ -21,10 +23,23 @@ from snnjax.models.spec import Layer, parse_spec
 
 
 def default_neuron_config() -> ml_collections.ConfigDict:
-    """``config.model.neuron`` with every key of :class:`NeuronConfig` and its default."""
-    return ml_collections.ConfigDict(
-        {k: v for k, v in NeuronConfig().__dict__.items()}, type_safe=False
-    )
+    """``config.model.neuron`` with every key of :class:`NeuronConfig` and its default.
+
+    A key whose default is None (``surrogate_param``: the surrogate's own default) becomes a typed
+    placeholder, ``config_dict.placeholder(float)``, as ``data.data_dir`` is: still None until set,
+    written as ``null`` in ``config.json`` (so old runs read back and resume unchanged), and
+    settable from the command line (``--config.model.neuron.surrogate_param=2.0``), which a plain
+    None is not ("Type NoneType ... not supported for overriding").
+    """
+    values = {}
+    for field in dataclasses.fields(NeuronConfig):
+        value = getattr(NeuronConfig(), field.name)
+        values[field.name] = config_dict.placeholder(_NONE_DEFAULT_TYPES[field.name]) if value is None else value
+    return ml_collections.ConfigDict(values, type_safe=False)
+
+
+# The type a None-default NeuronConfig option takes when set (its placeholder's type).
+_NONE_DEFAULT_TYPES = {"surrogate_param": float}
 
 
 def default_model_config() -> ml_collections.ConfigDict:

@@ -297,7 +297,7 @@ class ConvSNN(nn.Module):
         opts = self.opts
         if ossa_calls:
             ossa = OSSA(
-                self.neuron.replace(kind="llc_lif"),
+                self.neuron.with_kind("llc_lif"),
                 form=opts.ossa_form,
                 attn_dropout=opts.ossa_attn_dropout,
                 name=f"{prefix}ossa",

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 from snnjax import flat_random, neurons
 from snnjax.layers import encoders
 from snnjax.layers.recurrent import RecurrentSpikingLayer, RecurrentState, recurrent_current
-from snnjax.layers.spiking import NEURON_KINDS, NeuronConfig, SpikingNeuron, step_function
+from snnjax.layers.spiking import NEURON_KINDS, NeuronConfig, SpikingNeuron, records, step_function
 from snnjax.layers.synapse import SeqDense, sow_synops
 from snnjax.layers.time import channels_last
 from snnjax.models.output import ModelOutput
@@ -80,8 +80,9 @@ class _SowRate(nn.Module):
 
     @nn.compact
     def __call__(self, rate: Array, count: Array, input_cost: tuple | None = None) -> None:
-        self.sow("spikes", "rate", rate)
-        if self.is_mutable_collection("spike_counts"):
+        if records(self, "spikes"):
+            self.sow("spikes", "rate", rate)
+        if records(self, "spike_counts"):
             self.sow("spike_counts", "count", count)
         if input_cost is not None:
             _SowSynops(name="input")(*input_cost)

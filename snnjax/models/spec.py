@@ -34,6 +34,7 @@ class Layer:
 
 
 SPATIAL = ("conv", "pool", "subsample")  # the layers that keep the [H, W, C] layout
+POOLS = ("max", "avg")  # what ``p`` means (``model.pool``)
 
 _CONV = re.compile(r"^(\d+)c(\d+)$")
 _POOL = re.compile(r"^(p|mp|ap)(\d+)$")
@@ -41,8 +42,16 @@ _VOTE = re.compile(r"^v(\d+)$")
 _SUBSAMPLE = re.compile(r"^s(\d+)$")
 
 
-def parse_spec(spec: str, num_classes: int, default_pool: str = "max") -> tuple[Layer, ...]:
-    """Parses a spec string into layers; raises ``ValueError`` naming a bad token."""
+def parse_spec(spec: str, num_classes: int | None, default_pool: str = "max") -> tuple[Layer, ...]:
+    """Parses a spec string into layers; raises ``ValueError`` naming a bad token.
+
+    Every size (channels, kernel, window, stride, width, classes) must be >= 1: ``16c0`` would
+    divide by zero in the weight init, ``p0`` pool to nothing. ``num_classes=None`` checks the
+    string alone (the config check, before the data say how many classes there are): the last
+    layer's width against the classes, and the ``100-10`` voting notation, are left for later.
+    """
+    if not isinstance(spec, str):
+        raise ValueError(f"the spec must be a string such as '16c3-p2-32c3-p2-100-10', got {spec!r}")
     tokens = [t.strip().lower() for t in spec.split("-") if t.strip()]
     if not tokens:
         raise ValueError("empty network spec")
@@ -65,6 +74,17 @@ def parse_spec(spec: str, num_classes: int, default_pool: str = "max") -> tuple[
             raise ValueError(
                 f"bad token {tok!r} (position {i}) in spec {spec!r}: expected e.g. 128c3, p2, mp2, ap4, s2, dp, 2048, v10"
             )
+        new = layers[-1]
+        if new.kind != "dropout" and min((new.size, new.kernel) if new.kind == "conv" else (new.size,)) < 1:
+            raise ValueError(
+                f"token {tok!r} (position {i}) in spec {spec!r} has a size of 0: channels, kernels, windows, strides "
+                f"and widths must be >= 1, e.g. 16c3, p2, 100"
+            )
+    if default_pool not in POOLS and any(l.kind == "pool" and l.pool not in POOLS for l in layers):
+        raise ValueError(f"model.pool={default_pool!r} must be one of {list(POOLS)} (what 'p2' in spec {spec!r} means)")
+    if num_classes is None:
+        _check_order(layers, spec)
+        return tuple(layers)
     last = layers[-1]
     previous = [l for l in layers[:-1] if l.kind != "dropout"]
     if (
@@ -80,13 +100,20 @@ def parse_spec(spec: str, num_classes: int, default_pool: str = "max") -> tuple[
     return tuple(layers)
 
 
-def _check(layers: list[Layer], spec: str, num_classes: int) -> None:
+def _check_order(layers: list[Layer], spec: str) -> None:
+    """Conv, pool and subsample layers come before the dense ones; the net ends in a dense or vote."""
     seen_dense = False
     for layer in layers:
         if layer.kind == "dense":
             seen_dense = True
         if layer.kind in SPATIAL and seen_dense:
             raise ValueError(f"spec {spec!r}: conv/pool/subsample layers must come before dense layers")
+    if layers[-1].kind not in ("dense", "vote"):
+        raise ValueError(f"spec {spec!r} must end with a dense or voting layer")
+
+
+def _check(layers: list[Layer], spec: str, num_classes: int) -> None:
+    _check_order(layers, spec)
     out = layers[-1]
     if out.kind == "vote" and out.size != num_classes:
         raise ValueError(f"spec {spec!r} votes into {out.size} classes but the data has {num_classes}")
@@ -95,5 +122,3 @@ def _check(layers: list[Layer], spec: str, num_classes: int) -> None:
             f"spec {spec!r} ends in {out.size} outputs but the data has {num_classes} classes; "
             f"end it with {num_classes} or with a voting layer (e.g. -{10 * num_classes}-{num_classes})"
         )
-    if out.kind not in ("dense", "vote"):
-        raise ValueError(f"spec {spec!r} must end with a dense or voting layer")
