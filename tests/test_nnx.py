@@ -326,9 +326,22 @@ CONV_CASES = {
                              ConvOptions(time_steps=3, norm="llc_bn", llc_bn_leak="own", norm_stats="per_step",
                                          static_norm_updates="per_step", conv_bias=True, relu_before_neuron=True,
                                          dense_relu=True)),
+    # llc-lif text: OSSA at t = 0 after the first block, a local classifier after every conv block
+    "ossa_text_per_conv_heads": ("4c3-p2-6c3-p2-20-10", (8, 8, 1), NeuronConfig(kind="llc_lif", learn_threshold=True),
+                                 ConvOptions(time_steps=3, norm="llc_bn", ossa=True, local_heads="per_conv",
+                                             local_dropout=0.0)),
+    # a trunk that starts with subsampling (blocks conv1, conv2), the released code's two local heads
+    # (on the first conv's analog output and on the last features) with local learning
+    "subsample_first_code_heads": ("s2-4c3-6c3-p2-20-10", (8, 8, 1), NeuronConfig(kind="lif", v_th=0.5),
+                                   ConvOptions(time_steps=3, norm="bn", local_heads="code", local_detach=True,
+                                               local_dropout=0.0)),
     # a dense net on direct-coded vectors: the first dense layer runs once and is repeated over T
     "dense_static": ("16-10", (12,), NeuronConfig(kind="alif", decay=0.8, v_th=0.5), ConvOptions(time_steps=4)),
 }
+
+
+def _local_loss(out) -> jax.Array:
+    return sum((0.7 + i) * jnp.sum(local) for i, local in enumerate(out.local_outs))
 
 
 @pytest.mark.parametrize("case", sorted(CONV_CASES))
@@ -345,11 +358,12 @@ def test_conv_snn_equals_linen_outputs_statistics_states_and_gradients_float64(c
         linen_shapes = jax.eval_shape(lambda: linen_model.init(jax.random.PRNGKey(0), x, train=False))
         chex.assert_trees_all_equal_shapes(dict(linen_shapes), variables)
         snnx.load_linen_variables(model, variables)
-        collections = ["batch_stats", "neuron_state"]
+        carried = not opts.ossa  # Linen refuses a neuron_state collection with OSSA (every call starts at t = 0)
+        collections = ["batch_stats"] + (["neuron_state"] if carried else [])
 
         def linen_loss(p, x):
             out, new = linen_model.apply({**variables, "params": p}, x, train=True, mutable=collections)
-            return _state_loss(out.out, new["neuron_state"]), (out, new)
+            return _state_loss(out.out, new.get("neuron_state", {})) + _local_loss(out), (out, new)
 
         @jax.jit
         def linen_run(p, x):
@@ -363,16 +377,19 @@ def test_conv_snn_equals_linen_outputs_statistics_states_and_gradients_float64(c
             stats = snnx.linen_variables(model).get("batch_stats", {})
             def loss(model, x):
                 out, state = model(x, train=True)
-                return _state_loss(out.out, snnx.neuron_state_to_linen(state))
+                return _state_loss(out.out, snnx.neuron_state_to_linen(state) if carried else {}) + _local_loss(out)
 
             return eval_out, train_out, state, stats, nnx.grad(loss, argnums=(0, 1))(model, x)
 
         eval_out, train_out, state, stats, (g_model, g_x) = nnx_run(model, x)
         eval_l, ((g_p, g_xl), (train_l, new_l)) = linen_run(variables["params"], x)
         assert float(train_out.out.sum()) > 0
-        chex.assert_trees_all_close(eval_out.out, eval_l.out, **TOL)
-        chex.assert_trees_all_close((train_out.out, state), (train_l.out, snnx.neuron_state_from_linen(new_l["neuron_state"])),
-                                    **TOL)
+        expected_heads = {"ossa_text_per_conv_heads": 2, "subsample_first_code_heads": 1}.get(case, 0)  # no conv0: one head
+        assert len(train_out.local_outs) == len(train_l.local_outs) == expected_heads
+        chex.assert_trees_all_close((eval_out.out, eval_out.local_outs), (eval_l.out, eval_l.local_outs), **TOL)
+        chex.assert_trees_all_close((train_out.out, train_out.local_outs), (train_l.out, train_l.local_outs), **TOL)
+        if carried:
+            chex.assert_trees_all_close(state, snnx.neuron_state_from_linen(new_l["neuron_state"]), **TOL)
         chex.assert_trees_all_close(stats, dict(new_l.get("batch_stats", {})), **TOL)
         chex.assert_trees_all_close((snnx.linen_tree(g_model), g_x), (g_p, g_xl), **TOL)
 
@@ -386,8 +403,9 @@ def test_conv_snn_carries_neuron_states_across_calls_and_refuses_linen_only_swit
     out1, st = run(model, x, model.initial_state(B), 2)
     out2, st = run(model, x, st, 3)
     chex.assert_trees_all_close((jnp.concatenate([out1.out, out2.out]), st), (out.out, state), atol=1e-6)
-    with pytest.raises(ValueError, match=r"\['ossa'\]"):
-        snnx.ConvSNN(spec, 10, input_shape, neuron=neuron, opts=ConvOptions(ossa=True), rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match=r"\['ossa_onset'\]"):
+        snnx.ConvSNN(spec, 10, input_shape, neuron=neuron, rngs=nnx.Rngs(0),
+                     opts=ConvOptions(ossa=True, ossa_onset="separate", local_heads="code"))
 
 
 def test_time_consistent_dropout_drops_a_neuron_for_every_step():
@@ -412,3 +430,32 @@ def test_a_membrane_variable_assigned_inside_a_raw_lax_scan_fails_which_is_why_s
     layer = VariableMembrane()
     with pytest.raises(Exception, match="Cannot mutate Variable from a different trace level"):
         jax.lax.scan(lambda c, x_t: (c, layer(x_t)), 0.0, jnp.ones((3, 2)))
+
+
+@pytest.mark.parametrize("form", ["text", "code"])
+def test_ossa_equals_linen_forward_and_gradients_float64(form):
+    neuron = NeuronConfig(kind="llc_lif", v_th=0.5)
+    with jax.enable_x64(True):
+        x = jax.random.uniform(jax.random.PRNGKey(11), (B, 3, 3, 4), jnp.float64)
+        ossa = snnx.OSSA(4, neuron, form=form, reduction=2, rngs=nnx.Rngs(0))
+        linen_ossa = layers.OSSA(neuron, form=form, reduction=2)
+        params = _float64(_perturbed(snnx.linen_variables(ossa)["params"], jax.random.PRNGKey(12), scale=0.2))
+        shapes = jax.eval_shape(lambda: linen_ossa.init(jax.random.PRNGKey(0), x, train=False))
+        chex.assert_trees_all_equal_shapes(dict(shapes["params"]), params)
+        snnx.load_linen_variables(ossa, {"params": params})
+        weights = jnp.linspace(0.5, 1.5, x.size, dtype=jnp.float64).reshape(x.shape)
+
+        @jax.jit
+        def linen_run(p, x):
+            f = lambda p, x: jnp.sum(linen_ossa.apply({"params": p}, x, train=False) * weights)
+            return linen_ossa.apply({"params": p}, x, train=False), jax.grad(f, (0, 1))(p, x)
+
+        @nnx.jit
+        def nnx_run(ossa, x):
+            f = lambda m, x: jnp.sum(m(x, train=False) * weights)
+            return ossa(x, train=False), nnx.grad(f, argnums=(0, 1))(ossa, x)
+
+        out, (g_m, g_x) = nnx_run(ossa, x)
+        out_l, (g_p, g_xl) = linen_run(params, x)
+        assert float(jnp.abs(out - (x if form == "code" else 0.0)).sum()) > 0  # the attention's output counts
+        chex.assert_trees_all_close((out, snnx.linen_tree(g_m), g_x), (out_l, g_p, g_xl), **TOL)

@@ -10,7 +10,7 @@ docs/nnx.md says why, and how to train these with ``nnx.Optimizer``.
 Only this subpackage imports ``flax.nnx``: ``import snnjax`` does not load it.
 """
 
-from snnjax.nnx.conv import ConvBlock, ConvSNN, LLCBatchNorm, time_consistent_dropout
+from snnjax.nnx.conv import OSSA, ConvBlock, ConvSNN, LLCBatchNorm, LocalClassifier, time_consistent_dropout
 from snnjax.nnx.convert import (
     linen_tree,
     linen_variables,
@@ -27,6 +27,8 @@ __all__ = [
     "ConvBlock",
     "ConvSNN",
     "LLCBatchNorm",
+    "LocalClassifier",
+    "OSSA",
     "RecurrentSpikingLayer",
     "SeqConv",
     "SeqDense",

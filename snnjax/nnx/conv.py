@@ -16,8 +16,9 @@ from each neuron layer's Linen path (``"conv0/neuron"``, ``"fc1_neuron"``) to it
 where the Linen model carries the same states in its ``neuron_state`` collection. Randomness is
 explicit too: ``key`` feeds the ``rate`` encoder and the time-consistent dropout masks.
 
-Not here yet (Linen only): OSSA, local classifiers, and the released-code switches that need them
-(``trunk_calls=2``, ``first_neuron="split"``); the constructor refuses them by name.
+OSSA (text and code forms) and the local classifiers (``per_conv``, ``code``) are here; not yet (Linen
+only) the released llc-lif code's onset block (``ossa_onset="separate"``), its first-neuron split
+and double trunk call (``trunk_calls=2``): the constructor refuses them by name.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from jax.typing import DTypeLike
 
 from snnjax import flat_random
 from snnjax.layers import encoders
+from snnjax.layers.local_classifier import block_boundary
 from snnjax.layers.llc_batch_norm import batch_moments, llc_batch_norm, running_update
+from snnjax.layers.ossa import OSSA_FORMS
 from snnjax.layers.pooling import pool
 from snnjax.layers.spiking import NeuronConfig
 from snnjax.layers.voting import vote
@@ -160,13 +163,92 @@ class ConvBlock(nnx.Module):
         return s, y, state
 
 
+class OSSA(nnx.Module):
+    """Onset spiking self-attention on the first step's feature map (llc-lif §3.2), as :class:`snnjax.layers.OSSA`.
+
+    1×1 convolutions f, g, h of ``x [B, H, W, C]`` (or ``[S, B, H, W, C]``, S calls at t = 0), each
+    followed by LLC-LIF neurons from rest, then attention over the N = H·W positions,
+
+    .. math::  O = \\mathrm{softmax}\\big(f'(x)\\,g'(x)^\\top\\big)\\,h'(x)
+
+    replacing the map (text), or ``γ·O + x`` with f, g reduced to C/8 and a learnable γ from 0 (code).
+
+    Args:
+        channels: C.
+        neuron: the LLC-LIF neurons after f, g, h.
+        form: ``text`` or ``code``.
+        reduction: f's and g's channel reduction in the code form.
+        attn_dropout: dropout on the attention matrix in training (needs ``key``).
+    """
+
+    def __init__(self, channels: int, neuron: NeuronConfig, *, form: str = "text", reduction: int = 8,
+                 attn_dropout: float = 0.0, rngs: nnx.Rngs):
+        if form not in OSSA_FORMS:
+            raise ValueError(f"ossa form must be one of {OSSA_FORMS}, got {form!r}")
+        qk_width = channels if form == "text" else max(channels // reduction, 1)
+        for name, width in (("f", qk_width), ("g", qk_width), ("h", channels)):
+            setattr(self, f"{name}_conv", SeqDense(channels, width, rngs=rngs))  # a 1×1 conv over positions
+            setattr(self, f"{name}_neuron", SpikingNeuron(width, neuron, rngs=rngs))
+        self.gamma = nnx.Param(jnp.zeros((), jnp.float32)) if form == "code" else None
+        self.form, self.attn_dropout = form, attn_dropout
+
+    def __call__(self, x: Array, *, train: bool, key: Array | None = None) -> Array:
+        """``[B, H, W, C] -> [B, H, W, C]``, or ``[S, B, H, W, C] -> [S, B, H, W, C]``."""
+        calls = x[None] if x.ndim == 4 else x
+        steps, b, h, w, c = calls.shape
+        positions = calls.reshape(steps, b, h * w, c)
+        dtype = jnp.float64 if x.dtype == jnp.float64 else jnp.float32
+
+        def branch(name: str) -> Array:
+            current = getattr(self, f"{name}_conv")(positions)
+            return getattr(self, f"{name}_neuron")(current)[0]  # [S, B, N, width], from rest
+
+        f, g, v = branch("f"), branch("g"), branch("h")
+        attention = jax.nn.softmax(jnp.einsum("sbic,sbjc->sbij", f.astype(dtype), g.astype(dtype)), axis=-1)
+        if train and self.attn_dropout:
+            if key is None:
+                raise ValueError("OSSA's attention dropout in training needs a PRNG key")
+            keep = 1.0 - self.attn_dropout
+            mask = flat_random.bernoulli(key, keep, attention.shape)
+            attention = jax.lax.select(mask, attention / jnp.asarray(keep, dtype), jnp.zeros_like(attention))
+        out = jnp.einsum("sbij,sbjc->sbic", attention, v.astype(dtype)).astype(x.dtype).reshape(calls.shape)
+        if self.gamma is not None:
+            out = (self.gamma[...].astype(x.dtype) * out + calls).astype(x.dtype)
+        return out[0] if x.ndim == 4 else out
+
+
+class LocalClassifier(nnx.Module):
+    """Auxiliary classifier ``[T, B, ...] -> [T, B, K]`` (llc-lif §3.4), as :class:`snnjax.layers.LocalClassifier`:
+    flatten → time-consistent dropout → dense to ``votes_per_class·K`` → spiking neurons (from rest)
+    → voting. Its attributes carry the Linen auto-names (``SeqDense_0``, ``SpikingNeuron_0``)."""
+
+    def __init__(self, in_features: int, num_classes: int, neuron: NeuronConfig, *, votes_per_class: int = 10,
+                 dropout: float = 0.5, use_bias: bool = True, rngs: nnx.Rngs):
+        width = num_classes * votes_per_class
+        self.SeqDense_0 = SeqDense(in_features, width, use_bias=use_bias, rngs=rngs)
+        self.SpikingNeuron_0 = SpikingNeuron(width, neuron, rngs=rngs)
+        self.num_classes, self.dropout = num_classes, dropout
+
+    def __call__(self, x: Array, state: Any = None, *, train: bool, key: Array | None = None) -> tuple[Array, Any]:
+        """``x [T, B, ...]`` from the neurons' ``state`` (None: rest) -> ``(votes [T, B, K], state)``."""
+        flat = time_consistent_dropout(x.reshape(x.shape[:2] + (-1,)), self.dropout, key, train=train)
+        spikes, state = self.SpikingNeuron_0(self.SeqDense_0(flat), state)
+        return vote(spikes, self.num_classes), state
+
+
 def _check_supported(opts: ConvOptions) -> None:
-    linen_only = {"ossa": opts.ossa, "local_heads": opts.local_heads != "none", "trunk_calls": opts.trunk_calls != 1,
+    linen_only = {"ossa_onset": opts.ossa and opts.ossa_onset != "shared", "trunk_calls": opts.trunk_calls != 1,
                   "first_neuron": opts.first_neuron != "shared"}
     asked = [name for name, on in linen_only.items() if on]
     if asked:
-        raise ValueError(f"snnjax.nnx.ConvSNN does not have {asked} yet (OSSA, local classifiers and the switches "
-                         "built on them are in the Linen snnjax.models.ConvSNN)")
+        raise ValueError(f"snnjax.nnx.ConvSNN does not have {asked} yet (the released llc-lif code's onset block "
+                         "and double trunk call are in the Linen snnjax.models.ConvSNN)")
+
+
+def _llc_lif(neuron: NeuronConfig) -> NeuronConfig:
+    """OSSA's neurons: ``neuron`` as LLC-LIF (``with_kind`` where NeuronConfig has it: it drops the
+    options LLC-LIF does not read)."""
+    return neuron.with_kind("llc_lif") if hasattr(neuron, "with_kind") else neuron.replace(kind="llc_lif")
 
 
 def _step_shape(layers: Sequence[Layer], opts: ConvOptions, input_shape: tuple[int, ...]) -> tuple[tuple[int, ...], bool]:
@@ -186,12 +268,13 @@ class ConvSNN(nnx.Module):
     """A spiking conv/dense network from a spec: ``x [B, ...] -> ModelOutput(out=[T, B, K])``.
 
     Args:
-        layers: a spec string (parsed with ``num_classes`` and ``opts``'s pooling) or parsed layers.
+        layers: a spec string (parsed with ``num_classes``) or parsed layers.
         num_classes: K.
         input_shape: one example's shape, ``(H, W, C)`` or ``(N,)``: NNX creates every weight now,
             so the widths after the encoder, pools and flattening are worked out from it.
         neuron: the neurons of every block.
-        opts: the switches (:class:`snnjax.models.conv_net.ConvOptions`).
+        opts: the switches (:class:`snnjax.models.conv_net.ConvOptions`): OSSA after the first
+            block at t = 0 and local classifiers (``per_conv``, ``code``) included.
         rngs: ``nnx.Rngs`` with a ``params`` stream.
     """
 
@@ -207,19 +290,35 @@ class ConvSNN(nnx.Module):
         split = spatial[-1] + 1 if spatial else 0
         self.trunk, self.head = self.layers[:split], self.layers[split:]
         self.neuron_shapes: dict[str, tuple[int, ...]] = {}  # neuron layer path -> per-example shape but channels
-        n_conv = 0
-        for layer in self.trunk:
+        self.block_names = self._block_names()
+        heads: list[str] = []  # the local classifiers' names, in the order they read
+
+        def local_head(name: str, in_shape: tuple[int, ...]) -> None:
+            heads.append(name)
+            self.neuron_shapes[f"{name}/SpikingNeuron_0"] = ()
+            setattr(self, name, LocalClassifier(
+                math.prod(in_shape), num_classes, neuron, votes_per_class=opts.votes_per_class,
+                dropout=opts.local_dropout, use_bias=opts.dense_bias, rngs=rngs))
+
+        for i, layer in enumerate(self.trunk):
             if layer.kind == "conv":
-                block = ConvBlock(shape[-1], layer.size, layer.kernel, neuron, opts,
-                                  static=self.static and n_conv == 0, rngs=rngs)
-                setattr(self, f"conv{n_conv}", block)
+                name = self.block_names[i]
+                setattr(self, name, ConvBlock(shape[-1], layer.size, layer.kernel, neuron, opts,
+                                              static=self.static and name == "conv0", rngs=rngs))
                 shape = shape[:-1] + (layer.size,)
-                self.neuron_shapes[f"conv{n_conv}/neuron"] = shape[:-1]
-                n_conv += 1
+                self.neuron_shapes[f"{name}/neuron"] = shape[:-1]
+                if opts.local_heads == "per_conv" or (opts.local_heads == "code" and name == "conv0"):
+                    local_head(f"local{name[len('conv'):]}", shape)  # Linen's: the block's number
+                if name == "conv0" and opts.ossa:
+                    self.ossa = OSSA(layer.size, _llc_lif(neuron), form=opts.ossa_form,
+                                     attn_dropout=opts.ossa_attn_dropout, rngs=rngs)
             elif layer.kind == "pool":
                 shape = (shape[0] // layer.size, shape[1] // layer.size, shape[2])
             elif layer.kind == "subsample":
                 shape = (math.ceil(shape[0] / layer.size), math.ceil(shape[1] / layer.size), shape[2])
+        if self.trunk and opts.local_heads == "code":
+            local_head(f"local{len(heads)}", shape)
+        self.local_heads = tuple(heads)
         width = math.prod(shape)
         dense_at = [i for i, l in enumerate(self.head) if l.kind == "dense"]
         for n, i in enumerate(dense_at):
@@ -229,6 +328,15 @@ class ConvSNN(nnx.Module):
             setattr(self, f"fc{n}_neuron", SpikingNeuron(self.head[i].size, neuron, rngs=rngs))
             self.neuron_shapes[f"fc{n}_neuron"] = ()
             width = self.head[i].size
+
+    def _block_names(self) -> dict[int, str]:
+        """The Linen names of the trunk's conv blocks: ``conv0`` for a first conv, then ``conv1``, ..."""
+        names, n_conv = {}, 0 if self.first_is_conv else 1
+        for i, layer in enumerate(self.trunk):
+            if layer.kind == "conv":
+                names[i] = f"conv{n_conv}"
+                n_conv += 1
+        return names
 
     def _neuron_layer(self, path: str) -> SpikingNeuron:
         module = self
@@ -247,34 +355,54 @@ class ConvSNN(nnx.Module):
 
         Args:
             x: the data (``[B, H, W, C]`` or ``[B, N]``).
-            state: neuron states to continue from (:meth:`initial_state`, or a previous call's).
+            state: neuron states to continue from (:meth:`initial_state`, or a previous call's);
+                not with OSSA, which treats every call's first step as t = 0.
             train: batch statistics (updating the running ones) and dropout; else running statistics.
-            key: PRNG key for the ``rate`` encoder and dropout in training.
+            key: PRNG key for the ``rate`` encoder and the dropout masks in training.
             time_steps: overrides ``opts.time_steps`` (direct, rate and latency encoders).
         """
         opts = self.opts if time_steps is None else dataclasses.replace(self.opts, time_steps=int(time_steps))
-        keys = iter(jax.random.split(key, 2 + len(self.layers)) if key is not None else [None] * (2 + len(self.layers)))
+        if state is not None and opts.ossa:
+            raise ValueError("a carried neuron state needs a net without OSSA, which treats the first step of "
+                             "every call as t = 0")
+        n_keys = 2 + 2 * len(self.layers)
+        keys = iter(jax.random.split(key, n_keys) if key is not None else [None] * n_keys)
         enc_key = next(keys)
         h = x if self.static else encoders.encode(opts.encoder, x, opts.time_steps, enc_key, opts.permutation_seed)
         state = dict(state) if state is not None else {}
         new_state: ConvState = {}
-        n_conv = 0
-        for layer in self.trunk:
+        local_outs: list[Array] = []
+
+        def local_head(features: Array) -> None:
+            name = self.local_heads[len(local_outs)]
+            path = f"{name}/SpikingNeuron_0"
+            votes, new_state[path] = getattr(self, name)(features, state.get(path), train=train, key=next(keys))
+            local_outs.append(votes)
+
+        for i, layer in enumerate(self.trunk):
             if layer.kind == "conv":
-                block = getattr(self, f"conv{n_conv}")
-                h, _, new_state[f"conv{n_conv}/neuron"] = block(h, state.get(f"conv{n_conv}/neuron"), train=train,
-                                                                time_steps=opts.time_steps)
-                n_conv += 1
+                name = self.block_names[i]
+                h, analog, new_state[f"{name}/neuron"] = getattr(self, name)(
+                    h, state.get(f"{name}/neuron"), train=train, time_steps=opts.time_steps)
+                if opts.local_heads != "none" and (opts.local_heads == "per_conv" or name == "conv0"):
+                    local_head(analog if opts.local_heads == "code" else h)
+                    h = block_boundary(h, opts.local_detach)
+                if name == "conv0" and opts.ossa:  # t = 0 only
+                    onset = self.ossa(h[:1], train=train, key=next(keys))
+                    h = onset if h.shape[0] == 1 else jnp.concatenate([onset, h[1:]], axis=0)
             elif layer.kind == "pool":
                 h = pool(h, layer.pool, layer.size, impl=opts.max_pool_impl if layer.pool == "max" else "xla")
             elif layer.kind == "subsample":
                 h = h[:, :, :: layer.size, :: layer.size]
             elif layer.kind == "dropout":
                 h = time_consistent_dropout(h, opts.dropout, next(keys), train=train)
+        if self.trunk and opts.local_heads == "code":
+            local_head(h)
+            h = block_boundary(h, opts.local_detach)
         once = self.static and not self.trunk
         h = h.reshape(h.shape[0], -1) if once else h.reshape(h.shape[:2] + (-1,))
         out = self._head(h, state, new_state, opts, keys, train=train, once=once)
-        return ModelOutput(out=out, local_outs=(), readout=opts.readout), new_state
+        return ModelOutput(out=out, local_outs=tuple(local_outs), readout=opts.readout), new_state
 
     def _head(self, h: Array, state: ConvState, new_state: ConvState, opts: ConvOptions, keys, *, train: bool,
               once: bool) -> Array:
