@@ -502,7 +502,7 @@ def test_import_takes_the_callers_dt_then_the_graphs_then_warns_and_assumes_1e_4
     [
         ("LIF", "tau", 5e-5, {}, r"NIR node 'neuron' \(LIF\): tau = 5e-05 is below dt = 0.0001, so the leak "
          r"1 - dt/tau = -1 falls outside \[0, 1\]"),
-        ("LIF", "tau", 0.0, {}, r"NIR node 'neuron' \(LIF\): tau = 0.0; a time constant must be > 0"),
+        ("LIF", "tau", 0.0, {}, r"NIR node 'neuron' \(LIF\): tau = 0; a time constant must be > 0"),
         ("LIF", "tau", -2e-4, {}, r"NIR node 'neuron' \(LIF\): tau = -0.0002; a time constant must be > 0"),
         ("LIF", "tau", np.nan, {}, r"NIR node 'neuron' \(LIF\): tau is NaN"),
         ("LIF", "r", 0.0, {}, r"NIR node 'neuron' \(LIF\): r = 0; the neuron would ignore its input"),

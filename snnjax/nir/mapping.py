@@ -191,8 +191,8 @@ _PARAMETERS = {
 }
 
 
-def _first(values: np.ndarray, where: np.ndarray) -> float:
-    return float(values[where].flat[0])
+def _first(values: np.ndarray, where: np.ndarray) -> str:
+    return f"{float(values[where].flat[0]):.6g}"
 
 
 def check_neuron_node(name: str, node: Any, dt: float) -> None:
@@ -214,17 +214,17 @@ def check_neuron_node(name: str, node: Any, dt: float) -> None:
             raise ValueError(f"{where} is NaN; a NaN parameter makes the neuron silent")
         if param in _TIME_CONSTANTS.get(kind, ()):
             if (value <= 0).any():
-                raise ValueError(f"{where} = {_first(value, value <= 0)!r}; a time constant must be > 0")
+                raise ValueError(f"{where} = {_first(value, value <= 0)}; a time constant must be > 0")
             if (value < dt).any():
-                tau = _first(value, value < dt)
+                tau = float(value[value < dt].flat[0])
                 raise ValueError(
-                    f"{where} = {tau!r} is below dt = {dt!r}, so the leak 1 - dt/{param} = {1 - dt / tau:.6g} "
+                    f"{where} = {tau:.6g} is below dt = {dt:.6g}, so the leak 1 - dt/{param} = {1 - dt / tau:.6g} "
                     "falls outside [0, 1]; pass the time step the graph was made with (import_nir(graph, dt=...))"
                 )
         if param in _GAINS.get(kind, ()) and (value == 0).any():
             raise ValueError(f"{where} = 0; the neuron would ignore its input (an all-zero network)")
         if param == "r" and not np.isfinite(value).all():
-            raise ValueError(f"{where} = {_first(value, ~np.isfinite(value))!r}; r must be finite")
+            raise ValueError(f"{where} = {_first(value, ~np.isfinite(value))}; r must be finite")
 
 
 def metadata_dt(metadata: Mapping[str, Any] | None) -> float | None:
