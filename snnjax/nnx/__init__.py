@@ -10,7 +10,7 @@ docs/nnx.md says why, and how to train these with ``nnx.Optimizer``.
 Only this subpackage imports ``flax.nnx``: ``import snnjax`` does not load it.
 """
 
-from snnjax.nnx.conv import OSSA, ConvBlock, ConvSNN, LLCBatchNorm, LocalClassifier, time_consistent_dropout
+from snnjax.nnx.conv import ConvBlock, ConvSNN
 from snnjax.nnx.convert import (
     linen_tree,
     linen_variables,
@@ -18,7 +18,11 @@ from snnjax.nnx.convert import (
     neuron_state_from_linen,
     neuron_state_to_linen,
 )
+from snnjax.nnx.dropout import time_consistent_dropout
+from snnjax.nnx.llc_batch_norm import LLCBatchNorm
+from snnjax.nnx.local_classifier import LocalClassifier
 from snnjax.nnx.neuron import SpikingNeuron, create_leak, create_neuron_params
+from snnjax.nnx.ossa import OSSA
 from snnjax.nnx.recurrent import RecurrentSpikingLayer
 from snnjax.nnx.sequence import SequenceSNN
 from snnjax.nnx.synapse import SeqConv, SeqDense

@@ -1,4 +1,4 @@
-"""LLC-BN and the spiking conv/dense nets of the llc-lif and bpsa-bpta papers as NNX modules.
+"""The spiking conv/dense nets of the llc-lif and bpsa-bpta papers as NNX modules.
 
 The same nets as :class:`snnjax.models.ConvSNN` (spec strings such as ``16c3-p2-32c3-p2-100-10``,
 the switches of :class:`snnjax.models.conv_net.ConvOptions`), with the Linen names for every
@@ -32,87 +32,23 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import DTypeLike
 
-from snnjax import flat_random
 from snnjax.layers import encoders
 from snnjax.layers.local_classifier import block_boundary
-from snnjax.layers.llc_batch_norm import batch_moments, llc_batch_norm, running_update
-from snnjax.layers.ossa import OSSA_FORMS
 from snnjax.layers.pooling import pool
 from snnjax.layers.spiking import NeuronConfig
 from snnjax.layers.voting import vote
 from snnjax.models.conv_net import ConvOptions
 from snnjax.models.output import ModelOutput
 from snnjax.models.spec import SPATIAL, Layer, parse_spec
+from snnjax.nnx.dropout import time_consistent_dropout
+from snnjax.nnx.llc_batch_norm import LLCBatchNorm
+from snnjax.nnx.local_classifier import LocalClassifier
 from snnjax.nnx.neuron import SpikingNeuron, create_leak
+from snnjax.nnx.ossa import OSSA
 from snnjax.nnx.synapse import SeqConv, SeqDense
 
 Array = jax.Array
 ConvState = dict[str, Any]  # neuron layer path -> its neuron state
-
-
-class LLCBatchNorm(nnx.Module):
-    """LLC-BN over channels-last input ``[..., features]`` (merge time into the batch first).
-
-    Args:
-        features: channels.
-        alpha: α (3.2 in the paper); ``alpha=1`` without a leak is a plain BatchNorm.
-        momentum: running statistics ``r ← momentum·r + (1 − momentum)·batch``.
-        eps: ε.
-        own_leak: the layer has its own leak parameter ``w`` and uses ``sigmoid(w)`` when called
-            without ``leak`` (released code); False: ``leak`` is passed in (text) or 1.
-        per_step: the input is ``[S, ...]``, one normalisation and running update per leading index.
-        repeats: count each call's statistics this many times in the running statistics.
-        stat_dtype: the running statistics' dtype (float64 for a float64 model).
-    """
-
-    def __init__(self, features: int, *, alpha: float = 3.2, momentum: float = 0.9, eps: float = 1e-5,
-                 own_leak: bool = True, per_step: bool = False, repeats: int = 1,
-                 stat_dtype: DTypeLike = jnp.float32):
-        self.scale = nnx.Param(jnp.ones((features,), jnp.float32))
-        self.bias = nnx.Param(jnp.zeros((features,), jnp.float32))
-        self.w = nnx.Param(jnp.zeros((), jnp.float32)) if own_leak else None
-        self.mean = nnx.BatchStat(jnp.zeros((features,), stat_dtype))
-        self.var = nnx.BatchStat(jnp.ones((features,), stat_dtype))
-        self.alpha, self.momentum, self.eps = alpha, momentum, eps
-        self.per_step, self.repeats = per_step, repeats
-
-    def __call__(self, x: Array, *, train: bool, leak: Array | None = None, repeats: int | None = None) -> Array:
-        """Normalises ``x``; in training also updates the running statistics (in place), each call's
-        statistics counted ``repeats`` times (default: the layer's ``repeats``)."""
-        repeats = self.repeats if repeats is None else repeats
-        if leak is None:
-            leak = jax.nn.sigmoid(self.w[...]) if self.w is not None else 1.0
-        kwargs = dict(leak=leak, scale=self.scale[...], bias=self.bias[...], alpha=self.alpha, eps=self.eps)
-        if not train:
-            return llc_batch_norm(x, self.mean[...], self.var[...], **kwargs)
-        c = x.shape[-1]
-        if self.per_step:
-            mean, var = jax.vmap(batch_moments)(x)  # [S, C] each
-            n = x[0].size // c
-        else:
-            mean, var = batch_moments(x)
-            n = x.size // c
-            mean, var = mean[None], var[None]
-        unbiased = var * (n / max(n - 1, 1))  # PyTorch keeps the unbiased variance
-        dt = self.mean[...].dtype
-        self.mean[...] = running_update(self.mean[...], mean.astype(dt), self.momentum, repeats)
-        self.var[...] = running_update(self.var[...], unbiased.astype(dt), self.momentum, repeats)
-        if not self.per_step:
-            return llc_batch_norm(x, mean[0], var[0], **kwargs)
-        return jax.vmap(lambda xs, m, v: llc_batch_norm(xs, m, v, **kwargs))(x, mean, var)
-
-
-def time_consistent_dropout(x: Array, rate: float, key: Array | None, *, train: bool) -> Array:
-    """Dropout on ``[T, B, ...]`` with one mask per sample for all T steps (kept units ``/ (1 − rate)``)."""
-    if not train or rate == 0.0:
-        return x
-    if key is None:
-        raise ValueError("dropout in training needs a PRNG key: call the model with key=...")
-    if rate == 1.0:
-        return jnp.zeros_like(x)
-    keep = 1.0 - rate
-    mask = jnp.broadcast_to(flat_random.bernoulli(key, keep, (1,) + x.shape[1:]), x.shape)
-    return jax.lax.select(mask, x / jnp.asarray(keep, x.dtype), jnp.zeros_like(x))
 
 
 class ConvBlock(nnx.Module):
@@ -161,79 +97,6 @@ class ConvBlock(nnx.Module):
             y = encoders.direct(y, time_steps)
         s, state = self.neuron(y, state, a=a)
         return s, y, state
-
-
-class OSSA(nnx.Module):
-    """Onset spiking self-attention on the first step's feature map (llc-lif §3.2), as :class:`snnjax.layers.OSSA`.
-
-    1×1 convolutions f, g, h of ``x [B, H, W, C]`` (or ``[S, B, H, W, C]``, S calls at t = 0), each
-    followed by LLC-LIF neurons from rest, then attention over the N = H·W positions,
-
-    .. math::  O = \\mathrm{softmax}\\big(f'(x)\\,g'(x)^\\top\\big)\\,h'(x)
-
-    replacing the map (text), or ``γ·O + x`` with f, g reduced to C/8 and a learnable γ from 0 (code).
-
-    Args:
-        channels: C.
-        neuron: the LLC-LIF neurons after f, g, h.
-        form: ``text`` or ``code``.
-        reduction: f's and g's channel reduction in the code form.
-        attn_dropout: dropout on the attention matrix in training (needs ``key``).
-    """
-
-    def __init__(self, channels: int, neuron: NeuronConfig, *, form: str = "text", reduction: int = 8,
-                 attn_dropout: float = 0.0, rngs: nnx.Rngs):
-        if form not in OSSA_FORMS:
-            raise ValueError(f"ossa form must be one of {OSSA_FORMS}, got {form!r}")
-        qk_width = channels if form == "text" else max(channels // reduction, 1)
-        for name, width in (("f", qk_width), ("g", qk_width), ("h", channels)):
-            setattr(self, f"{name}_conv", SeqDense(channels, width, rngs=rngs))  # a 1×1 conv over positions
-            setattr(self, f"{name}_neuron", SpikingNeuron(width, neuron, rngs=rngs))
-        self.gamma = nnx.Param(jnp.zeros((), jnp.float32)) if form == "code" else None
-        self.form, self.attn_dropout = form, attn_dropout
-
-    def __call__(self, x: Array, *, train: bool, key: Array | None = None) -> Array:
-        """``[B, H, W, C] -> [B, H, W, C]``, or ``[S, B, H, W, C] -> [S, B, H, W, C]``."""
-        calls = x[None] if x.ndim == 4 else x
-        steps, b, h, w, c = calls.shape
-        positions = calls.reshape(steps, b, h * w, c)
-        dtype = jnp.float64 if x.dtype == jnp.float64 else jnp.float32
-
-        def branch(name: str) -> Array:
-            current = getattr(self, f"{name}_conv")(positions)
-            return getattr(self, f"{name}_neuron")(current)[0]  # [S, B, N, width], from rest
-
-        f, g, v = branch("f"), branch("g"), branch("h")
-        attention = jax.nn.softmax(jnp.einsum("sbic,sbjc->sbij", f.astype(dtype), g.astype(dtype)), axis=-1)
-        if train and self.attn_dropout:
-            if key is None:
-                raise ValueError("OSSA's attention dropout in training needs a PRNG key")
-            keep = 1.0 - self.attn_dropout
-            mask = flat_random.bernoulli(key, keep, attention.shape)
-            attention = jax.lax.select(mask, attention / jnp.asarray(keep, dtype), jnp.zeros_like(attention))
-        out = jnp.einsum("sbij,sbjc->sbic", attention, v.astype(dtype)).astype(x.dtype).reshape(calls.shape)
-        if self.gamma is not None:
-            out = (self.gamma[...].astype(x.dtype) * out + calls).astype(x.dtype)
-        return out[0] if x.ndim == 4 else out
-
-
-class LocalClassifier(nnx.Module):
-    """Auxiliary classifier ``[T, B, ...] -> [T, B, K]`` (llc-lif §3.4), as :class:`snnjax.layers.LocalClassifier`:
-    flatten → time-consistent dropout → dense to ``votes_per_class·K`` → spiking neurons (from rest)
-    → voting. Its attributes carry the Linen auto-names (``SeqDense_0``, ``SpikingNeuron_0``)."""
-
-    def __init__(self, in_features: int, num_classes: int, neuron: NeuronConfig, *, votes_per_class: int = 10,
-                 dropout: float = 0.5, use_bias: bool = True, rngs: nnx.Rngs):
-        width = num_classes * votes_per_class
-        self.SeqDense_0 = SeqDense(in_features, width, use_bias=use_bias, rngs=rngs)
-        self.SpikingNeuron_0 = SpikingNeuron(width, neuron, rngs=rngs)
-        self.num_classes, self.dropout = num_classes, dropout
-
-    def __call__(self, x: Array, state: Any = None, *, train: bool, key: Array | None = None) -> tuple[Array, Any]:
-        """``x [T, B, ...]`` from the neurons' ``state`` (None: rest) -> ``(votes [T, B, K], state)``."""
-        flat = time_consistent_dropout(x.reshape(x.shape[:2] + (-1,)), self.dropout, key, train=train)
-        spikes, state = self.SpikingNeuron_0(self.SeqDense_0(flat), state)
-        return vote(spikes, self.num_classes), state
 
 
 def _check_supported(opts: ConvOptions) -> None:
