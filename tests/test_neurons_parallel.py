@@ -290,3 +290,16 @@ def test_affine_scan_backward_pass_equals_the_sequential_one_for_time_varying_ma
         grads = jax.grad(lambda a, b: jnp.sum(c * affine_scan(a, b)), argnums=(0, 1))(a, b)
         expected = jax.grad(lambda a, b: jnp.sum(c * sequential(a, b)), argnums=(0, 1))(a, b)
         chex.assert_trees_all_close(grads, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_a_state_of_the_wrong_shape_is_refused_by_name():
+    from snnjax.neurons import parallel
+
+    x = jnp.zeros((6, 3, 5))
+    bad_lif, bad_li = neurons.LIFState(jnp.zeros((6, 3, 5))), neurons.LIState(jnp.zeros((6, 3, 5)))
+    with pytest.raises(ValueError, match=r"lif_no_reset: state.v has shape \(6, 3, 5\), expected \(3, 5\)"):
+        parallel.lif_no_reset(x, decay=0.5, state=bad_lif)
+    with pytest.raises(ValueError, match=r"lif_no_reset_step: state.v has shape"):
+        parallel.lif_no_reset_step(bad_lif, x[0], decay=0.5)
+    with pytest.raises(ValueError, match=r"li_parallel: state.v has shape"):
+        parallel.li_parallel(x, decay=0.5, state=bad_li)

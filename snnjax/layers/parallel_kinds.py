@@ -26,4 +26,5 @@ LIF_NO_RESET = register_neuron("lif_no_reset", NeuronKind(
     init_state=lambda cfg, p, shape, dtype: neurons.lif_init_state(shape, dtype),
     sequence=lambda cfg, p, x, st, te: neurons.lif_no_reset(x, state=st, **_kwargs(cfg, p)),
     bpta=False,
+    options=("decay", "decay_input"),
 ))

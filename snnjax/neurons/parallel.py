@@ -123,6 +123,7 @@ def li_parallel(x_seq: Array, *, decay: ArrayLike, state: LIState | None = None,
         ``(v_seq [T, *shape], LIState(v_seq[-1]))``, equal to ``neurons.li`` within rounding.
     """
     dynamics.check_sequence(x_seq)
+    dynamics.check_state("li_parallel", state, x_seq, fields=LIState._fields, init="li_init_state", sequence=True)
     if state is None:
         state = li_init_state(x_seq.shape[1:], x_seq.dtype)
     v_seq = linear_recurrence(x_seq, state.v, decay=decay, decay_input=decay_input)
@@ -139,6 +140,7 @@ def lif_no_reset_step(state: LIFState, x_t: Array, *, decay: ArrayLike, v_th: Ar
     (:func:`snnjax.neurons.lif_step` with the reset left out). The sequential reference of
     :func:`lif_no_reset`.
     """
+    dynamics.check_state("lif_no_reset_step", state, x_t, fields=LIFState._fields, init="lif_init_state")
     h = dynamics.charge(state.v, x_t, decay, decay_input)
     s = spike_fn(h, dynamics.as_dtype(v_th, h))
     return LIFState(h), s.astype(x_t.dtype)
@@ -184,6 +186,7 @@ def lif_no_reset(
     dynamics.check_sequence(x_seq)
     if impl not in LIF_NO_RESET_IMPLS:
         raise ValueError(f"impl must be one of {LIF_NO_RESET_IMPLS}, got {impl!r}")
+    dynamics.check_state("lif_no_reset", state, x_seq, fields=LIFState._fields, init="lif_init_state", sequence=True)
     if state is None:
         state = lif_init_state(x_seq.shape[1:], x_seq.dtype)
     if impl == "scan":
