@@ -188,6 +188,20 @@ class Checkpointer:
             f"copy of the checkpoints, or start afresh in a new --workdir"
         ) from failures[0][1]
 
+    def read_meta(self, step: int | None = None) -> dict | None:
+        """The ``meta`` item of checkpoint ``step`` alone (orbax's ``restore`` of that item; the
+        arrays are not read); ``step=None``: the newest checkpoint whose meta is readable, skipping
+        unreadable ones silently (a reader of a run in progress, not the trainer). ``None`` when
+        there is no such checkpoint, or ``step``'s meta cannot be read."""
+        self.wait()
+        steps = sorted(self._manager.all_steps(), reverse=True) if step is None else [int(step)]
+        for candidate in steps:
+            try:
+                return dict(self._manager.restore(candidate, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta)
+            except Exception:  # a damaged or missing item: orbax raises many types; try the one before
+                continue
+        return None
+
     def _step_dir(self, step: int) -> str:
         return os.path.join(self.directory, str(step))
 

@@ -59,7 +59,9 @@ def explain(error: BaseException, workdir: str | os.PathLike, known: tuple[type[
             signal (:class:`snnjax.preemption.RunInterrupted`) prints its own message as it is.
     """
     if is_disk_full(error):
-        checkpoints = Path(workdir) / "checkpoints"
+        from snnjax.run_directory import RunDirectory  # the one place that names the run's files
+
+        checkpoints = RunDirectory(workdir).checkpoints_path
         steps = sorted(int(p.name) for p in checkpoints.glob("*") if p.name.isdigit()) if checkpoints.is_dir() else []
         kept = (f"the last complete checkpoint, {checkpoints / str(steps[-1])}, is kept: free some space and rerun "
                 "the same command to resume from it") if steps else "no checkpoint was complete yet: free some space and rerun"

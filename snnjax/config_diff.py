@@ -1,5 +1,7 @@
-"""Comparing a resumed run's config with the one its workdir was trained under, and the history of
-the configs a run directory was trained under (``config_history.jsonl``)."""
+"""Comparing a resumed run's config with the one its workdir was trained under, and the records of
+the history of the configs a run directory was trained under (its file is
+:attr:`snnjax.run_directory.RunDirectory.CONFIG_HISTORY`, read by
+:meth:`~snnjax.run_directory.RunDirectory.config_at`)."""
 
 from __future__ import annotations
 
@@ -37,26 +39,15 @@ def config_changes(saved: Mapping, config: ml_collections.ConfigDict) -> list[st
 
 
 def append_config_history(path: Path, step: int, config: ml_collections.ConfigDict, changes: list[str]) -> None:
-    """Appends one record to ``config_history.jsonl``: from ``step`` on, the run trains under
-    ``config`` (``changes``: what differs from the config it was trained under before)."""
+    """Appends one record to the config history at ``path``: from ``step`` on, the run trains under
+    ``config`` (``changes``: what differs from the config it was trained under before). Callers go
+    through :meth:`snnjax.run_directory.RunDirectory.append_config_history`."""
     from snnjax import run_files  # here, not at the top: the import block is shared with other changes
 
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     record = {"from_step": int(step), "time": now, "changes": changes, "config": json.loads(config.to_json_best_effort())}
     with run_files.append_owned(path) as f:  # never through a link
         f.write(json.dumps(record) + "\n")
-
-
-def config_from_history(path: Path, step: int) -> dict | None:
-    """The config the run trained under at ``step``: the config of the last record of
-    ``config_history.jsonl`` that starts at or before ``step`` (``None``: no such record).
-
-    A half-written last record is ignored with a warning (:func:`snnjax.run_files.read_jsonl`).
-    """
-    from snnjax import run_files
-
-    records = [r for r in run_files.read_jsonl(path) if int(r.get("from_step", 0)) <= step and "config" in r]
-    return records[-1]["config"] if records else None
 
 
 def _added_at_default(key: str, old: Mapping, new: Mapping, defaults: Mapping) -> bool:

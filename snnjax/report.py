@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,20 +21,23 @@ import numpy as np
 
 from snnjax import checkpointing, run_files
 from snnjax.run_dir import Run, load_run
+from snnjax.run_directory import RunDirectory
 from snnjax.plotting import pyplot, require_matplotlib
 
 
-def read_metrics(workdir: Path) -> list[dict[str, Any]]:
-    """The rows of ``metrics.jsonl`` (each has ``step`` and some scalars)."""
-    path = workdir / "metrics.jsonl"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: is {workdir} a run directory written by snnjax-train (train.py)?")
-    rows = run_files.read_jsonl(path)  # a half-written last line (a killed run) is dropped, with a warning
-    for row in rows:  # NaN/inf are written as strings
-        for k, v in row.items():
-            if isinstance(v, str) and v in ("nan", "inf", "-inf"):
-                row[k] = float(v)
-    return rows
+def read_metrics(workdir: str | Path) -> list[dict[str, Any]]:
+    """The run's metrics records (each has ``step`` and some scalars), by the one reader
+    :meth:`RunDirectory.read_metrics` (a half-written last line dropped with a warning, NaN/inf
+    restored).
+
+    Raises:
+        FileNotFoundError: the run has no metrics file (not a run directory written by train.py).
+    """
+    run_dir = RunDirectory(workdir)
+    if not run_dir.has_metrics():
+        raise FileNotFoundError(f"{run_dir.metrics_path} not found: is {run_dir.path} a run directory written by "
+                                "snnjax-train (train.py)?")
+    return run_dir.read_metrics()
 
 
 def series(rows: list[dict[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray]:
@@ -190,15 +192,13 @@ def make_report(workdir: str | Path, out: str | Path | None = None) -> list[Path
     """Writes the report's PNGs and ``index.html`` into ``out`` (default ``workdir/report``)."""
     workdir = Path(workdir)
     out = Path(out) if out else workdir / "report"
+    run_dir = RunDirectory(workdir)
     rows = read_metrics(workdir)  # everything that can fail is read before `out` is created
-    summary_path = workdir / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
+    summary = run_dir.read_summary()
     run = None
-    if (workdir / "checkpoints").exists():
-        with checkpointing.Checkpointer(workdir / "checkpoints", read_only=True) as ckpt:
-            saved = ckpt.latest_step() is not None
-        if not saved:
-            print(f"note: no checkpoint in {workdir / 'checkpoints'} yet: the report has no spike raster "
+    if run_dir.checkpoints_path.exists():
+        if run_dir.latest_checkpoint_step() is None:
+            print(f"note: no checkpoint in {run_dir.checkpoints_path} yet: the report has no spike raster "
                   "or learned-parameter plots", file=sys.stderr)
         else:
             run = load_run(workdir)
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         require_matplotlib()
         paths = make_report(args.workdir, args.out)
-    except (FileNotFoundError, ImportError, checkpointing.CheckpointError) as error:
+    except (FileNotFoundError, ImportError, checkpointing.CheckpointError, run_files.RunDirError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print("\n".join(str(p) for p in paths))

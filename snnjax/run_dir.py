@@ -1,14 +1,14 @@
 """Reading a training run directory back: its config, dataset, model and trained variables.
 
-A run directory (``train.py --workdir W``) holds ``config.json``, ``checkpoints/`` (orbax),
-``metrics.jsonl``, ``tb/`` and, when finished, ``summary.json``. The report, the NIR export and
-``examples/evaluate_checkpoint.py`` all start from :func:`load_run`.
+A run directory (``train.py --workdir W``; its files are read and written by
+:class:`snnjax.run_directory.RunDirectory`) holds the config, orbax checkpoints, the metrics and,
+when finished, the summary. The report, the NIR export and ``examples/evaluate_checkpoint.py`` all
+start from :func:`load_run`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -16,10 +16,10 @@ from typing import Any
 import flax.linen as nn
 import ml_collections
 
-from snnjax import checkpointing
 from snnjax import data as data_lib
 from snnjax.config import base_config
 from snnjax.models import build_model
+from snnjax.run_directory import RunDirectory
 
 
 @dataclasses.dataclass
@@ -35,11 +35,13 @@ class Run:
 
 
 def load_config(workdir: str | Path) -> ml_collections.ConfigDict:
-    """The run's ``config.json`` as a complete config (keys added since the run get their defaults)."""
-    path = Path(workdir) / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: is {workdir} a run directory written by train.py?")
-    saved = json.loads(path.read_text())
+    """The run's saved config as a complete config (keys added since the run get their defaults).
+
+    Raises:
+        FileNotFoundError: ``workdir`` has no config (not a run directory).
+        snnjax.run_files.RunDirError: the config file is not valid JSON.
+    """
+    saved = RunDirectory(workdir).read_config()
     config = base_config()
     _update(config, saved)
     return config
@@ -67,17 +69,15 @@ def load_run(workdir: str | Path, step: int | None = None, with_data: bool = Tru
     ``snnjax.checkpointing.CheckpointError`` when no checkpoint (or the given ``step``) is readable.
     """
     workdir = Path(workdir)
+    run_dir = RunDirectory(workdir)
     config = load_config(workdir)
     dataset = data_lib.load(config.data) if with_data else None
-    if not (workdir / "checkpoints").is_dir():
-        raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}: the run saved none yet")
-    ckpt = checkpointing.Checkpointer(workdir / "checkpoints", read_only=True)
-    try:
+    if not run_dir.checkpoints_path.is_dir():
+        raise FileNotFoundError(f"no checkpoint in {run_dir.checkpoints_path}: the run saved none yet")
+    with run_dir.checkpointer(read_only=True) as ckpt:
         if ckpt.latest_step() is None:
-            raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}: the run saved none yet")
+            raise FileNotFoundError(f"no checkpoint in {run_dir.checkpoints_path}: the run saved none yet")
         state, _ = ckpt.restore(step)  # step None: the newest readable one
-    finally:
-        ckpt.close()
     step = int(state["step"])
     variables = {"params": state["params"]}
     if state.get("batch_stats"):

@@ -1,9 +1,10 @@
 """Writing and reading the files a training run owns in its directory, safely.
 
 A run writes ``.lock``, ``config.json``, ``config_history.jsonl``, ``metrics.jsonl`` and
-``summary.json`` in its ``--workdir``. None of them is ever written through a symbolic link (a
-link planted there would make the run truncate or overwrite whatever it points to) or through a
-second hard link to another file:
+``summary.json`` in its ``--workdir`` (their names are spelled in :mod:`snnjax.run_directory` alone,
+whose ``RunDirectory`` reads and writes them through this module). None of them is ever written
+through a symbolic link (a link planted there would make the run truncate or overwrite whatever it
+points to) or through a second hard link to another file:
 
 - :func:`check_owned_files` refuses a run directory where one of them is a link, with one line
   naming it (before anything is written);
@@ -25,7 +26,7 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +152,20 @@ def jsonl_lines(path: str | os.PathLike) -> list[tuple[str, dict[str, Any]]]:
             raise RunDirError(f"{path}: line {number} is not valid JSON ({error.msg}); repair or delete that "
                               "line") from error
     return out
+
+
+def keep_jsonl(path: str | os.PathLike, keep: Callable[[dict[str, Any]], bool]) -> None:
+    """Rewrites a JSON-lines file with only the records for which ``keep`` is true (and without a
+    half-written last line, dropped with a warning: :func:`jsonl_lines`). Nothing is written when
+    nothing changes; otherwise the file is replaced whole (:func:`write_owned`), never written
+    through a link. A missing file stays missing."""
+    path = Path(path)
+    if not path.exists():
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    kept = "".join(line + "\n" for line, record in jsonl_lines(path) if keep(record))
+    if kept != text:
+        write_owned(path, kept)
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:

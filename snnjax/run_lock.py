@@ -1,4 +1,4 @@
-"""One trainer per run directory: an advisory lock on ``<workdir>/.lock``.
+"""One trainer per run directory: an advisory lock on ``<workdir>/.lock`` (``RunDirectory.LOCK``).
 
 The lock is an ``fcntl.flock`` on the file, which the kernel releases when the holding process ends
 in any way (``kill -9`` included), so a lock left by a killed trainer never blocks the next one;
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
 
 from snnjax.errors import ConfigError
 
@@ -36,7 +35,9 @@ class RunLock:
     """
 
     def __init__(self, workdir: str | os.PathLike):
-        self.path = Path(workdir) / ".lock"
+        from snnjax.run_directory import RunDirectory  # the one place that spells the run's file names
+
+        self.path = RunDirectory(workdir).lock_path
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:

@@ -17,7 +17,8 @@ its pieces live in their own modules:
 - :mod:`snnjax.evaluation`: evaluation over a whole split;
 - :mod:`snnjax.run_summary`: ``summary.json``, energy estimate and messages;
 - :mod:`snnjax.config_diff`: what a resumed run may change;
-- :mod:`snnjax.run_files`: the run's own files, never written through a link, read when damaged;
+- :mod:`snnjax.run_directory`: the run directory's files (the one place that names them), never
+  written through a link, read the same way by every tool when damaged;
 - :mod:`snnjax.preemption`: SIGTERM / SIGINT recorded, to stop after a checkpoint.
 
 Determinism and resumption. Everything a step consumes is a function of the step number (batch
@@ -49,7 +50,6 @@ checkpoint but with an earlier run's files has them moved to ``earlier_run_<n>/`
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -67,14 +67,13 @@ from tqdm.auto import tqdm
 from snnjax import checkpointing, metric_writers, optim, run_files, validate
 from snnjax import data as data_lib
 from snnjax.best_evaluation import improves
-from snnjax.config_diff import (RESUMABLE_KEYS, append_config_history, check_resumed_config, config_changes,
-                                config_from_history)
+from snnjax.config_diff import RESUMABLE_KEYS, check_resumed_config, config_changes
 from snnjax.device_loop import LOOPS, choose_loop, device_budget, split_nbytes, unstack
 from snnjax.evaluation import EvalResult
 from snnjax.input_pipeline import RunLength, epoch_permutation, make_mesh, run_length
 from snnjax.preemption import RunInterrupted, StopRequest
+from snnjax.run_directory import RunDirectory
 from snnjax.run_summary import build_summary, count_params, format_eval, leak_values, progress_postfix
-from snnjax.run_lock import RunLock
 from snnjax.steppers import DeviceStepper, HostStepper, Stepper
 from snnjax.train_steps import (NonFiniteLossError, TrainState, create_train_state, guarded_names, init_state,
                                 make_eval_step, make_train_step)
@@ -84,34 +83,15 @@ __all__ = ["train_and_evaluate", "NonFiniteLossError", "RunInterrupted", "TrainS
 
 
 Metrics = dict[str, float]
-# The files a run owns in its workdir (besides tb/ and checkpoints/); never written through a link.
-CONFIG_FILE, HISTORY_FILE, METRICS_FILE, SUMMARY_FILE = ("config.json", "config_history.jsonl", "metrics.jsonl",
-                                                         "summary.json")
-OWNED_FILES = (".lock", CONFIG_FILE, HISTORY_FILE, METRICS_FILE, SUMMARY_FILE)
 # Keys of the step metrics that are flags of the NaN guard, not quantities to average.
 _GUARD_KEYS = ("finite", "nonfinite_leaf", "nonfinite_value")
 
 
 def truncate_metrics(path: Path, step: int) -> None:
-    """Drops the records after ``step`` from a JSON-lines metrics file.
-
-    A killed run may have logged steps after its last checkpoint; the resumed run logs them again,
-    so they are removed first and the file stays one record per step and kind. A half-written last
-    line (the run was killed while writing it) is dropped too, with a warning. The file is replaced
-    whole (:func:`snnjax.run_files.write_owned`), never written through a link.
-    """
-    if not path.exists():
-        return
-    text = path.read_text(encoding="utf-8", errors="replace")
-    kept = "".join(line + "\n" for line, record in run_files.jsonl_lines(path) if record.get("step", 0) <= step)
-    if kept != text:
-        run_files.write_owned(path, kept)
-
-
-def has_eval_record(path: Path, step: int) -> bool:
-    """Whether ``metrics.jsonl`` already holds the evaluation of ``step`` (a half-written last line
-    is ignored)."""
-    return any(r.get("step") == step and any(k.startswith("test/") for k in r) for r in run_files.read_jsonl(path))
+    """Drops the records after ``step`` from the JSON-lines metrics file at ``path`` (and a
+    half-written last line, with a warning); the run's own file is
+    :meth:`RunDirectory.truncate_metrics`. The file is replaced whole, never written through a link."""
+    run_files.keep_jsonl(path, lambda record: record.get("step", 0) <= step)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -230,9 +210,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
             f"the model does not run on {dataset.name!r} examples of shape {dataset.input_shape}: {error}") from error
     if workdir.exists() and not workdir.is_dir():
         raise validate.ConfigError(f"--workdir {workdir} is a file, not a directory: give a directory path")
-    lock = RunLock(workdir) if chief else None
+    run_dir = RunDirectory(workdir)
+    lock = run_dir.lock() if chief else None
     if chief:
-        run_files.check_owned_files(workdir / name for name in OWNED_FILES)  # no link is written through
+        run_dir.check_owned_files()  # no link is written through
         try:
             workdir.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -279,55 +260,37 @@ class _Throughput:
         return self.steps * batch_size / self.seconds if self.seconds else None
 
 
-def _saved_config(workdir: Path, step: int, allow_change: bool) -> tuple[dict | None, list[str]]:
-    """The config the checkpoints of ``workdir`` were trained under (to step ``step``), and notes.
+def _saved_config(run_dir: RunDirectory, step: int, allow_change: bool) -> tuple[dict | None, list[str]]:
+    """The config the checkpoints of ``run_dir`` were trained under (to step ``step``), and notes.
 
-    From ``config.json``; when it is missing, from ``config_history.jsonl`` (said in a note). With
+    From ``config.json``; when it is missing, from the config history (said in a note). With
     neither, the run is refused unless ``allow_change`` (then ``None``: nothing to compare with).
 
     Raises:
         run_files.RunDirError: ``config.json`` is not valid JSON, or no config is found.
     """
-    config_path, history_path = workdir / CONFIG_FILE, workdir / HISTORY_FILE
+    config_path, history_path = run_dir.config_path, run_dir.history_path
     if config_path.exists():
-        return run_files.read_json(config_path, "restore it from a copy, or delete it (the run's config is then "
-                                                "taken from config_history.jsonl)"), []
-    saved = config_from_history(history_path, step)
+        return run_dir.read_config(), []
+    saved = run_dir.config_at(step)
     if saved is not None:
         return saved, [f"note: {config_path} is missing; the config of the checkpoints is taken from {history_path}"]
     if allow_change:
         return None, [f"warning: {config_path} and {history_path} are missing: the checkpoints' config is unknown, "
                       "resuming under this config as --allow_config_change asks"]
     raise run_files.RunDirError(
-        f"{workdir} holds checkpoints but no {CONFIG_FILE} (nor {HISTORY_FILE}): the config that trained them is "
-        f"unknown; put {CONFIG_FILE} back, or pass --allow_config_change to resume them under this config")
+        f"{run_dir.path} holds checkpoints but no {run_dir.CONFIG} (nor {run_dir.CONFIG_HISTORY}): the config that "
+        f"trained them is unknown; put {run_dir.CONFIG} back, or pass --allow_config_change to resume them under "
+        "this config")
 
 
-def _set_aside_earlier_run(workdir: Path) -> Path | None:
-    """Moves an earlier run's files (config, metrics, summary, history, tb/) out of the way when
-    ``workdir`` has no checkpoint to resume: into ``earlier_run_<n>/``, nothing deleted. ``None``
-    when there were none."""
-    found = [workdir / name for name in (*OWNED_FILES[1:], "tb") if (workdir / name).exists()]
-    if not found:
-        return None
-    n = 1
-    while (workdir / f"earlier_run_{n}").exists():
-        n += 1
-    aside = workdir / f"earlier_run_{n}"
-    aside.mkdir()
-    for path in found:
-        os.replace(path, aside / path.name)
-    return aside
-
-
-def _finished_summary(path: Path) -> dict | None:
+def _finished_summary(run_dir: RunDirectory) -> dict | None:
     """The summary of a finished run, or ``None`` (missing, or not valid JSON: said, then rewritten)."""
-    if not path.exists():
-        return None
     try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        print(f"warning: {path} is not valid JSON: the run is evaluated again and it is rewritten", file=sys.stderr)
+        return run_dir.read_summary()
+    except run_files.RunDirError:
+        print(f"warning: {run_dir.summary_path} is not valid JSON: the run is evaluated again and it is rewritten",
+              file=sys.stderr)
         return None
 
 
@@ -405,8 +368,8 @@ class _Loop:
             self._train_epoch(epoch)
             self._end_epoch(epoch)
         if not self.final:  # resumed at the very end: evaluate what was restored (logged once only)
-            metrics_path = self.run.workdir / METRICS_FILE
-            self.final = self._evaluate(length.num_epochs - 1, write=not has_eval_record(metrics_path, self.step))
+            logged = RunDirectory(self.run.workdir).has_eval_record(self.step)
+            self.final = self._evaluate(length.num_epochs - 1, write=not logged)
         self.run.ckpt.wait()
         return self._summary(self.run.ckpt.best_step())
 
@@ -520,7 +483,7 @@ class _Loop:
         summary = build_summary(run.config, self.final, self.best, run.regression, run.num_params, run.mesh, self.step,
                                 run.length, wall_time=run.meta.get("wall_time_s", 0.0) + time.time() - run.start_time,
                                 samples_per_s=self.clock.samples_per_s(int(run.config.train.batch_size)))
-        best_path = None if best_step is None else str(run.workdir / "checkpoints" / str(best_step))
+        best_path = None if best_step is None else str(RunDirectory(run.workdir).checkpoint_path(best_step))
         summary["best_checkpoint"] = {"step": best_step, "metric": run.best_name, "path": best_path}
         summary["loop"] = {"kind": run.stepper.kind, "steps_per_call": run.stepper.steps_per_call}
         return summary
@@ -558,7 +521,7 @@ def _restore(config: ml_collections.ConfigDict, workdir: Path, ckpt: checkpointi
         run_files.RunDirError: config.json is damaged, or missing with no history.
     """
     resuming = ckpt.latest_step() is not None
-    saved_config, notes = (_saved_config(workdir, ckpt.latest_step(), allow_config_change) if resuming
+    saved_config, notes = (_saved_config(RunDirectory(workdir), ckpt.latest_step(), allow_config_change) if resuming
                            else (None, []))
     diffs = check_resumed_config(saved_config, config, allow_config_change) if saved_config is not None else []
     if diffs:
@@ -577,21 +540,21 @@ def _open_files(config: ml_collections.ConfigDict, workdir: Path, step: int, res
     ``step``, no stale ``summary.json``; returns the metric writer."""
     for note in notes:
         print(note, file=sys.stderr)
-    aside = None if resuming else _set_aside_earlier_run(workdir)
+    run_dir = RunDirectory(workdir)
+    aside = None if resuming else run_dir.set_aside_earlier_run()
     if aside is not None:
         print(f"note: {workdir} has no checkpoint but held an earlier run's files: starting afresh; they "
               f"were moved to {aside} (nothing deleted)", file=sys.stderr)
     if saved_config is not None:
         changes = config_changes(saved_config, config)
     else:
-        changes = ["the earlier config is unknown (no config.json or history)"] if resuming else []
+        changes = [f"the earlier config is unknown (no {run_dir.CONFIG} or history)"] if resuming else []
     if not resuming or changes:
-        append_config_history(workdir / HISTORY_FILE, step, config, changes)
-    run_files.write_owned(workdir / CONFIG_FILE, config.to_json_best_effort(indent=2) + "\n")
-    truncate_metrics(workdir / METRICS_FILE, step)  # the restored step (after a fallback, not the unreadable one)
-    (workdir / SUMMARY_FILE).unlink(missing_ok=True)  # a summary must never stand beside a run that then fails
-    return metric_writers.MultiWriter([metric_writers.JsonlWriter(workdir / METRICS_FILE),
-                                       metric_writers.TensorBoardWriter(workdir / "tb")])
+        run_dir.append_config_history(step, config, changes)
+    run_dir.write_config(config)
+    run_dir.truncate_metrics(step)  # the restored step (after a fallback, not the unreadable one)
+    run_dir.remove_summary()  # a summary must never stand beside a run that then fails
+    return run_dir.metric_writer()
 
 
 def _train(config: ml_collections.ConfigDict, workdir: Path, mesh: Mesh, chief: bool, dataset: data_lib.Dataset,
@@ -602,15 +565,16 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh: Mesh, chief: 
     init_key, train_key, eval_key = jax.random.split(jax.random.PRNGKey(int(tc.seed)), 3)
     best_split = "validation" if dataset.validation is not None else "test"
     regression = dataset.task == "regression"
-    with checkpointing.Checkpointer(workdir / "checkpoints", max_to_keep=int(tc.max_checkpoints),
-                                    best_metric=f"{best_split}_{'mse' if regression else 'accuracy'}",
-                                    best_mode="min" if regression else "max") as ckpt:
+    run_dir = RunDirectory(workdir)
+    with run_dir.checkpointer(max_to_keep=int(tc.max_checkpoints),
+                              best_metric=f"{best_split}_{'mse' if regression else 'accuracy'}",
+                              best_mode="min" if regression else "max") as ckpt:
         run_files.check_writable(Path(ckpt.directory))  # before training, not when the first save fails
         resuming = ckpt.latest_step() is not None
         state, meta, saved_config, notes = _restore(config, workdir, ckpt, model, tx, dataset.input_shape, init_key,
                                                     mesh, allow_config_change)
-        step, summary_path = int(state.step), workdir / SUMMARY_FILE
-        finished = _finished_summary(summary_path) if resuming and step >= length.total_steps else None
+        step, summary_path = int(state.step), run_dir.summary_path
+        finished = _finished_summary(run_dir) if resuming and step >= length.total_steps else None
         if finished is not None:
             if chief:
                 print(f"nothing to do: {workdir} finished at step {step} (this config runs {length.total_steps} "
@@ -634,7 +598,7 @@ def _train(config: ml_collections.ConfigDict, workdir: Path, mesh: Mesh, chief: 
             writer.close()
             stepper.close()
     if chief:
-        run_files.write_owned(summary_path, json.dumps(summary, indent=2) + "\n")
+        run_dir.write_summary(summary)
         print(f"done: {format_eval('test', summary['test_metrics'])}; summary in {summary_path}", file=sys.stderr)
     return summary
 

@@ -15,6 +15,7 @@ from cpu_env import cpu_env
 
 from snnjax import validate
 from snnjax.reproduce import plans, results, table
+from snnjax.run_directory import RunDirectory
 
 REPO = Path(__file__).resolve().parent.parent
 ALL = [e for plan in plans.PLANS.values() for e in plan]
@@ -276,7 +277,7 @@ def test_a_run_lost_with_its_machine_keeps_its_checked_in_result(tmp_path, capsy
     assert "done: finished (its result is checked in at" in err
     assert "longer: done's run directory, with its checkpoints, is gone" in err and "trains from step 0" in err
     assert launched == ["longer"] and not (runs / "done").exists()  # the base is not retrained under its name
-    provenance = results.read_jsonl(runs / "longer" / "provenance.jsonl")
+    provenance = RunDirectory(runs / "longer").read_provenance()
     assert [p.get(results.RETRAINS) for p in provenance] == ["done"]
     assert not (runs / "longer" / "checkpoints").exists()  # nothing copied: it starts from step 0
     # a plan lengthened since the result was checked in trains it again (it cannot resume)

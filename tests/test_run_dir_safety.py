@@ -18,6 +18,7 @@ from test_train_lib import smoke_config, tiny
 
 from snnjax import checkpointing, config_diff, metric_writers, report, run_files, run_lock, validate
 from snnjax import train_lib as tl
+from snnjax.run_directory import RunDirectory
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -179,7 +180,7 @@ def test_a_half_written_last_metrics_line_is_dropped_with_a_warning(finished_run
     warning = f"warning: {metrics}: its last line ({len(complete.splitlines()) + 1}) is incomplete"
     assert report.read_metrics(workdir) == [json.loads(line) for line in complete.splitlines()]
     assert warning in capsys.readouterr().err
-    assert tl.has_eval_record(metrics, 2)
+    assert RunDirectory(workdir).has_eval_record(2)
     tl.train_and_evaluate(changed(config, train__num_epochs=2.0), workdir, progress=False)  # resumes
     assert warning in capsys.readouterr().err
     records = run_files.read_jsonl(metrics)  # the broken line is gone, the new records follow

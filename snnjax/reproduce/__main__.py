@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
-import json
 import os
 import platform
 import shlex
@@ -30,9 +29,11 @@ from pathlib import Path
 
 from snnjax import plotting
 from snnjax.reproduce import claims, figures, plans, table
-from snnjax.reproduce.results import PROVENANCE, RETRAINS, read_result, repeated_evaluations
+from snnjax.reproduce.results import RETRAINS, read_result, repeated_evaluations
+from snnjax.run_directory import RunDirectory
 
-ARTIFACTS = ("config.json", "summary.json", "metrics.jsonl", PROVENANCE)
+# The small files of a run copied under --out: config, summary, metrics and provenance.
+ARTIFACTS = RunDirectory.ARTIFACTS
 
 
 def describe_machine() -> str:
@@ -76,10 +77,10 @@ def is_finished(experiment: plans.Experiment, workdir: Path) -> bool:
     """Whether ``workdir`` holds a finished run of ``experiment``: a ``summary.json`` (written when
     ``train.py`` ends) whose config has the length the plan asks for. A plan that was lengthened
     afterwards (more epochs or steps) is not finished: its run resumes from its last checkpoint."""
-    path = workdir / "summary.json"
-    if not path.exists():
+    summary = RunDirectory(workdir).read_summary()
+    if summary is None:
         return False
-    config = json.loads(path.read_text()).get("config", {})
+    config = summary.get("config", {})
     for key in LENGTH_KEYS:
         if key in experiment.overrides:
             section, name = key.split(".")
@@ -90,12 +91,12 @@ def is_finished(experiment: plans.Experiment, workdir: Path) -> bool:
 
 # What a continuation does not copy: the finished run's summary (the continued run writes its own
 # when it ends) and its lock.
-NOT_CONTINUED = ("summary.json", ".lock")
+NOT_CONTINUED = (RunDirectory.SUMMARY, RunDirectory.LOCK)
 
 
 def is_finished_elsewhere(name: str, runs_dir: Path, out: Path) -> bool:
     """Whether run ``name`` has no run directory under ``runs_dir`` but a finished result under ``out``."""
-    return not (runs_dir / name).exists() and (out / name / "summary.json").exists()
+    return not (runs_dir / name).exists() and RunDirectory(out / name).has_summary()
 
 
 def start_continuation(experiment: plans.Experiment, runs_dir: Path) -> bool:
@@ -106,7 +107,7 @@ def start_continuation(experiment: plans.Experiment, runs_dir: Path) -> bool:
     workdir, source = runs_dir / experiment.name, runs_dir / experiment.continues
     if workdir.exists():
         return True
-    if not (source / "summary.json").exists():
+    if not RunDirectory(source).has_summary():
         return False
     shutil.copytree(source, workdir, ignore=lambda _, names: [n for n in names if n in NOT_CONTINUED])
     return True
@@ -128,7 +129,7 @@ def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str |
     two over the base's evaluations."""
     workdir = runs_dir / experiment.name
     if is_finished(experiment, workdir):
-        print(f"[reproduce] {experiment.name}: finished ({workdir / 'summary.json'}), skipped", file=sys.stderr,
+        print(f"[reproduce] {experiment.name}: finished ({RunDirectory(workdir).summary_path}), skipped", file=sys.stderr,
               flush=True)
         return 0
     if out is not None and is_finished_elsewhere(experiment.name, runs_dir, out) and is_finished(
@@ -156,8 +157,7 @@ def run_experiment(experiment: plans.Experiment, runs_dir: Path, data_dir: str |
               "commit": git_commit(), "machine": describe_machine(), "command": shlex.join(cmd)}
     if retrains is not None:
         record[RETRAINS] = retrains
-    with open(workdir / PROVENANCE, "a") as f:
-        f.write(json.dumps(record) + "\n")
+    RunDirectory(workdir).append_provenance(record)
     print(f"[reproduce] {experiment.name}: {shlex.join(cmd)}", file=sys.stderr, flush=True)
     with open(runs_dir / f"{experiment.name}.log", "a") as log:
         return subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
@@ -272,14 +272,15 @@ def headline_plots(experiment: plans.Experiment, runs_dir: Path, out: Path) -> l
     from snnjax import report
 
     workdir = runs_dir / experiment.name
-    if not (workdir / "metrics.jsonl").exists():
+    run_dir = RunDirectory(workdir)
+    if not run_dir.has_metrics():
         return []
     dest = out / experiment.name
     dest.mkdir(parents=True, exist_ok=True)
-    rows = report.read_metrics(workdir)
-    summary = json.loads((workdir / "summary.json").read_text()) if (workdir / "summary.json").exists() else None
+    rows = run_dir.read_metrics()
+    summary = run_dir.read_summary()
     paths = [report.plot_firing_rates(rows, summary, dest)]
-    if any((workdir / "checkpoints").glob("[0-9]*")):
+    if run_dir.latest_checkpoint_step() is not None:
         from snnjax.run_dir import load_run
 
         paths.append(report.plot_te_similarity(load_run(workdir, with_data=False).variables["params"], dest))

@@ -118,10 +118,12 @@ def evaluate_claim(claim: Claim, arm_runs: Mapping[str, Sequence[str]],
 
 def read_summaries(names: Sequence[str], folders: Sequence[Path]) -> dict[str, dict[str, Any] | None]:
     """Each run's ``summary.json`` from the first of ``folders`` that has it, else None."""
+    from snnjax.run_directory import RunDirectory  # the one place that names the run's files
+
     found: dict[str, dict[str, Any] | None] = {}
     for name in names:
-        path = next((f / name / "summary.json" for f in folders if (f / name / "summary.json").exists()), None)
-        found[name] = json.loads(path.read_text()) if path is not None else None
+        run = next((RunDirectory(f / name) for f in folders if RunDirectory(f / name).has_summary()), None)
+        found[name] = run.read_summary() if run is not None else None
     return found
 
 

@@ -1,25 +1,25 @@
 """A run directory read back into the numbers of a results table, finished or still running.
 
-Everything comes from the files ``train.py`` writes: the evaluations in ``metrics.jsonl`` (rows
-with an ``epoch`` key hold ``test/*`` and ``validation/*``), ``summary.json`` once the run has
-finished, the newest checkpoint's ``meta/metadata`` (wall time so far) while it runs, and
-``provenance.jsonl`` (written by :mod:`snnjax.reproduce` at each launch: commit, command, machine).
+Everything comes from the files ``train.py`` writes, read through
+:class:`snnjax.run_directory.RunDirectory`: the evaluations in the metrics (rows with an ``epoch``
+key hold ``test/*`` and ``validation/*``), the summary once the run has finished, the newest
+checkpoint's meta record (wall time so far, restored through orbax) while it runs, and the
+provenance (written by :mod:`snnjax.reproduce` at each launch: commit, command, machine).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from snnjax import best_evaluation
 from snnjax.reproduce.plans import Experiment
+from snnjax.run_directory import RunDirectory
 
-PROVENANCE = "provenance.jsonl"
+PROVENANCE = RunDirectory.PROVENANCE
 # The provenance key of a continuation that trained from step 0 because its base's run directory
 # was gone (a machine that was not kept): its value is the base run's name.
 RETRAINS = "retrains"
@@ -66,22 +66,6 @@ class RunResult:
     retrains: str | None = None
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The rows of a JSON-lines file; NaN/inf written as strings become floats; a torn last line is dropped."""
-    rows = []
-    if not path.exists():
-        return rows
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill
-        rows.append({k: float(v) if isinstance(v, str) and v in ("nan", "inf", "-inf") else v for k, v in row.items()})
-    return rows
-
-
 def _series(rows: list[dict[str, Any]], prefix: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{key: (steps, values)}`` of every numeric key starting with ``prefix``; the last row per step wins."""
     by_key: dict[str, dict[int, float]] = {}
@@ -92,51 +76,44 @@ def _series(rows: list[dict[str, Any]], prefix: str) -> dict[str, tuple[np.ndarr
     return {k: (np.asarray(sorted(v)), np.asarray([v[s] for s in sorted(v)], np.float64)) for k, v in by_key.items()}
 
 
-def _wall_time(workdir: Path, summary: dict | None) -> float | None:
+def _wall_time(run_dir: RunDirectory, summary: dict | None) -> float | None:
+    """Training wall time: the summary's, else the newest checkpoint's meta record (a run in progress)."""
     if summary is not None:
         return summary.get("wall_time_s")
-    checkpoints = workdir / "checkpoints"
-    steps = sorted((int(p.name) for p in checkpoints.glob("[0-9]*") if p.name.isdigit()), reverse=True)
-    for step in steps:
-        try:
-            return json.loads((checkpoints / str(step) / "meta" / "metadata").read_text())["wall_time_s"]
-        except (OSError, ValueError, KeyError):
-            continue  # a checkpoint being written, or unreadable: try the one before
-    return None
+    meta = run_dir.checkpoint_meta()  # the newest whose meta is readable
+    return None if meta is None else meta.get("wall_time_s")
 
 
 def read_result(experiment: Experiment, runs_dir: str | Path) -> RunResult:
     """Reads ``runs_dir/<experiment.name>`` into a :class:`RunResult` (``status="missing"`` if absent)."""
-    workdir = Path(runs_dir).expanduser() / experiment.name
-    if not (workdir / "config.json").exists():
+    run_dir = RunDirectory(Path(runs_dir).expanduser() / experiment.name)
+    if not run_dir.config_path.exists():
         return RunResult(status="missing")
-    config = json.loads((workdir / "config.json").read_text())
-    rows = read_jsonl(workdir / "metrics.jsonl")
-    summary_path = workdir / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else None
-    provenance = read_jsonl(workdir / PROVENANCE)
+    config = run_dir.read_config()
+    rows = run_dir.read_metrics()
+    summary = run_dir.read_summary()
+    provenance = run_dir.read_provenance()
     evals = _series([r for r in rows if "epoch" in r], "")
     evals.pop("epoch", None)
     train = _series([r for r in rows if "epoch" not in r], "train/")
-    common = dict(seed=config.get("train", {}).get("seed"), wall_time_s=_wall_time(workdir, summary),
+    common = dict(seed=config.get("train", {}).get("seed"), wall_time_s=_wall_time(run_dir, summary),
                   commits=tuple(dict.fromkeys(p["commit"] for p in provenance if "commit" in p)),
                   machine=provenance[0].get("machine") if provenance else None, evals=evals, train=train,
                   retrains=next((p[RETRAINS] for p in provenance if RETRAINS in p), None))
-    test_key, val_key = f"test/{experiment.metric}", f"validation/{experiment.metric}"
+    test_key = f"test/{experiment.metric}"
     if test_key not in evals:
         return RunResult(status="started", **common)
     steps, test = evals[test_key]
     epochs = _series([r for r in rows if "epoch" in r], "epoch")["epoch"][1]
     result = dict(status="finished" if summary is not None else "running", step=int(steps[-1]),
                   epoch=int(epochs[-1]), final_test=float(test[-1]))
-    if val_key in evals:
-        val_steps, val = evals[val_key]
-        i = best_evaluation.best_index(val.tolist(), experiment.higher_is_better)  # the trainer's rule
-        if i is not None:
-            best_step = int(val_steps[i])
-            test_at = dict(zip(steps.tolist(), test.tolist())).get(best_step)
-            result.update(best_validation=float(val[i]), best_step=best_step, test_at_best_validation=test_at,
-                          best_was_tie=best_evaluation.is_tie(val.tolist(), experiment.higher_is_better))
+    # the trainer's rule (snnjax.best_evaluation, through the run directory): a tie goes to the later evaluation
+    best = run_dir.best_evaluation("validation", experiment.metric, experiment.higher_is_better,
+                                   rows=[r for r in rows if "epoch" in r])
+    if best is not None:
+        test_at = dict(zip(steps.tolist(), test.tolist())).get(best.step)
+        result.update(best_validation=best.value, best_step=best.step, test_at_best_validation=test_at,
+                      best_was_tie=best.was_tie)
     return RunResult(**result, **common)
 
 
