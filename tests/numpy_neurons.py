@@ -33,7 +33,7 @@ def alif(x, decay, rho, beta, v_th, reset="hard"):
     return np.stack(spikes), v, eta
 
 
-def ce_lif(x, te, decay, rho, theta0, reset="hard"):
+def ce_lif(x, te, decay, rho, theta0, reset="hard", threshold_drive="u_prev"):
     """u[t] = α·u[t-1]·(1-s[t-1]) + x[t]; θ[t] = ρθ[t-1] + (1-ρ)θ0 + u[t-1]·TE[t]; θ[0] = θ0."""
     u_prev = np.zeros(x.shape[1:])
     s_prev = np.zeros(x.shape[1:])
@@ -42,7 +42,10 @@ def ce_lif(x, te, decay, rho, theta0, reset="hard"):
     for t in range(x.shape[0]):
         carried = u_prev * (1 - s_prev) if reset == "hard" else u_prev - s_prev * theta_prev
         u = decay * carried + x[t]
-        theta = rho * theta_prev + (1 - rho) * theta0 + u_prev * te[t]
+        drive = (u if threshold_drive == "u_now" else u_prev) * te[t]
+        if threshold_drive == "u_prev_scaled":
+            drive = (1 - rho) * drive
+        theta = rho * theta_prev + (1 - rho) * theta0 + drive
         s = (u >= theta).astype(np.float64)
         spikes.append(s)
         u_prev, s_prev, theta_prev = u, s, theta

@@ -12,7 +12,7 @@ from snnjax.layers.spiking import COMMON_OPTIONS, NEURON_KINDS, NeuronConfig, Ne
 
 # a non-default value for every option some kind reads
 SET_VALUES = {"decay": 0.9, "beta": 0.95, "rho": 0.9, "syn_decay": 0.2, "a_init": 1.0, "init_tau": 3.0,
-              "per_channel": True, "bpta_alpha": 0.5, "decay_input": True}
+              "per_channel": True, "bpta_alpha": 0.5, "decay_input": True, "threshold_drive": "u_now"}
 
 
 BUILT_IN = ("lif", "llc_lif", "if", "plif", "alif", "ce_lif", "leaky", "cuba_lif")

@@ -149,7 +149,8 @@ def test_learnable_threshold_is_a_parameter_with_the_surrogate_gradient():
 
 @pytest.mark.parametrize("kind", ["if", "plif", "leaky", "cuba_lif"])
 def test_new_kinds_run_as_layers_with_carried_state(kind):
-    cfg = layers.NeuronConfig(kind=kind, decay=0.8, v_th=0.8, reset="soft", strict_threshold=True)
+    leak = {"decay": 0.8} if kind in ("leaky", "cuba_lif") else {}  # IF has no leak, PLIF learns its own
+    cfg = layers.NeuronConfig(kind=kind, v_th=0.8, reset="soft", strict_threshold=True, **leak)
     layer = layers.SpikingNeuron(cfg)
     x = jnp.asarray(_x((10, 2, 5), seed=6))
     variables = layer.init(jax.random.PRNGKey(0), x)

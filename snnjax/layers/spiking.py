@@ -105,6 +105,7 @@ class NeuronConfig:
     rho: float = 0.99
     beta: float = 1.8
     syn_decay: float = 0.5
+    threshold_drive: str = "u_prev"
     unroll: int | str = "auto"
     impl: str = "scan"
     precision: str = "float32"
@@ -129,6 +130,11 @@ class NeuronConfig:
         if not (self.unroll == "auto" or (isinstance(self.unroll, int) and not isinstance(self.unroll, bool)
                                           and self.unroll >= 1)):
             raise ValueError(f"neuron.unroll must be a positive int or 'auto', got {self.unroll!r}")
+        if self.threshold_drive not in neurons.THRESHOLD_DRIVES:
+            raise ValueError(f"neuron.threshold_drive must be one of {neurons.THRESHOLD_DRIVES}, "
+                             f"got {self.threshold_drive!r}")
+        if self.impl == "pallas" and self.threshold_drive != "u_prev":
+            raise ValueError("neuron.impl='pallas' computes threshold_drive='u_prev' only; use impl='scan'")
         if self.precision not in PRECISIONS:
             raise ValueError(f"neuron.precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.surrogate not in surrogate.SURROGATES:
@@ -335,13 +341,15 @@ def _ce_lif_kind() -> NeuronKind:
 
     return NeuronKind(
         step=lambda cfg, p: lambda st, x, te: neurons.ce_lif_step(st, x, te, decay=cfg.decay, rho=cfg.rho,
+                                                                  threshold_drive=cfg.threshold_drive,
                                                                   **cfg.step_kwargs(p)),
         init_state=init,
         sequence=lambda cfg, p, x, st, te: neurons.ce_lif(x, te, decay=cfg.decay, rho=cfg.rho, state=st,
-                                                          unroll=cfg.unroll, impl=cfg.impl, **cfg.step_kwargs(p)),
+                                                          unroll=cfg.unroll, impl=cfg.impl,
+                                                          threshold_drive=cfg.threshold_drive, **cfg.step_kwargs(p)),
         needs_te=True,
         impls=("scan", "pallas"),
-        options=("decay", "rho", "bpta_alpha", "decay_input"),
+        options=("decay", "rho", "bpta_alpha", "decay_input", "threshold_drive"),
     )
 
 
@@ -381,6 +389,7 @@ _OPTION_MEANING = {
     "per_channel": "per_channel is for one learnt leak (llc_lif, plif) or learnt threshold (learn_threshold=True) per channel",
     "bpta_alpha": "bpta_alpha is the BPTA path of the LIF family",
     "decay_input": "decay_input is SpikingJelly's h = k v + (1 - k) x form of the LIF family",
+    "threshold_drive": "threshold_drive is which membrane drives CE-LIF's threshold",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 from flax import struct
 
-READOUTS = ("mean", "last", "per_step")
+READOUTS = ("mean", "sum", "last", "per_step")
 
 
 @struct.dataclass
@@ -16,7 +16,9 @@ class ModelOutput:
         out: ``[T, B, K]`` the output layer's time series (spikes after voting, or an analog readout).
         local_outs: one ``[T, B, K]`` per local (auxiliary) classifier; empty when local losses are off.
         readout: how ``out`` becomes a prediction: ``"mean"`` over time (firing rate or time-averaged
-            readout), ``"last"`` time step, or ``"per_step"`` (one prediction per step, e.g. copy memory).
+            readout), ``"sum"`` over time (T times the mean: the logits of the CE-LIF authors' group's
+            TC-LIF code, issue 30 §3), ``"last"`` time step, or ``"per_step"`` (one prediction per
+            step, e.g. copy memory).
     """
 
     out: jax.Array
@@ -24,7 +26,7 @@ class ModelOutput:
     readout: str = struct.field(pytree_node=False, default="mean")
 
     def prediction(self) -> jax.Array:
-        """``[B, K]`` (``mean``/``last``) or ``[T, B, K]`` (``per_step``) read out from ``out``."""
+        """``[B, K]`` (``mean``/``sum``/``last``) or ``[T, B, K]`` (``per_step``) read out from ``out``."""
         return read_out(self.out, self.readout)
 
 
@@ -32,6 +34,8 @@ def read_out(out: jax.Array, readout: str) -> jax.Array:
     """Applies a readout to a ``[T, B, K]`` time series."""
     if readout == "mean":
         return out.mean(axis=0)
+    if readout == "sum":
+        return out.sum(axis=0)
     if readout == "last":
         return out[-1]
     if readout == "per_step":

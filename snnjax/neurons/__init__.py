@@ -8,7 +8,7 @@ convention of resetting by the previous step's spike.
 """
 
 from snnjax.neurons.alif import ALIFState, alif, alif_init_state, alif_step
-from snnjax.neurons.ce_lif import CELIFState, ce_lif, ce_lif_init_state, ce_lif_step
+from snnjax.neurons.ce_lif import THRESHOLD_DRIVES, CELIFState, ce_lif, ce_lif_init_state, ce_lif_step
 from snnjax.neurons.cuba_lif import CuBaLIFState, cuba_lif, cuba_lif_init_state, cuba_lif_step
 from snnjax.neurons.if_neuron import if_neuron, if_step
 from snnjax.neurons.leaky import LeakyState, leaky, leaky_init_state, leaky_step
@@ -28,6 +28,7 @@ from snnjax.neurons.plif import plif, plif_leak, plif_step, plif_w_init
 __all__ = [
     "ALIFState",
     "CELIFState",
+    "THRESHOLD_DRIVES",
     "CuBaLIFState",
     "LIState",
     "LeakyState",

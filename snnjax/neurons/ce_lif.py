@@ -32,6 +32,18 @@ ArrayLike = jax.typing.ArrayLike
 
 CE_LIF_IMPLS = ("scan", "pallas")
 
+# Which membrane drives the threshold (issue 30 §3: the equations of the paper did not survive, so
+# the reading is a switch). ``u_prev`` is docs/papers.md §3.8's reading and the default:
+#   u_prev:         θ[t] = ρ θ[t−1] + (1 − ρ) θ₀ + u[t−1] ⊙ TE[t]
+#   u_now:          θ[t] = ρ θ[t−1] + (1 − ρ) θ₀ + u[t] ⊙ TE[t]       (the membrane of this step)
+#   u_prev_scaled:  θ[t] = ρ θ[t−1] + (1 − ρ) (θ₀ + u[t−1] ⊙ TE[t])   (the drive decays with θ₀)
+THRESHOLD_DRIVES = ("u_prev", "u_now", "u_prev_scaled")
+
+
+def check_threshold_drive(threshold_drive: str) -> None:
+    if threshold_drive not in THRESHOLD_DRIVES:
+        raise ValueError(f"threshold_drive must be one of {THRESHOLD_DRIVES}, got {threshold_drive!r}")
+
 
 class CELIFState(NamedTuple):
     """State of a CE-LIF layer.
@@ -84,6 +96,7 @@ def ce_lif_step(
     detach_reset: bool = False,
     bpta_alpha: ArrayLike = 0.0,
     decay_input: bool = False,
+    threshold_drive: str = "u_prev",
 ) -> tuple[CELIFState, Array]:
     """One CE-LIF step ``(state, x_t, te_t) -> (state, s_t)``.
 
@@ -98,12 +111,19 @@ def ce_lif_step(
         v_th: baseline threshold θ₀.
         spike_fn, reset, detach_reset, bpta_alpha, decay_input: as in :func:`snnjax.neurons.lif_step`;
             a soft reset subtracts θ[t].
+        threshold_drive: which membrane drives the threshold (:data:`THRESHOLD_DRIVES`):
+            ``"u_prev"`` (the default, the equation above), ``"u_now"`` (``u[t] ⊙ TE[t]``) or
+            ``"u_prev_scaled"`` (``(1 − ρ)·u[t−1] ⊙ TE[t]``); readings of the lost Eq. 4.
     """
     dynamics.check_state("ce_lif_step", state, x_t, fields=CELIFState._fields, init="ce_lif_init_state")
     check_te_shape(jnp.shape(te_t), jnp.shape(x_t))
+    check_threshold_drive(threshold_drive)
     u = dynamics.charge(state.v, x_t, decay, decay_input)
     r = dynamics.as_dtype(rho, u)
-    theta = r * state.theta + (1 - r) * dynamics.as_dtype(v_th, u) + state.u * dynamics.as_dtype(te_t, u)
+    drive = (u if threshold_drive == "u_now" else state.u) * dynamics.as_dtype(te_t, u)
+    if threshold_drive == "u_prev_scaled":
+        drive = (1 - r) * drive
+    theta = r * state.theta + (1 - r) * dynamics.as_dtype(v_th, u) + drive
     s = spike_fn(u, theta)
     v = dynamics.reset_membrane(u, s, theta, reset, detach_reset)
     v = dynamics.temporal_residual(v, s, bpta_alpha)
@@ -125,6 +145,7 @@ def ce_lif(
     decay_input: bool = False,
     unroll: int = 1,
     impl: str = "scan",
+    threshold_drive: str = "u_prev",
 ) -> tuple[Array, CELIFState]:
     """CE-LIF neurons over a sequence: ``x_seq [T, *shape], te [T, ...] -> (s_seq, state)``.
 
@@ -143,6 +164,9 @@ def ce_lif(
     dynamics.check_reset(reset)
     if impl not in CE_LIF_IMPLS:
         raise ValueError(f"impl must be one of {CE_LIF_IMPLS}, got {impl!r}")
+    check_threshold_drive(threshold_drive)
+    if impl == "pallas" and threshold_drive != "u_prev":
+        raise ValueError(f"impl='pallas' computes threshold_drive='u_prev' only; use impl='scan' for {threshold_drive!r}")
     te = jnp.asarray(te)
     if te.ndim < 1 or te.shape[0] != x_seq.shape[0]:
         raise ValueError(
@@ -172,6 +196,7 @@ def ce_lif(
         detach_reset=detach_reset,
         bpta_alpha=bpta_alpha,
         decay_input=decay_input,
+        threshold_drive=threshold_drive,
     )
     state, s_seq = jax.lax.scan(lambda st, xs: step(st, *xs), state, (x_seq, te), unroll=unroll)
     return s_seq, state
