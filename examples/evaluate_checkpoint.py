@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from snnjax.run_dir import load_run
+from snnjax.run_directory import RunDirectory
 
 
 USAGE = ("usage: python examples/evaluate_checkpoint.py RUN_DIR [--best]  (RUN_DIR: the --workdir of a "
@@ -33,12 +34,13 @@ def best_step(workdir: str) -> int:
     Raises:
         UsageError: no ``summary.json`` (the run has not finished) or no best checkpoint in it.
     """
-    path = Path(workdir) / "summary.json"
-    if not path.is_file():
+    run_directory = RunDirectory(workdir)
+    path, summary = run_directory.summary_path, run_directory.read_summary()
+    if summary is None:
         raise UsageError(f"{path} not found: --best reads the best checkpoint from a finished run's summary; "
                          f"leave --best out to evaluate the latest checkpoint of {workdir}")
     try:
-        return int(json.loads(path.read_text())["best_checkpoint"]["step"])
+        return int(summary["best_checkpoint"]["step"])
     except (ValueError, KeyError, TypeError) as error:
         raise UsageError(f"{path} names no best checkpoint ({type(error).__name__}: {error}); leave --best out "
                          "to evaluate the latest checkpoint") from None
@@ -73,8 +75,8 @@ def parse_args(argv: list[str]) -> tuple[str, bool]:
     workdir = folders[0]
     if not Path(workdir).is_dir():
         raise UsageError(f"{workdir} is not a folder; {USAGE}")
-    if not (Path(workdir) / "config.json").is_file():
-        raise UsageError(f"{workdir} holds no config.json: it is not a run directory written by train.py "
+    if not RunDirectory(workdir).has_config():
+        raise UsageError(f"{workdir} holds no {RunDirectory.CONFIG}: it is not a run directory written by train.py "
                          "(or the run has not started); give the --workdir of a train.py run")
     return workdir, "--best" in argv
 
