@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import jitted
 import numpy as np
 import pytest
+from trained_like import trained_like_variables
 
 nir = pytest.importorskip("nir")
 torch = pytest.importorskip("torch")
@@ -112,22 +113,6 @@ def _config(spec, changes):
     return cfg
 
 
-def _trained_like(model, x):
-    """Initial parameters moved by noise, and running statistics away from (0, 1)."""
-    variables = jitted.init(model, {"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x, train=False)
-    leaves, treedef = jax.tree.flatten(variables["params"])
-    keys = iter(jax.random.split(jax.random.PRNGKey(3), 3 * len(leaves)))
-    params = treedef.unflatten([p + 0.05 * jax.random.normal(next(keys), p.shape, p.dtype) for p in leaves])
-    stats = {
-        block: {"norm": {
-            "mean": 0.1 * jax.random.normal(next(keys), s["norm"]["mean"].shape),
-            "var": jax.random.uniform(next(keys), s["norm"]["var"].shape, minval=0.02, maxval=0.2),
-        }}
-        for block, s in variables.get("batch_stats", {}).items()
-    }  # fmt: skip
-    return {"params": params, "batch_stats": stats} if stats else {"params": params}
-
-
 def _neuron_membranes(graph, x_seq, dt):
     """The final membrane (after the reset) of every LIF/IF node, from NIR's Euler equations.
 
@@ -172,7 +157,7 @@ def _snnjax_export(net: str, tmp: str):
     cfg = _config(spec, changes)
     x = jax.random.uniform(jax.random.PRNGKey(0), (B,) + shape)
     model = models.build_model(cfg, 10)
-    variables = _trained_like(model, x)
+    variables = trained_like_variables(model, x)
     expected = np.asarray(jitted.apply(model, variables, x, train=False).out)
     path = Path(tmp) / f"snnjax_{net.replace(', ', '_').replace(' ', '_')}.nir"
     nir.write(str(path), export_nir(cfg, variables, shape, **options))

@@ -14,6 +14,7 @@ import jitted
 import numpy as np
 import numpy_neurons as ref
 import pytest
+from trained_like import trained_like_variables
 
 nir = pytest.importorskip("nir")
 
@@ -109,26 +110,6 @@ def _write_read(graph, tmp_path, name="graph.nir"):
 # ------------------------------------------------------------------------------------------------
 
 
-def _trained_like_variables(model, x):
-    """Perturbed initial parameters and random running statistics of a realistic size.
-
-    (A few train-mode passes, as in test_llc_batch_norm.py, move the statistics only 10 % per pass
-    from (0, 1) and cost most of the test's time; these are further from the initial values.)
-    """
-    variables = jitted.init(model, {"params": jax.random.PRNGKey(1), "dropout": jax.random.PRNGKey(2)}, x, train=False)
-    leaves, treedef = jax.tree.flatten(variables["params"])
-    keys = iter(jax.random.split(jax.random.PRNGKey(3), 3 * len(leaves)))
-    params = treedef.unflatten([p + 0.05 * jax.random.normal(next(keys), p.shape, p.dtype) for p in leaves])
-    stats = {
-        block: {"norm": {
-            "mean": 0.1 * jax.random.normal(next(keys), s["norm"]["mean"].shape),
-            "var": jax.random.uniform(next(keys), s["norm"]["var"].shape, minval=0.02, maxval=0.2),
-        }}
-        for block, s in variables.get("batch_stats", {}).items()
-    }  # fmt: skip
-    return {"params": params, "batch_stats": stats} if stats else {"params": params}
-
-
 ROUND_TRIPS = {
     # name: (spec, input shape, config changes, export options)
     "llc_lif_llc_bn": ("4c3-ap2-6c3-ap2-20-10", (10, 10, 1), {"norm": "llc_bn", "neuron.kind": "llc_lif"}, {}),
@@ -171,7 +152,7 @@ def test_round_trip_through_a_file_equals_model_apply(name, tmp_path):
     with jax.enable_x64(True):
         x = jax.random.uniform(jax.random.PRNGKey(0), (3,) + shape, jnp.float64)
         model = models.build_model(cfg, 10)
-        variables = jax.tree.map(lambda a: a.astype(jnp.float64), _trained_like_variables(model, x.astype(jnp.float32)))
+        variables = jax.tree.map(lambda a: a.astype(jnp.float64), trained_like_variables(model, x.astype(jnp.float32)))
         expected = np.asarray(jitted.apply(model, variables, x, train=False).out)
         graph = _write_read(nir_io.export_nir(cfg, variables, shape, **options), tmp_path)
         apply_fn, params = nir_io.import_nir(graph, input_layout="nhwc", dtype=jnp.float64)
