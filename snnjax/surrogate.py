@@ -446,9 +446,36 @@ class Strict:
     spike_fn: Any
 
     def __call__(self, u: Array, v_th: ArrayLike = 0.0) -> Array:
+        if isinstance(self.spike_fn, _CUSTOM_VJP_SPIKES):
+            return _strict_spike(self.spike_fn, u, v_th)
         s = self.spike_fn(u, v_th)
         strict = (u > v_th).astype(s.dtype)
         return s + jax.lax.stop_gradient(strict - s)
+
+
+# Their backward pass is already a custom VJP, so ``strict`` can take it whole: one compare per call
+# instead of ``s + stop_gradient([u > v_th] - s)`` (two compares, two converts, a subtraction and an
+# addition per step inside a scan, issue 37). Same values and the same cotangents, bit for bit: the
+# stop_gradient branch contributed nothing to the backward pass, and s + ([u > v_th] - s) is exactly
+# [u > v_th] for a 0/1 spike. Other spike functions (BPSACode, your own) keep that formula, which
+# also runs under forward-mode autodiff.
+@jax.custom_vjp
+def _strict_spike(spike_fn, u, v_th):
+    dtype = jax.eval_shape(spike_fn, u, v_th).dtype  # the inner spike's dtype, as before
+    return (u > v_th).astype(dtype)
+
+
+def _strict_spike_fwd(spike_fn, u, v_th):
+    # The inner forward value is not used, so XLA drops it; only its residuals are kept.
+    _, vjp = jax.vjp(lambda f, u_, v_: f(u_, v_), spike_fn, u, v_th)
+    return _strict_spike(spike_fn, u, v_th), vjp
+
+
+def _strict_spike_bwd(vjp, g):
+    return vjp(g)
+
+
+_strict_spike.defvjp(_strict_spike_fwd, _strict_spike_bwd)
 
 
 def fast_sigmoid(slope: ArrayLike = 25.0) -> FastSigmoid:
@@ -548,6 +575,10 @@ class Custom:
 
 
 jax.tree_util.register_dataclass(Custom, data_fields=["params"], meta_fields=["primitive"])
+
+# Spike functions whose call is a jax.custom_vjp (Strict's fast path).
+_CUSTOM_VJP_SPIKES = (Sigmoid, ATan, Boxcar, Triangle, BPSA, FastSigmoid, PiecewiseQuadratic, Erf, SoftSign,
+                      StraightThrough, Custom)
 
 
 def from_primitive(primitive: Callable[..., Array], *params: ArrayLike) -> Custom:

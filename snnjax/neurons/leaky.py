@@ -98,6 +98,11 @@ def leaky(
     dynamics.check_reset(reset)
     if state is None:
         state = leaky_init_state(x_seq.shape[1:], x_seq.dtype)
+    # Cast once, before the loop (leaky_step's casts are then no-ops); a per-neuron decay keeps its
+    # shape and is broadcast inside the step's fusion.
+    dynamics.check_float(state.mem, "the membrane state")
+    decay = jnp.asarray(decay).astype(state.mem.dtype)
+    v_th = jnp.asarray(v_th).astype(state.mem.dtype)
     step = functools.partial(leaky_step, decay=decay, v_th=v_th, spike_fn=spike_fn, reset=reset,
                              detach_reset=detach_reset)
     state, s_seq = jax.lax.scan(step, state, x_seq, unroll=unroll)

@@ -45,6 +45,8 @@ def li(x_seq: Array, *, decay: ArrayLike, state: LIState | None = None, decay_in
     dynamics.check_state("li", state, x_seq, fields=LIState._fields, init="li_init_state", sequence=True)
     if state is None:
         state = li_init_state(x_seq.shape[1:], x_seq.dtype)
+    dynamics.check_float(state.v, "the membrane state")
+    decay = jnp.asarray(decay).astype(state.v.dtype)  # cast once, outside the loop; broadcast inside it
     state, v_seq = jax.lax.scan(lambda st, x: li_step(st, x, decay=decay, decay_input=decay_input),
                                 state, x_seq, unroll=unroll)
     return v_seq, state

@@ -1,0 +1,168 @@
+"""Issue 37: the faster ``neurons.leaky``, ``neurons.li`` and ``surrogate.strict`` compute what they
+computed before, in float64: outputs, final states and gradients with respect to the input, the
+decay (scalar and per neuron), the threshold, a surrogate parameter and the carried state.
+
+The reference is a frozen copy of the implementation of 2026-12-07 (commit 8f928a7), written out
+below so that it does not change with the library: a leaky step that carries the spike, scanned over
+time, and the strict wrapper ``s + stop_gradient([u > v_th] - s)``.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from snnjax import neurons, surrogate
+
+T, B, N = 9, 3, 5
+
+
+# --- the frozen reference (snnjax at 8f928a7) ------------------------------------------------------
+
+def _as_dtype(value, like):
+    value = jnp.asarray(value).astype(like.dtype)
+    return value if value.ndim == 0 else jnp.broadcast_to(value, like.shape)
+
+
+def _ref_strict(spike_fn):
+    def call(u, v_th=0.0):
+        s = spike_fn(u, v_th)
+        return s + jax.lax.stop_gradient((u > v_th).astype(s.dtype) - s)
+    return call
+
+
+def _ref_leaky(x_seq, *, decay, v_th, spike_fn, state, reset, detach_reset):
+    def step(carry, x_t):
+        mem, spike = carry
+        s_prev = (jax.lax.stop_gradient(spike) if detach_reset else spike).astype(mem.dtype)
+        if reset == "hard":
+            carried, subtracted = mem * (1 - s_prev), jnp.zeros_like(mem)
+        else:
+            carried, subtracted = mem, s_prev * _as_dtype(v_th, mem)
+        m = _as_dtype(decay, carried) * carried + x_t.astype(carried.dtype) - subtracted
+        s = spike_fn(m, _as_dtype(v_th, m))
+        return (m, s), s.astype(x_t.dtype)
+
+    if state is None:
+        state = (jnp.zeros(x_seq.shape[1:], x_seq.dtype),) * 2
+    (mem, spike), s_seq = jax.lax.scan(step, tuple(state), x_seq)
+    return s_seq, (mem, spike)
+
+
+def _ref_li(x_seq, *, decay, state, decay_input):
+    def step(v, x_t):
+        k = _as_dtype(decay, v)
+        x_t = x_t.astype(v.dtype)
+        v = k * v + (1 - k) * x_t if decay_input else k * v + x_t
+        return v, v
+
+    v0 = jnp.zeros(x_seq.shape[1:], x_seq.dtype) if state is None else state[0]
+    v, v_seq = jax.lax.scan(step, v0, x_seq)
+    return v_seq, (v,)
+
+
+# --- the comparison ----------------------------------------------------------------------------
+
+def _inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.6, 0.8, (T, B, N))
+    state = (rng.normal(0.5, 0.6, (B, N)), (rng.random((B, N)) < 0.4).astype(np.float64))
+    return x, state
+
+
+def _spike_fns():
+    arctan = lambda x, k: jnp.arctan(k * np.pi * x) / (k * np.pi * np.pi) + 0.5  # Spyx's, as the SHD bench
+    return {
+        "strict_custom": (lambda k: surrogate.strict(surrogate.from_primitive(arctan, k)),
+                          lambda k: _ref_strict(surrogate.from_primitive(arctan, k))),
+        "strict_atan": (lambda a: surrogate.strict(surrogate.ATan(a)), lambda a: _ref_strict(surrogate.ATan(a))),
+        "sigmoid": (lambda a: surrogate.Sigmoid(a), lambda a: surrogate.Sigmoid(a)),
+        "strict_bpsa_code": (lambda a: surrogate.strict(surrogate.BPSACode()),
+                             lambda a: _ref_strict(surrogate.BPSACode())),
+    }
+
+
+def _assert_same(new, ref):
+    # The arithmetic is the same, operation for operation; 1e-13 leaves room for XLA's fusion choices.
+    for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(ref)):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("spike", sorted(_spike_fns()))
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+@pytest.mark.parametrize("per_neuron", [False, True])
+@pytest.mark.parametrize("carried", [False, True])
+def test_leaky_outputs_and_gradients_equal_the_frozen_implementation(spike, reset, per_neuron, carried):
+    new_fn, ref_fn = _spike_fns()[spike]
+    x_np, state_np = _inputs()
+    with jax.enable_x64(True):
+        x = jnp.asarray(x_np)
+        decay = jnp.linspace(0.3, 0.95, N) if per_neuron else jnp.float64(0.8)
+        state = tuple(jnp.asarray(a) for a in state_np) if carried else None
+        w = jnp.asarray(np.random.default_rng(1).normal(size=(T, B, N)))
+        for detach in (False, True):
+            def loss(run, make):
+                def f(x, decay, v_th, param, state):
+                    s_seq, st = run(x, decay=decay, v_th=v_th, spike_fn=make(param), reset=reset,
+                                    state=st_in(state), detach_reset=detach)
+                    return jnp.sum(s_seq * w) + jnp.sum(st[0] * w[0]) + 0.5 * jnp.sum(st[1] * w[1])
+                return f
+
+            st_in = lambda s: None if s is None else neurons.LeakyState(*s)
+            new = loss(neurons.leaky, new_fn)
+            ref = loss(lambda x, state, **kw: _ref_leaky(x, state=state, **kw), ref_fn)
+            args = (x, decay, jnp.float64(0.9), jnp.float64(2.0), state)
+            argnums = (0, 1, 2, 3, 4) if carried else (0, 1, 2, 3)
+            s_new, st_new = neurons.leaky(x, decay=decay, v_th=0.9, spike_fn=new_fn(jnp.float64(2.0)), reset=reset,
+                                          state=st_in(state), detach_reset=detach)
+            s_ref, st_ref = _ref_leaky(x, decay=decay, v_th=0.9, spike_fn=ref_fn(jnp.float64(2.0)), reset=reset,
+                                       state=state, detach_reset=detach)
+            assert 0 < float(s_ref.mean()) < 1  # the comparison sees spikes and silences
+            _assert_same((s_new, tuple(st_new)), (s_ref, st_ref))
+            g_new = jax.jit(jax.grad(new, argnums))(*args)
+            g_ref = jax.jit(jax.grad(ref, argnums))(*args)
+            _assert_same(g_new, g_ref)
+            if carried and reset == "soft" and not detach:
+                assert float(jnp.abs(g_ref[4][1]).sum()) > 0  # the carried spike gets a gradient
+
+
+@pytest.mark.parametrize("per_neuron", [False, True])
+@pytest.mark.parametrize("carried", [False, True])
+@pytest.mark.parametrize("decay_input", [False, True])
+def test_li_outputs_and_gradients_equal_the_frozen_implementation(per_neuron, carried, decay_input):
+    x_np, state_np = _inputs(2)
+    with jax.enable_x64(True):
+        x = jnp.asarray(x_np)
+        decay = jnp.linspace(0.3, 0.95, N) if per_neuron else jnp.float64(0.8)
+        state = (jnp.asarray(state_np[0]),) if carried else None
+        w = jnp.asarray(np.random.default_rng(3).normal(size=(T, B, N)))
+
+        def loss(run):
+            def f(x, decay, state):
+                v_seq, st = run(x, decay, state)
+                return jnp.sum(v_seq * w) + jnp.sum(st[0] * w[0])
+            return f
+
+        new = loss(lambda x, d, s: neurons.li(x, decay=d, decay_input=decay_input,
+                                              state=None if s is None else neurons.LIState(*s)))
+        ref = loss(lambda x, d, s: _ref_li(x, decay=d, state=s, decay_input=decay_input))
+        argnums = (0, 1, 2) if carried else (0, 1)
+        _assert_same(jax.grad(new, argnums)(x, decay, state), jax.grad(ref, argnums)(x, decay, state))
+        _assert_same(new(x, decay, state), ref(x, decay, state))
+
+
+def test_strict_equals_the_frozen_wrapper_under_vmap_and_for_its_parameter():
+    with jax.enable_x64(True):
+        u = jnp.linspace(-1.0, 2.0, 13)  # holds u == v_th exactly (0.5)
+        for make in (surrogate.Sigmoid, surrogate.ATan, surrogate.Boxcar, surrogate.FastSigmoid):
+            new = lambda a, u: surrogate.strict(make(a))(u, 0.5)
+            ref = lambda a, u: _ref_strict(make(a))(u, 0.5)
+            np.testing.assert_array_equal(new(2.0, u), ref(2.0, u))
+            assert float(new(2.0, jnp.float64(0.5))) == 0.0
+            for argnums in (0, 1):
+                g = lambda f: jax.grad(lambda a, u: jnp.sum(f(a, u) * u), argnums)(jnp.float64(2.0), u)
+                np.testing.assert_array_equal(g(new), g(ref))
+            alphas = jnp.array([1.0, 2.0, 4.0])
+            np.testing.assert_array_equal(jax.vmap(jax.grad(lambda a: jnp.sum(new(a, u))))(alphas),
+                                          jax.vmap(jax.grad(lambda a: jnp.sum(ref(a, u))))(alphas))
