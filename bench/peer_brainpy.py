@@ -40,7 +40,6 @@ and its BatchNorm run once on the static image and are repeated over T; dropout 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
@@ -49,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench import workloads as wl
-from bench.timing import best_window, device_record, peak_memory_mib
+from bench.timing import best_window, device_record, peak_memory_mib, print_records
 from snnjax.models.spec import parse_spec
 
 NEURONS = ("stock", "sj")
@@ -338,14 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = [r for r in (QUICK_RUNS if args.quick else RUNS) if not args.only or r[0] in args.only]
     steps = args.steps or (2 if args.quick else 10)
-    sink = open(args.jsonl, "w") if args.jsonl else None
-    for record in records(runs, args.neurons, steps, args.repeats):
-        line = json.dumps(record)
-        print(line, flush=True)
-        if sink:
-            sink.write(line + "\n")
-    if sink:
-        sink.close()
+    print_records(records(runs, args.neurons, steps, args.repeats), args.jsonl)
     return 0
 
 

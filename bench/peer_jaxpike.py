@@ -38,7 +38,6 @@ one step).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -49,7 +48,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench import workloads as wl
-from bench.timing import best_window, device_record, peak_memory_mib
+from bench.timing import best_window, device_record, peak_memory_mib, print_records
 
 PATHS = ("unroll[8]", "unroll[1]", "checkpointed")  # jaxpike's runners
 HAND_UNROLLS = (1, 8)
@@ -334,17 +333,15 @@ def main(argv: list[str] | None = None) -> int:
     cases = [tuple(c) for c in args.case] if args.case else (wl.JAXPIKE_SHD_QUICK_CASES if args.quick
                                                             else wl.JAXPIKE_SHD_CASES)
     steps = args.steps or (2 if args.quick else 10)
-    sink = open(args.jsonl, "w") if args.jsonl else None
-    with jax.numpy_dtype_promotion("standard"), jax.numpy_rank_promotion("allow"):
-        for record in records(cases, steps, 1, args.repeats, args.paths, args.hand_unroll, not args.no_sequence_snn):
+    def labelled(stream):
+        for record in stream:
             if os.environ.get("JAXPIKE_REPO") and record.get("framework") == "jaxpike":
                 record["net_from"] = "jaxpike benchmarks/spyx_shd.py"
-            line = json.dumps(record)
-            print(line, flush=True)
-            if sink:
-                sink.write(line + "\n")
-    if sink:
-        sink.close()
+            yield record
+
+    with jax.numpy_dtype_promotion("standard"), jax.numpy_rank_promotion("allow"):
+        print_records(labelled(records(cases, steps, 1, args.repeats, args.paths, args.hand_unroll,
+                                              not args.no_sequence_snn)), args.jsonl)
     return 0
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from collections.abc import Iterable
 from typing import Any, Callable
 
 import jax
@@ -68,3 +70,17 @@ def sizes_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--T", type=int, default=8)
     parser.add_argument("--steps", type=int, default=10)
     return parser
+
+
+def print_records(records: Iterable[dict[str, Any]], jsonl: str | None = None) -> None:
+    """Prints each record as one JSON line as it comes (flushed), and also writes them to ``jsonl``."""
+    sink = open(jsonl, "w") if jsonl else None
+    try:
+        for record in records:
+            line = json.dumps(record)
+            print(line, flush=True)
+            if sink:
+                sink.write(line + "\n")
+    finally:
+        if sink:
+            sink.close()
