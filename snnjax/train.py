@@ -89,8 +89,20 @@ def main(argv: Sequence[str]) -> None:
                 orbax_errors.release()
                 raise
             orbax_errors.discard()
-            sys.exit(line)
+            _exit_with_one_line(line)
     orbax_errors.release()
+
+
+def _exit_with_one_line(line: str) -> None:
+    """Prints ``line`` and exits with status 1, and nothing after it: a failed orbax save (a full disk)
+    leaves background threads that, at interpreter shutdown, print ``RuntimeError: Event loop is
+    closed`` tracebacks about that same failure, which the line has already explained. So stderr is
+    pointed at ``os.devnull`` once the line is out (only on this path, in the command line's process)."""
+    print(line, file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - held open until the process exits
+    os.dup2(sys.stderr.fileno(), 2)
+    sys.exit(1)
 
 
 def run(argv: Sequence[str] | None = None) -> None:
