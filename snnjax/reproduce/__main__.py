@@ -29,7 +29,7 @@ from pathlib import Path
 
 from snnjax import plotting
 from snnjax.reproduce import claims, figures, plans, table
-from snnjax.reproduce.results import RETRAINS, read_result, repeated_evaluations
+from snnjax.reproduce.results import RETRAINS, RunResult, read_result, repeated_evaluations
 from snnjax.run_directory import RunDirectory
 
 # The small files of a run copied under --out: config, summary, metrics and provenance.
@@ -182,11 +182,20 @@ def write_report(plan_name: str, arms, runs_dir: Path, out: Path, results_md: Pa
 
     A run whose directory is missing from ``runs_dir`` but whose finished result is checked in
     under ``out/<name>/`` (the machine holding the runs was not kept) is read from there, so a
-    report never loses a finished row."""
+    report never loses a finished row.
+
+    Only finished runs enter the report: their artifacts are copied and they make its rows and
+    figures; a run still going is said on stderr and left out (its row reads ``missing``) until it
+    finishes. So the report is a function of the checked-in artifacts alone, whatever is running,
+    and ``tests/test_results_docs.py`` can regenerate it from them."""
     experiments = plans.runs_of(arms)
     rows, sources = [], {}
     for e in experiments:
         result, sources[e.name] = read_row(e, runs_dir, out)
+        if result.status not in ("finished", "missing"):
+            print(f"[reproduce] {e.name}: {result.status} (last evaluated step {result.step}); left out of the "
+                  "report until it finishes", file=sys.stderr, flush=True)
+            result = RunResult(status="missing")
         rows.append((e, result))
     written = []
     for experiment, result in rows:
@@ -198,7 +207,8 @@ def write_report(plan_name: str, arms, runs_dir: Path, out: Path, results_md: Pa
             if (runs_dir / experiment.name / name).exists():
                 written.append(Path(shutil.copy2(runs_dir / experiment.name / name, dest / name)))
     written += figures.plot_figures(rows, out)
-    written += headline_plots(experiments[0], sources[experiments[0].name], out)
+    if rows[0][1].status == "finished":
+        written += headline_plots(experiments[0], sources[experiments[0].name], out)
     body = table.markdown_table(rows)
     if any(a.seeds for a in arms):
         body = table.arm_table(arms, rows) + "\n\nEach run:\n\n" + body
