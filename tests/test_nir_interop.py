@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import jitted
 import numpy as np
 import pytest
-from trained_like import trained_like_variables
+from trained_like import nir_net_config, trained_like_variables
 
 nir = pytest.importorskip("nir")
 torch = pytest.importorskip("torch")
@@ -104,13 +104,7 @@ def _quiet():
 
 
 def _config(spec, changes):
-    cfg = models.default_model_config()
-    cfg.spec, cfg.time_steps, cfg.pool = spec, T, "avg"
-    cfg.neuron.v_th = 0.5
-    for key, value in changes.items():
-        section, _, field = key.rpartition(".")
-        setattr(cfg[section] if section else cfg, field, value)
-    return cfg
+    return nir_net_config(spec, changes, T)
 
 
 def _neuron_membranes(graph, x_seq, dt):

@@ -14,7 +14,7 @@ import jitted
 import numpy as np
 import numpy_neurons as ref
 import pytest
-from trained_like import trained_like_variables
+from trained_like import nir_net_config, trained_like_variables
 
 nir = pytest.importorskip("nir")
 
@@ -136,13 +136,7 @@ ROUND_TRIPS = {
 
 
 def _config(spec, changes):
-    cfg = models.default_model_config()
-    cfg.spec, cfg.time_steps, cfg.pool = spec, T, "avg"
-    cfg.neuron.v_th = 0.5
-    for key, value in changes.items():
-        section, _, field = key.rpartition(".")
-        setattr(cfg[section] if section else cfg, field, value)
-    return cfg
+    return nir_net_config(spec, changes, T)
 
 
 @pytest.mark.parametrize("name", sorted(ROUND_TRIPS))

@@ -1,9 +1,11 @@
-"""Variables of a built model that look trained: shared by the NIR tests."""
+"""The NIR tests' nets: their model config, and variables that look trained."""
 
 from __future__ import annotations
 
 import jax
 import jitted
+
+from snnjax import models
 
 
 def trained_like_variables(model, x):
@@ -24,3 +26,15 @@ def trained_like_variables(model, x):
         for block, s in variables.get("batch_stats", {}).items()
     }  # fmt: skip
     return {"params": params, "batch_stats": stats} if stats else {"params": params}
+
+
+def nir_net_config(spec: str, changes: dict, time_steps: int):
+    """The model config of a NIR test net: ``spec`` at ``time_steps``, average pooling, threshold 0.5,
+    with ``changes`` (``{"neuron.kind": "llc_lif", "norm": "none", ...}``) applied."""
+    cfg = models.default_model_config()
+    cfg.spec, cfg.time_steps, cfg.pool = spec, time_steps, "avg"
+    cfg.neuron.v_th = 0.5
+    for key, value in changes.items():
+        section, _, field = key.rpartition(".")
+        setattr(cfg[section] if section else cfg, field, value)
+    return cfg
