@@ -7,10 +7,10 @@ The same command as the installed ``snnjax-train`` (``python -m snnjax.train``),
 packaged config's name (``--config smoke``): rerunning a command with the same ``--workdir`` resumes
 the run from its latest checkpoint; on a cluster every process runs this same command. Its flags,
 messages and multi-process start-up are :mod:`snnjax.train`'s; the loop is
-:func:`snnjax.train_lib.train_and_evaluate`.
+:func:`snnjax.tool.train_lib.train_and_evaluate`.
 """
 
-from snnjax.train import run
+from snnjax.tool.train import run
 
 if __name__ == "__main__":
     run()

@@ -1,11 +1,11 @@
-"""How long XLA takes to compile a random draw, shaped (``jax.random``) and flat (``snnjax.flat_random``).
+"""How long XLA takes to compile a random draw, shaped (``jax.random``) and flat (``snnjax.core.flat_random``).
 
     python -m bench.compile_random
     python -m bench.compile_random --quick     # two small shapes, no nets (the test's)
 
 For each shape the library draws at (dense and conv kernels, a rate-coded batch, a dropout mask),
 one JSON line: the compile seconds of ``jax.random.<fn>(key, shape)`` and of the same numbers drawn
-by :mod:`snnjax.flat_random` (flat, then reshaped), and their ratio; then the compile seconds of a
+by :mod:`snnjax.core.flat_random` (flat, then reshaped), and their ratio; then the compile seconds of a
 model's ``train_steps.init_state`` (parameters and optimiser state) for two small nets, whose
 weights are drawn flat. Every program is new to the process (no compile cache hit): the shapes
 differ between lines. Compile time, not run time: the per-run start-up of ``train.py`` and most of
@@ -22,9 +22,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from snnjax import flat_random
+from snnjax.core import flat_random
 from snnjax.models import build_model, default_model_config
-from snnjax.train_steps import init_state
+from snnjax.tool.train_steps import init_state
 
 # (name, shape): what the library draws at; each used once per process
 SHAPES = [

@@ -8,7 +8,7 @@ pair, for the rewrite behind ``docs/performance.md``'s CPU table:
 
 - ``repeat_grad``: the gradient of the first conv's output ``[B, 28, 28, 128]`` repeated over T,
   as ``jnp.broadcast_to`` (its transpose: a ``reduce_sum`` over the leading axis) against
-  ``snnjax.layers.encoders.repeat`` (a stack: its transpose is T - 1 adds).
+  ``snnjax.core.encoders.repeat`` (a stack: its transpose is T - 1 adds).
 
 Each pair is checked equal before it is timed. A finding for issue 12, not part of the library.
 """
@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench.timing import device_record, sizes_parser
-from snnjax.layers import encoders
+from snnjax.core import encoders
 
 
 def _fastest_ms(f, *args, steps: int) -> float:

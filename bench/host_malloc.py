@@ -1,4 +1,4 @@
-"""What keeping freed host memory (``snnjax.host_malloc``) does to a CPU train step.
+"""What keeping freed host memory (``snnjax.tool.host_malloc``) does to a CPU train step.
 
     python -m bench.host_malloc                          # seed net (T = 8, b16) and Seq-MNIST PLIF/CE-LIF (T = 784, b32)
     python -m bench.host_malloc --only seed_bn_lif --steps 5 --repeats 3
@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Any
 
-from snnjax import host_malloc
+from snnjax.tool import host_malloc
 
 MODES = host_malloc.MODES  # measured in this order: default, then retain
 
@@ -45,8 +45,8 @@ def child(mode: str, workload_name: str, batch: int | None, time_steps: int | No
     from bench.run import _setup, resized, train_step_of
     from bench.timing import device_record
     from bench.workloads import random_batch, workloads
-    from snnjax import input_pipeline as pipeline
-    from snnjax import train_steps
+    from snnjax.tool import input_pipeline as pipeline
+    from snnjax.tool import train_steps
 
     workload = next(w for w in workloads(quick) if w.name == workload_name)
     workload = resized(workload, batch, time_steps)

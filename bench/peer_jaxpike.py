@@ -249,8 +249,8 @@ def sequence_snn_variants(x: np.ndarray, y: np.ndarray) -> list[Variant]:
     """The nearest ``SequenceSNN`` (``bench/workloads.py``) with ``train.py``'s train step and an
     eval-mode forward, as ``bench.run`` times them."""
     from bench import run as bench_run
-    from snnjax import input_pipeline as pipeline
-    from snnjax import train_steps
+    from snnjax.tool import input_pipeline as pipeline
+    from snnjax.tool import train_steps
 
     workload = wl.shd_sequence_workload(x.shape[0], x.shape[1])
     config, model, mesh, tx, schedule, state = bench_run._setup(workload, "scan")

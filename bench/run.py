@@ -10,7 +10,7 @@
     python -m bench.run --only seq_ce_lif --batch 32 --scan layer step   # per-layer scans vs one per-step scan
     python -m bench.run --only seed_bn_lif --batch 16 --unroll 1 auto     # rolled vs unrolled time loop, A/B
 
-A train step is the real one ``train.py`` runs (``snnjax.train_steps.make_train_step``: forward, loss,
+A train step is the real one ``train.py`` runs (``snnjax.tool.train_steps.make_train_step``: forward, loss,
 backward, optimiser, NaN guard), jitted with the state donated; eval is a jitted eval-mode forward.
 With ``--loop``, train records time the real loops instead, in one process: ``host`` loads each
 batch from NumPy (``input_pipeline``: prefetch thread, one copy and one dispatch per step) and
@@ -21,7 +21,7 @@ so it bounds their own training loop's speed from above). The peers are SpikingJ
 (``bench/peer_spikingjelly.py``) and Spyx (``bench/peer_spyx.py``), each timed where it is installed.
 Each line holds samples/s, ms/step (the fastest of ``REPEATS`` timed windows of ``--steps`` steps,
 for the peers alike), peak device memory (where the backend reports it), the device, the JAX
-version, the host-malloc mode (``--host_malloc``, :mod:`snnjax.host_malloc`) and, for snnjax's train
+version, the host-malloc mode (``--host_malloc``, :mod:`snnjax.tool.host_malloc`) and, for snnjax's train
 records, ``all_finite``: whether the steps stayed finite on the random batches (a device loop that
 was not gives a note instead of a figure: it stops a call at the first non-finite step). Compare runs as ratios taken in one process on one device, never across machines.
 """
@@ -40,10 +40,11 @@ import numpy as np
 from bench import peer_spikingjelly, peer_spyx
 from bench.timing import device_record, peak_memory_mib, time_steps
 from bench.workloads import Workload, random_batch, workloads
-from snnjax import host_malloc
-from snnjax import input_pipeline as pipeline
-from snnjax import models, optim
-from snnjax import train_steps
+from snnjax.tool import host_malloc
+from snnjax.tool import input_pipeline as pipeline
+from snnjax import models
+from snnjax.tool import optim
+from snnjax.tool import train_steps
 
 
 def _setup(workload: Workload, impl: str):
@@ -91,7 +92,7 @@ POOL_BATCHES = 8  # distinct batches the loop records cycle through
 def loop_record(workload: Workload, batch: int, loop: str, steps: int, warmup: int, impl: str,
                 steps_per_call: int) -> dict[str, Any]:
     """Train throughput of the host loop or the device loop, fed like ``train_lib`` feeds them."""
-    from snnjax import device_loop
+    from snnjax.tool import device_loop
     from snnjax.data.dataset import ArraySplit
 
     config, model, mesh, tx, schedule, state = _setup(workload, impl)
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
                              "alternated in one process, with ratios to the first")
     parser.add_argument("--host_malloc", choices=host_malloc.MODES, default=None,
                         help="retain: reuse freed host memory in this process, peers included "
-                             f"(snnjax/host_malloc.py); default: malloc as it is (default: ${host_malloc.ENV}, "
+                             f"(snnjax/tool/host_malloc.py); default: malloc as it is (default: ${host_malloc.ENV}, "
                              "else default)")
     args = parser.parse_args(argv)
     host_malloc.retain_freed_memory(args.host_malloc)  # before the first computation

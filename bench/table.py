@@ -3,7 +3,7 @@
     python -m bench.table results.jsonl ...         # or JSON lines on stdin
     python -m bench.table --cpu-doc                 # runs the CPU table of docs/performance.md
     python -m bench.table --cpu-doc --quick         # the same at --quick sizes (a minute or two)
-    python -m bench.table --cpu-doc --host_malloc retain    # reusing freed host memory (snnjax/host_malloc.py)
+    python -m bench.table --cpu-doc --host_malloc retain    # reusing freed host memory (snnjax/tool/host_malloc.py)
     python -m bench.table default.jsonl retain.jsonl        # one table of both, a row per malloc mode
 
 ``--cpu-doc`` times, in one process, the issue-12 CPU workloads with their peers (SpikingJelly and
@@ -12,7 +12,7 @@ eval, and both training loops) and the Seq-MNIST CE-LIF net (``seq_ce_lif``) at 
 train and eval, float32. It prints every JSON line to ``--jsonl`` (if given) and the table to
 stdout. Each row's ratios are snnjax / peer samples per second, both timed in one process under
 the same host-malloc mode (the ``malloc`` column: ``default``, or ``retain``: freed host memory
-reused, :mod:`snnjax.host_malloc`), which applies to the whole process, peers included.
+reused, :mod:`snnjax.tool.host_malloc`), which applies to the whole process, peers included.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import json
 import sys
 from typing import Any, Iterable
 
-from snnjax import host_malloc
+from snnjax.tool import host_malloc
 
 # (workload, batch, T, loops) of the CPU table: the bare step and eval forward of each workload, and
 # for the seed net also the two training loops (train.loop), which train.py runs

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import jax
 
-from snnjax import host_malloc
+from snnjax.tool import host_malloc
 
 
 def peak_memory_mib(device: jax.Device | None = None) -> float | None:
@@ -53,7 +53,7 @@ def best_window(call: Callable[[], Any], sync: Callable[[Any], Any], warmup: int
 
 def host_malloc_record() -> dict[str, str]:
     """``{"host_malloc": "retain" | "default"}``: whether this process reuses freed host memory
-    (:mod:`snnjax.host_malloc`), which changes CPU step times for every framework in it."""
+    (:mod:`snnjax.tool.host_malloc`), which changes CPU step times for every framework in it."""
     return {"host_malloc": "retain" if host_malloc.applied() else "default"}
 
 

@@ -19,7 +19,7 @@ import dataclasses
 import ml_collections
 import numpy as np
 
-from snnjax.config import base_config
+from snnjax.tool.config import base_config
 
 
 @dataclasses.dataclass(frozen=True)

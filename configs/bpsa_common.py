@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from snnjax.config import base_config
+from snnjax.tool.config import base_config
 from snnjax.configs import common
 
 # Table 1, C = Conv3×3-BN-ReLU-LIF; "{v}-{k}" is the voting head (10·classes → classes).

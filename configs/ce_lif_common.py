@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from snnjax.config import base_config
+from snnjax.tool.config import base_config
 
 # Each neuron's constants; the baselines keep CE-LIF's where they have the same meaning, so that only
 # the neuron model changes between runs.

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from snnjax.config import base_config
+from snnjax.tool.config import base_config
 
 # Architecture strings of §4.1 (network structure), with the dropout of §4.1 placed after the 2048
 # layer (the released code's position).

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from snnjax.config import base_config
+from snnjax.tool.config import base_config
 from snnjax.configs import common
 
 ARGS = ("recurrent", "feedforward")

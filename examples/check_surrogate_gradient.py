@@ -1,7 +1,7 @@
 """Checking a custom surrogate's gradient with chex, through ``snnjax.testing``.
 
 Two checks a careful user makes before trusting a new surrogate, each one call of a helper built on
-chex assertions (the tolerances are explained in ``snnjax/testing.py``):
+chex assertions (the tolerances are explained in ``snnjax/core/testing.py``):
 
 1. ``testing.assert_custom_surrogate``: the spike function fires on ``u >= v_th``, and its backward
    pass, to ``u``, ``v_th`` and its parameter, is the derivative of its smooth primitive (finite

@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 
 import snnjax  # noqa: E402
 from configs import ce_lif_seq_mnist  # noqa: E402
-from snnjax.layers import encoders  # noqa: E402
+from snnjax.core import encoders  # noqa: E402
 
 
 def main(batch: int = 2, chunk: int = 196) -> dict:

@@ -4,7 +4,7 @@
     python examples/evaluate_checkpoint.py runs/smoke           # the latest checkpoint
     python examples/evaluate_checkpoint.py runs/smoke --best    # the best one (summary.json's best_checkpoint)
 
-``snnjax.run_dir.load_run`` gives the run's config, dataset, model and trained variables; the rest
+``snnjax.tool.run_dir.load_run`` gives the run's config, dataset, model and trained variables; the rest
 is one jitted ``model.apply`` in eval mode (running BatchNorm statistics, no dropout).
 """
 
@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from snnjax.run_dir import load_run
-from snnjax.run_directory import RunDirectory
+from snnjax.tool.run_dir import load_run
+from snnjax.tool.run_directory import RunDirectory
 
 
 USAGE = ("usage: python examples/evaluate_checkpoint.py RUN_DIR [--best]  (RUN_DIR: the --workdir of a "
@@ -83,7 +83,7 @@ def parse_args(argv: list[str]) -> tuple[str, bool]:
 
 def cli(argv: list[str]) -> None:
     """The command line: prints the result as a JSON line, or exits with one line saying what to do."""
-    from snnjax.checkpointing import CheckpointError
+    from snnjax.tool.checkpointing import CheckpointError
 
     try:
         workdir, best = parse_args(argv)

@@ -1,8 +1,14 @@
 """snnjax: spiking neural networks in JAX and Flax.
 
-The subpackages: ``neurons`` (pure neuron functions), ``surrogate`` (spike functions), ``layers``
-(Flax modules), ``models`` (nets built from a config), ``losses``, ``data``. The names users reach for
-first are also here at the top: ``snnjax.SpikingNeuron``, ``snnjax.SequenceSNN``, ``snnjax.register_neuron``...
+The public modules: ``neurons`` (pure neuron functions), ``surrogate`` (spike functions), ``layers``
+(Flax modules), ``models`` (nets built from a config), ``nnx`` (the same in Flax NNX), ``losses``,
+``data``, ``nir``, ``monitor``, ``energy``, ``testing``. The names users reach for first are also here
+at the top: ``snnjax.SpikingNeuron``, ``snnjax.SequenceSNN``, ``snnjax.register_neuron``...
+
+The code lives in one folder per layer, each importing only from the ones before it:
+``snnjax.core`` (pure JAX) -> ``snnjax.nn`` (Flax) -> ``snnjax.io`` (data, NIR) -> ``snnjax.tool``
+(the training tool) -> ``snnjax.apps`` (report, export, summary, reproduce). The public paths above
+are aliases of the folder modules (:mod:`snnjax._aliases`): ``snnjax.neurons is snnjax.core.neurons``.
 
 Everything here loads lazily (PEP 562): ``import snnjax`` imports no submodule, and
 ``import snnjax.neurons`` or ``import snnjax.surrogate`` needs only JAX (no Flax, optax or
@@ -15,6 +21,10 @@ import importlib
 import importlib.metadata
 from typing import Any
 
+from snnjax import _aliases
+
+_aliases.install()
+
 
 def _installed_version() -> str:
     """The version of the installed ``snnjax`` distribution, or ``"0+unknown"`` when not installed."""
@@ -26,28 +36,30 @@ def _installed_version() -> str:
 
 __version__ = _installed_version()
 
-# Submodules reachable as ``snnjax.<name>`` without importing them first.
-_SUBMODULES = ("data", "layers", "losses", "models", "monitor", "neurons", "surrogate")
+# Submodules reachable as ``snnjax.<name>`` without importing them first: the layer folders and
+# every alias (public and moved) of _aliases.
+_SUBMODULES = ("core", "nn", "io", "tool", "apps") + tuple(
+    name.split(".")[1] for name in (*_aliases.PUBLIC, *_aliases.MOVED) if name.count(".") == 1)
 
-# Top-level name -> (module that defines it, attribute there).
+# Top-level name -> (module that defines it, attribute there; None: the module itself).
 _ATTRIBUTES = {
-    "NEURON_KINDS": ("snnjax.layers", "NEURON_KINDS"),
-    "NeuronConfig": ("snnjax.layers", "NeuronConfig"),
-    "NeuronKind": ("snnjax.layers", "NeuronKind"),
-    "RecurrentSpikingLayer": ("snnjax.layers", "RecurrentSpikingLayer"),
-    "RecurrentState": ("snnjax.layers", "RecurrentState"),
-    "SeqConv": ("snnjax.layers", "SeqConv"),
-    "SeqDense": ("snnjax.layers", "SeqDense"),
-    "SpikingNeuron": ("snnjax.layers", "SpikingNeuron"),
-    "encoders": ("snnjax.layers", "encoders"),
-    "register_neuron": ("snnjax.layers", "register_neuron"),
-    "ENCODERS": ("snnjax.layers.encoders", "ENCODERS"),
-    "register_encoder": ("snnjax.layers.encoders", "register"),
-    "ConvSNN": ("snnjax.models", "ConvSNN"),
-    "ModelOutput": ("snnjax.models", "ModelOutput"),
-    "SequenceSNN": ("snnjax.models", "SequenceSNN"),
-    "SequenceState": ("snnjax.models", "SequenceState"),
-    "build_model": ("snnjax.models", "build_model"),
+    "NEURON_KINDS": ("snnjax.nn.layers", "NEURON_KINDS"),
+    "NeuronConfig": ("snnjax.nn.layers", "NeuronConfig"),
+    "NeuronKind": ("snnjax.nn.layers", "NeuronKind"),
+    "RecurrentSpikingLayer": ("snnjax.nn.layers", "RecurrentSpikingLayer"),
+    "RecurrentState": ("snnjax.nn.layers", "RecurrentState"),
+    "SeqConv": ("snnjax.nn.layers", "SeqConv"),
+    "SeqDense": ("snnjax.nn.layers", "SeqDense"),
+    "SpikingNeuron": ("snnjax.nn.layers", "SpikingNeuron"),
+    "encoders": ("snnjax.core.encoders", None),
+    "register_neuron": ("snnjax.nn.layers", "register_neuron"),
+    "ENCODERS": ("snnjax.core.encoders", "ENCODERS"),
+    "register_encoder": ("snnjax.core.encoders", "register"),
+    "ConvSNN": ("snnjax.nn.models", "ConvSNN"),
+    "ModelOutput": ("snnjax.nn.models", "ModelOutput"),
+    "SequenceSNN": ("snnjax.nn.models", "SequenceSNN"),
+    "SequenceState": ("snnjax.nn.models", "SequenceState"),
+    "build_model": ("snnjax.nn.models", "build_model"),
 }
 
 __all__ = [
@@ -85,7 +97,8 @@ def __getattr__(name: str) -> Any:
         value = importlib.import_module(f"{__name__}.{name}")
     elif name in _ATTRIBUTES:
         module, attribute = _ATTRIBUTES[name]
-        value = getattr(importlib.import_module(module), attribute)
+        value = importlib.import_module(module)
+        value = value if attribute is None else getattr(value, attribute)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # later look-ups skip this function

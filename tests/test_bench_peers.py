@@ -118,7 +118,8 @@ def test_hand_net_train_step_is_finite(batch):
 
 
 def test_sequence_snn_config_builds_the_nearest_net():
-    from snnjax import models, validate
+    from snnjax import models
+    from snnjax.tool import validate
 
     config = wl.shd_sequence_config()
     validate.check_config(config)  # what train.py checks before it builds anything

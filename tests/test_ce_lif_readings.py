@@ -10,7 +10,7 @@ import pytest
 
 from snnjax import neurons, surrogate
 from snnjax.layers import NeuronConfig, SpikingNeuron
-from snnjax.models.output import read_out
+from snnjax.core.output import read_out
 import numpy_neurons
 
 

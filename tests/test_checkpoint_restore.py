@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from snnjax import checkpointing
+from snnjax.tool import checkpointing
 
 
 # A restore that fails on a damaged array file leaves orbax's other pending tensorstore reads to finish
@@ -128,7 +128,7 @@ def test_an_explicit_unreadable_step_is_an_error_not_a_fallback(tmp_path):
 
 def test_training_resumes_from_the_newest_readable_checkpoint_and_sets_the_bad_one_aside(tmp_path, capsys):
     from configs import smoke
-    from snnjax import train_lib
+    from snnjax.tool import train_lib
 
     def config(steps):
         c = smoke.get_config()

@@ -1,4 +1,4 @@
-"""Tests for snnjax.checkpointing (orbax CheckpointManager wrapper) and is_finite_tree."""
+"""Tests for snnjax.tool.checkpointing (orbax CheckpointManager wrapper) and is_finite_tree."""
 
 import os
 
@@ -9,8 +9,9 @@ import pytest
 from flax.training import train_state
 from jax.sharding import NamedSharding, PartitionSpec
 
-from snnjax import best_evaluation, optim
-from snnjax.checkpointing import Checkpointer, is_finite_tree
+from snnjax.tool import best_evaluation
+from snnjax.tool import optim
+from snnjax.tool.checkpointing import Checkpointer, is_finite_tree
 
 
 def _train_state(jit_step: bool):

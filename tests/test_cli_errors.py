@@ -3,7 +3,7 @@
 import errno
 import logging
 
-from snnjax import cli_errors
+from snnjax.tool import cli_errors
 
 
 def test_disk_full_is_found_through_the_chain_and_in_tensorstore_text(tmp_path):

@@ -27,7 +27,7 @@ def test_config_without_argument_or_with_an_empty_one_is_its_default(name):
 
 
 def _none_default_keys() -> list[str]:
-    from snnjax.config import base_config
+    from snnjax.tool.config import base_config
 
     keys = []
 
@@ -83,8 +83,8 @@ def test_an_old_run_directorys_null_reads_back_as_the_default_and_can_be_set(tmp
     no change; the key stays typed (a later override to a float still works)."""
     import json
 
-    from snnjax import run_dir
-    from snnjax.config import base_config
+    from snnjax.tool import run_dir
+    from snnjax.tool.config import base_config
     from snnjax.layers.spiking import NeuronConfig
 
     saved = json.loads(base_config().to_json())
@@ -96,7 +96,7 @@ def test_an_old_run_directorys_null_reads_back_as_the_default_and_can_be_set(tmp
     assert config.to_dict() == base_config().to_dict()
     assert NeuronConfig.from_mapping(config.model.neuron).spike_fn() == NeuronConfig().spike_fn()
     # the resume check compares the saved null with the current default: no change
-    from snnjax.config_diff import check_resumed_config
+    from snnjax.tool.config_diff import check_resumed_config
 
     assert check_resumed_config(saved, base_config(), allow_change=False) == []
     config.model.neuron.surrogate_param = 3.0

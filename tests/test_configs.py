@@ -3,7 +3,7 @@
 Configs are discovered with a glob, and each is loaded with every ``arg`` it documents (its ``ARGS``
 tuple) and with none. For each (config, arg):
 
-- it loads, is locked (adding a key fails), passes ``snnjax.validate.check_config`` (every key known,
+- it loads, is locked (adding a key fails), passes ``snnjax.tool.validate.check_config`` (every key known,
   every name registered), takes a bad ``arg`` as an error, and its docstring holds the command;
 - with ``data`` replaced by the ``random`` dataset of the config's real input shape and class count
   (the generated adding / copy-memory tasks are used as they are), ``validate.check_with_data``
@@ -39,7 +39,8 @@ import numpy as np
 import pytest
 
 from snnjax import data as data_lib
-from snnjax import losses, validate
+from snnjax import losses
+from snnjax.tool import validate
 from snnjax.data.neuromorphic import EVENT_SETS, SHD_CHANNELS, SHD_CLASSES
 
 REPO = Path(__file__).resolve().parent.parent

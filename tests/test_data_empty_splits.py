@@ -9,7 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from snnjax import cli_errors
+from snnjax.tool import cli_errors
 from snnjax import data as data_lib
 from snnjax.data import ArraySplit, Dataset, EmptySplitError
 

@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 from jax.sharding import NamedSharding, PartitionSpec
 
-from snnjax import evaluation, optim
-from snnjax import input_pipeline as pipeline
-from snnjax import train_lib as tl
-from snnjax import train_steps as steps
-from snnjax.config import base_config
+from snnjax.tool import evaluation
+from snnjax.tool import optim
+from snnjax.tool import input_pipeline as pipeline
+from snnjax.tool import train_lib as tl
+from snnjax.tool import train_steps as steps
+from snnjax.tool.config import base_config
 from snnjax.models import build_model
 
 NUM_DEVICES = 4
@@ -97,7 +98,7 @@ def test_four_devices_train_like_one(runs):
 def test_device_loop_on_four_devices_trains_like_one_device_step_by_step(runs):
     """The same 3 batches as one device-loop call (K = 3, data held replicated, batches gathered and
     sharded on the device) on 4 devices: the state equals the 1-device host loop's."""
-    from snnjax import device_loop
+    from snnjax.tool import device_loop
 
     (_, _, _, _), (state1, losses1, model, _), mesh4, mesh1 = runs
     config = _config()
@@ -145,7 +146,7 @@ def test_sharded_eval_equals_single_device(runs):
 
 
 def test_batch_not_divisible_by_devices_is_refused_before_compiling(tmp_path):
-    from snnjax.validate import ConfigError
+    from snnjax.tool.validate import ConfigError
 
     config = _config()
     config.train.batch_size = 6

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from snnjax.layers import encoders
+from snnjax.core import encoders
 
 X = np.array([[0.0, 0.005, 0.02, 0.3, 0.5, 0.74, 1.0]], np.float32)
 

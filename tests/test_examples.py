@@ -34,7 +34,7 @@ def test_train_with_library_api_learns():
 
 def test_evaluate_checkpoint_matches_the_run_summary(tmp_path):
     from configs import smoke
-    from snnjax import train_lib
+    from snnjax.tool import train_lib
 
     config = smoke.get_config()
     with config.unlocked():
@@ -79,7 +79,7 @@ def test_evaluate_checkpoint_on_an_empty_or_missing_folder_says_it_is_no_run(tmp
 
 
 def test_evaluate_checkpoint_best_without_a_summary_says_to_leave_best_out(tmp_path):
-    from snnjax.config import base_config
+    from snnjax.tool.config import base_config
 
     (tmp_path / "config.json").write_text(base_config().to_json())  # a run that has not finished
     message = _run_fails("evaluate_checkpoint", tmp_path, "--best")

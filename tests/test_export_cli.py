@@ -8,8 +8,9 @@ import pytest
 nir = pytest.importorskip("nir")
 
 from configs import smoke  # noqa: E402
-from snnjax import export, nir_io, train_lib  # noqa: E402
-from snnjax.run_dir import load_run  # noqa: E402
+from snnjax import export, nir_io  # noqa: E402
+from snnjax.tool import train_lib
+from snnjax.tool.run_dir import load_run  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""``snnjax.flat_random`` draws the numbers of ``jax.random`` bit for bit, and the layers that use it
+"""``snnjax.core.flat_random`` draws the numbers of ``jax.random`` bit for bit, and the layers that use it
 (weight inits, the rate encoder, dropout) give the values they gave with ``jax.random``."""
 
 import chex
@@ -8,8 +8,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from snnjax import flat_random, layers
-from snnjax.layers import encoders
+from snnjax import layers
+from snnjax.core import flat_random
+from snnjax.core import encoders
 from snnjax.layers.dropout import Dropout
 from snnjax.layers.synapse import torch_uniform
 from snnjax.models.sequence_net import normal_init

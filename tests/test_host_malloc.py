@@ -1,4 +1,4 @@
-"""``snnjax.host_malloc``: the malloc settings stop XLA:CPU's per-call page faults, the switch is
+"""``snnjax.tool.host_malloc``: the malloc settings stop XLA:CPU's per-call page faults, the switch is
 off unless asked for and refuses bad values, and ``train.py`` applies it when asked (its summary
 says so) and reports a bad value in one line."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cpu_env import cpu_env
 
-from snnjax import host_malloc
+from snnjax.tool import host_malloc
 
 REPO = Path(__file__).resolve().parents[1]
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
@@ -22,7 +22,7 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 # them in (about 19,000 faults of 4 KiB a call here); retained, the heap's freed blocks serve them.
 FAULTS_PER_CALL = textwrap.dedent("""
     import json, resource
-    from snnjax import host_malloc
+    from snnjax.tool import host_malloc
     applied = host_malloc.retain_freed_memory()
     import jax, jax.numpy as jnp
     f = jax.jit(lambda x: jnp.cumsum(x) * 2.0)

@@ -1,6 +1,6 @@
 """The training tool as installed: configs by name, and a non-editable wheel that trains outside a checkout.
 
-The fast tests check :mod:`snnjax.config_files` (every file of ``configs/`` is a packaged name that
+The fast tests check :mod:`snnjax.tool.config_files` (every file of ``configs/`` is a packaged name that
 loads with every ``ARGS`` value, one-line errors) and that ``pyproject.toml`` ships every subpackage.
 The slow one builds the wheel from a copy of this tree, installs it with ``pip --target`` (no
 dependencies: jax & co. come from this environment) and, in a folder outside the checkout, trains
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from cpu_env import cpu_env
 
-from snnjax import config_files
+from snnjax.tool import config_files
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # the checkout's configs/ as a package of its own, to compare with
@@ -152,7 +152,7 @@ def installed(tmp_path_factory) -> Path:
         entry_points = next(archive.read(n).decode() for n in files if n.endswith(".dist-info/entry_points.txt"))
     assert {f"snnjax/configs/{stem}.py" for stem in CONFIG_STEMS} <= files
     assert {"snnjax/configs/__init__.py", "snnjax/configs/common.py", "snnjax/configs/README.md",
-            "snnjax/train.py", "snnjax/config_files.py", "snnjax/assets/mnist_small.npz"} <= files
+            "snnjax/tool/train.py", "snnjax/tool/config_files.py", "snnjax/assets/mnist_small.npz"} <= files
     assert not [f for f in files if f.split("/")[0] in ("configs", "train.py", "tests")]  # no generic top level
     assert "snnjax-train = snnjax.train:run" in entry_points
     target = root / "site"

@@ -9,7 +9,7 @@ import pytest
 import jitted
 import numpy_neurons as ref
 from snnjax import layers
-from snnjax.layers import encoders
+from snnjax.core import encoders
 from snnjax.layers.recurrent import RecurrentSpikingLayer
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from snnjax import losses
-from snnjax.config import default_loss_config
+from snnjax.tool.config import default_loss_config
 from snnjax.layers import NeuronConfig
 from snnjax.models import ModelOutput, SequenceSNN
 

@@ -1,4 +1,4 @@
-"""Tests for snnjax.metric_writers; TensorBoard's own reader reads back what the writer wrote."""
+"""Tests for snnjax.tool.metric_writers; TensorBoard's own reader reads back what the writer wrote."""
 
 import glob
 import io
@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from snnjax import metric_writers as mw
+from snnjax.tool import metric_writers as mw
 
 event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 

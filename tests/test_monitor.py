@@ -7,7 +7,7 @@ import numpy as np
 from snnjax import monitor, neurons
 from snnjax.layers import NeuronConfig
 from snnjax.models import SequenceSNN
-from snnjax.layers import encoders
+from snnjax.core import encoders
 
 
 def test_records_spikes_and_membranes_of_every_layer():

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import jax
 
-from snnjax import checkpointing
+from snnjax.tool import checkpointing
 
 REPO = Path(__file__).resolve().parents[1]
 # A tiny run: 3 steps of a small conv net, evaluated on the 1,000 test images.

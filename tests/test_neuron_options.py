@@ -70,8 +70,8 @@ def test_a_kind_registered_without_options_checks_nothing():
 
 
 def test_the_config_check_reports_it_before_anything_runs():
-    from snnjax import validate
-    from snnjax.config import base_config
+    from snnjax.tool import validate
+    from snnjax.tool.config import base_config
 
     config = base_config()
     config.model.neuron.kind = "leaky"

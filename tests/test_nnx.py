@@ -305,7 +305,7 @@ def test_example_trains_and_its_step_scan_and_linen_twin_agree():
 
     example = pathlib.Path(__file__).resolve().parent.parent / "examples" / "nnx_sequence.py"
     main = runpy.run_path(str(example))["main"]
-    with jax.numpy_dtype_promotion("standard"):  # optax's adam has no strict promotion path (snnjax.optim)
+    with jax.numpy_dtype_promotion("standard"):  # optax's adam has no strict promotion path (snnjax.tool.optim)
         result = main(steps=60)
     assert result["last_loss"] < 0.8 * result["first_loss"]
     assert result["test_accuracy"] >= 0.75  # chance is 0.5

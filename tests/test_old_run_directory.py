@@ -45,7 +45,7 @@ def test_an_old_run_resumes_with_todays_trainer(old_run, tmp_path):
 
 @pytest.mark.slow
 def test_an_old_run_evaluates_reports_and_exports(old_run, tmp_path):
-    from snnjax.run_dir import load_run
+    from snnjax.tool.run_dir import load_run
 
     run = load_run(old_run)
     assert run.step == 4 and set(run.variables) >= {"params"}

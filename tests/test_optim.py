@@ -1,4 +1,4 @@
-"""Tests for snnjax.optim: schedules against PyTorch's schedulers written out in NumPy (float64), and
+"""Tests for snnjax.tool.optim: schedules against PyTorch's schedulers written out in NumPy (float64), and
 values written out by hand with math.cos."""
 
 import math
@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from snnjax import optim
+from snnjax.tool import optim
 
 
 def _cfg(**overrides):

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import snnjax
-from snnjax import errors, validate
+from snnjax import errors
+from snnjax.tool import validate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -35,13 +36,13 @@ def _heavy_in(modules: list[str]) -> list[str]:
 
 def test_neurons_and_surrogate_import_no_flax_or_training_dependencies():
     modules = _modules_after("import snnjax.neurons, snnjax.surrogate")
-    assert "snnjax.neurons.lif" in modules and "snnjax.surrogate" in modules
+    assert "snnjax.core.neurons.lif" in modules and "snnjax.surrogate" in modules
     assert _heavy_in(modules) == []
 
 
 def test_import_snnjax_loads_no_submodule():
     modules = _modules_after("import snnjax")
-    assert [m for m in modules if m.startswith("snnjax")] == ["snnjax"]
+    assert [m for m in modules if m.startswith("snnjax")] == ["snnjax", "snnjax._aliases"]
     assert _heavy_in(modules) == []
 
 
@@ -49,19 +50,19 @@ def test_from_snnjax_import_neurons_surrogate_is_cheap():
     modules = _modules_after(
         "from snnjax import neurons, surrogate\nassert callable(neurons.lif_step) and callable(surrogate.sigmoid)"
     )
-    assert "snnjax.layers" not in modules
+    assert "snnjax.layers" not in modules and "snnjax.nn.layers" not in modules
     assert _heavy_in(modules) == []
 
 
 def test_a_top_level_name_loads_its_module_on_first_use():
     modules = _modules_after("import snnjax\nsnnjax.SequenceSNN")
-    assert "snnjax.models" in modules and "flax" in modules
+    assert "snnjax.nn.models" in modules and "flax" in modules
 
 
 # Each lazy name and the object it stood for when snnjax/__init__.py imported everything eagerly.
 EXPECTED = {
     "ConvSNN": ("snnjax.models", "ConvSNN"),
-    "ENCODERS": ("snnjax.layers.encoders", "ENCODERS"),
+    "ENCODERS": ("snnjax.core.encoders", "ENCODERS"),
     "ModelOutput": ("snnjax.models", "ModelOutput"),
     "NEURON_KINDS": ("snnjax.layers", "NEURON_KINDS"),
     "NeuronConfig": ("snnjax.layers", "NeuronConfig"),
@@ -75,7 +76,7 @@ EXPECTED = {
     "SpikingNeuron": ("snnjax.layers", "SpikingNeuron"),
     "build_model": ("snnjax.models", "build_model"),
     "encoders": ("snnjax.layers", "encoders"),
-    "register_encoder": ("snnjax.layers.encoders", "register"),
+    "register_encoder": ("snnjax.core.encoders", "register"),
     "register_neuron": ("snnjax.layers", "register_neuron"),
 }
 SUBMODULES = ("data", "layers", "losses", "models", "monitor", "neurons", "surrogate")
@@ -116,22 +117,23 @@ def test_version_falls_back_when_the_package_is_not_installed(monkeypatch):
 
 
 def test_errors_module_imports_no_other_snnjax_module():
-    tree = ast.parse((REPO / "snnjax" / "errors.py").read_text())
+    tree = ast.parse((REPO / "snnjax" / "core" / "errors.py").read_text())
     imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
     imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
     assert [m for m in imported if m.startswith("snnjax")] == []
     modules = _modules_after("import snnjax.errors")
-    assert [m for m in modules if m.startswith("snnjax")] == ["snnjax", "snnjax.errors"]
+    assert [m for m in modules if m.startswith("snnjax")] == [
+        "snnjax", "snnjax._aliases", "snnjax.core", "snnjax.core.errors", "snnjax.errors"]
 
 
 def test_validate_reexports_the_one_config_error():
-    from snnjax import run_lock
+    from snnjax.tool import run_lock
 
     assert validate.ConfigError is errors.ConfigError
     assert issubclass(run_lock.RunLockedError, errors.ConfigError)
     assert issubclass(errors.ConfigError, ValueError)
 
 
-@pytest.mark.parametrize("module", ["snnjax.input_pipeline", "snnjax.run_lock", "snnjax.config_diff"])
+@pytest.mark.parametrize("module", ["snnjax.tool.input_pipeline", "snnjax.tool.run_lock", "snnjax.tool.config_diff"])
 def test_modules_that_raise_config_error_do_not_import_validate(module):
-    assert "snnjax.validate" not in _modules_after(f"import {module}")
+    assert "snnjax.tool.validate" not in _modules_after(f"import {module}")

@@ -1,4 +1,4 @@
-"""snnjax.plotting: headless pyplot, and one clear line when matplotlib is missing, before any work."""
+"""snnjax.apps.plotting: headless pyplot, and one clear line when matplotlib is missing, before any work."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from snnjax import plotting
+from snnjax.apps import plotting
 
 
 @pytest.fixture

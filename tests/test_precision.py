@@ -37,7 +37,7 @@ def test_bfloat16_changes_smoke_accuracy_by_at_most_half_a_point(tmp_path):
     (1,000 test images) differ by at most 0.5 points. On one device, as ``make smoke`` trains it
     (the same run over conftest's 4 fake CPU devices takes 2.3 times as long)."""
     from configs import smoke
-    from snnjax import train_lib
+    from snnjax.tool import train_lib
 
     accuracy = {}
     for precision in ("float32", "bfloat16"):

@@ -16,8 +16,11 @@ import pytest
 from cpu_env import cpu_env
 from test_train_lib import smoke_config, tiny
 
-from snnjax import checkpointing, preemption, run_files, steppers
-from snnjax import train_lib as tl
+from snnjax.tool import checkpointing
+from snnjax.tool import preemption
+from snnjax.tool import run_files
+from snnjax.tool import steppers
+from snnjax.tool import train_lib as tl
 
 REPO = Path(__file__).resolve().parents[1]
 

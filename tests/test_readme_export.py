@@ -11,7 +11,8 @@ import pytest
 nir = pytest.importorskip("nir")
 
 from configs import smoke_nir  # noqa: E402
-from snnjax import nir_io, train_lib  # noqa: E402
+from snnjax import nir_io  # noqa: E402
+from snnjax.tool import train_lib
 
 REPO = Path(__file__).resolve().parents[1]
 

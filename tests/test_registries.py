@@ -7,7 +7,7 @@ import pytest
 
 import snnjax
 from snnjax import layers, neurons
-from snnjax.layers import encoders
+from snnjax.core import encoders
 from snnjax.models import SequenceSNN
 
 

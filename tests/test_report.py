@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from configs import smoke, smoke_ce_lif
-from snnjax import report, train_lib
+from snnjax import report
+from snnjax.tool import train_lib
 
 
 def test_cosine_similarity_by_hand():

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from cpu_env import cpu_env
 
-from snnjax import validate
+from snnjax.tool import validate
 from snnjax.reproduce import plans, results, table
-from snnjax.run_directory import RunDirectory
+from snnjax.tool.run_directory import RunDirectory
 
 REPO = Path(__file__).resolve().parent.parent
 ALL = [e for plan in plans.PLANS.values() for e in plan]

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from snnjax import best_evaluation
+from snnjax.tool import best_evaluation
 from snnjax.reproduce import claims, plans, table
 from snnjax.reproduce.results import RunResult, read_result
 

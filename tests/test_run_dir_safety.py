@@ -16,9 +16,15 @@ import pytest
 from cpu_env import cpu_env
 from test_train_lib import smoke_config, tiny
 
-from snnjax import checkpointing, config_diff, metric_writers, report, run_files, run_lock, validate
-from snnjax import train_lib as tl
-from snnjax.run_directory import RunDirectory
+from snnjax import report
+from snnjax.tool import checkpointing
+from snnjax.tool import config_diff
+from snnjax.tool import metric_writers
+from snnjax.tool import run_files
+from snnjax.tool import run_lock
+from snnjax.tool import validate
+from snnjax.tool import train_lib as tl
+from snnjax.tool.run_directory import RunDirectory
 
 REPO = Path(__file__).resolve().parents[1]
 

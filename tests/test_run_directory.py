@@ -1,7 +1,7 @@
-"""``snnjax.run_directory.RunDirectory``: the one class that names a run directory's files and reads
+"""``snnjax.tool.run_directory.RunDirectory``: the one class that names a run directory's files and reads
 and writes them (issue 29 item 4). Each file round-trips; no other module spells a file name; the
 trainer, the report and ``snnjax.reproduce`` read a torn ``metrics.jsonl`` with the same warning;
-the best evaluation follows the one rule of ``snnjax.best_evaluation`` (a tie goes to the later)."""
+the best evaluation follows the one rule of ``snnjax.tool.best_evaluation`` (a tie goes to the later)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import jax.numpy as jnp
 import ml_collections
 import pytest
 
-from snnjax import report, run_files
-from snnjax import train_lib as tl
+from snnjax import report
+from snnjax.tool import run_files
+from snnjax.tool import train_lib as tl
 from snnjax.reproduce import plans, results
-from snnjax.run_directory import TIE_RULE, RunDirectory
+from snnjax.tool.run_directory import TIE_RULE, RunDirectory
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -206,11 +207,11 @@ def test_only_the_run_directory_class_spells_the_file_names():
     owner = REPO / "snnjax" / "run_directory.py"
     assert owner in sources and len(_spellings(owner)) == 9  # each name once, as a constant
     others = [line for path in sources if path != owner for line in _spellings(path)]
-    assert others == [], "spell the file names through snnjax.run_directory.RunDirectory:\n" + "\n".join(others)
+    assert others == [], "spell the file names through snnjax.tool.run_directory.RunDirectory:\n" + "\n".join(others)
 
 
 def test_no_module_but_run_files_parses_json_lines():
-    """One JSON-lines reader: no function outside snnjax.run_files splits a file into lines and
+    """One JSON-lines reader: no function outside snnjax.tool.run_files splits a file into lines and
     parses each as JSON (reproduce's results and the report each had their own)."""
     own = []
     for path in sorted((REPO / "snnjax").rglob("*.py")):
@@ -222,7 +223,7 @@ def test_no_module_but_run_files_parses_json_lines():
                          and isinstance(c.func, ast.Attribute)}
                 if "splitlines" in calls and "loads" in calls:
                     own.append(f"{path.relative_to(REPO)}:{node.lineno} {node.name}")
-    assert own == [], "read JSON lines through RunDirectory (snnjax.run_files.read_jsonl):\n" + "\n".join(own)
+    assert own == [], "read JSON lines through RunDirectory (snnjax.tool.run_files.read_jsonl):\n" + "\n".join(own)
 
 
 # --------------------------------------------------------------------------- one torn-line warning

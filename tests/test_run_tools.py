@@ -23,8 +23,9 @@ import pytest
 from cpu_env import cpu_env
 
 from configs import smoke
-from snnjax import report, train_lib
-from snnjax.run_dir import load_run
+from snnjax import report
+from snnjax.tool import train_lib
+from snnjax.tool.run_dir import load_run
 
 
 # A restore that fails on a damaged array file leaves orbax's other pending tensorstore reads to finish
@@ -60,7 +61,7 @@ def test_run_trained_on_4_devices_is_evaluated_reported_and_exported_on_1(run_4_
     script = textwrap.dedent(f"""
         import jax, jax.numpy as jnp, numpy as np
         from snnjax import export, report
-        from snnjax.run_dir import load_run
+        from snnjax.tool.run_dir import load_run
         assert jax.device_count() == 1, jax.devices()
         run = load_run({str(run_4_devices)!r})
         x, _ = run.dataset.test.get(np.arange(8))

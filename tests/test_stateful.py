@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from snnjax import layers, neurons
-from snnjax.layers import encoders
+from snnjax.core import encoders
 from snnjax.layers.recurrent import RecurrentSpikingLayer
 from snnjax.models import SequenceSNN
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from cpu_env import cpu_env
 
-from snnjax import checkpointing
+from snnjax.tool import checkpointing
 from snnjax.data import idx
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""Tests of the training loop (snnjax.train_lib) on shrunken configs."""
+"""Tests of the training loop (snnjax.tool.train_lib) on shrunken configs."""
 
 import dataclasses
 import importlib.util
@@ -18,17 +18,22 @@ import ml_collections
 import numpy as np
 import pytest
 
-from snnjax import checkpointing
+from snnjax.tool import checkpointing
 from snnjax import data as data_lib
-from snnjax import device_loop as dl
-from snnjax import evaluation, neurons, run_dir, run_summary, steppers, validate
-from snnjax import input_pipeline as pipeline
-from snnjax import train_lib as tl
-from snnjax import train_steps as steps
-from snnjax.config import base_config
+from snnjax.tool import device_loop as dl
+from snnjax import neurons
+from snnjax.tool import evaluation
+from snnjax.tool import run_dir
+from snnjax.tool import run_summary
+from snnjax.tool import steppers
+from snnjax.tool import validate
+from snnjax.tool import input_pipeline as pipeline
+from snnjax.tool import train_lib as tl
+from snnjax.tool import train_steps as steps
+from snnjax.tool.config import base_config
 from snnjax.data.dataset import ArraySplit
 from snnjax.models import build_model
-from snnjax.models.output import ModelOutput
+from snnjax.core.output import ModelOutput
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -302,7 +307,7 @@ def test_device_loop_with_k_steps_per_call_equals_the_host_loop(tmp_path, augmen
     """K = 3 steps per call, cadences (log and checkpoint every 2) not multiples of K, 4 devices,
     rate coding (per-step keys) and, in one case, the llc-lif RandomAffine: the device loop's final
     state equals the host loop's within 1e-6 (not bitwise: XLA compiles the step inside a while loop
-    with other fusions, so float32 sums round in another order; see snnjax.device_loop), and the
+    with other fusions, so float32 sums round in another order; see snnjax.tool.device_loop), and the
     checkpoint steps and the metrics file's records are the same."""
     runs = {}
     for loop in ("host", "device"):
@@ -416,7 +421,7 @@ def test_the_guard_covers_batch_stats_and_names_the_leaf():
 
 
 def test_a_second_trainer_on_a_workdir_is_refused_naming_the_holder(tmp_path):
-    from snnjax import run_lock
+    from snnjax.tool import run_lock
 
     with run_lock.RunLock(tmp_path):
         with pytest.raises(run_lock.RunLockedError, match=rf"in use by another trainer \(process {os.getpid()} "):
@@ -425,9 +430,9 @@ def test_a_second_trainer_on_a_workdir_is_refused_naming_the_holder(tmp_path):
 
 
 def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
-    from snnjax import run_lock
+    from snnjax.tool import run_lock
 
-    code = f"from snnjax.run_lock import RunLock; RunLock({str(tmp_path)!r}).acquire(); print('locked', flush=True); input()"
+    code = f"from snnjax.tool.run_lock import RunLock; RunLock({str(tmp_path)!r}).acquire(); print('locked', flush=True); input()"
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "locked"
     with pytest.raises(run_lock.RunLockedError, match=f"process {proc.pid} "):
@@ -527,7 +532,7 @@ def test_the_train_step_applies_the_loss_options_and_regularisers_of_the_config(
 
 def test_a_tie_of_the_best_validation_figure_goes_to_the_later_evaluation(tmp_path, monkeypatch):
     """Three evaluations whose validation accuracies are NaN, 0.5, 0.5 (test 0.1, 0.2, 0.3): by
-    snnjax.best_evaluation the best is the third (a tie goes to the later evaluation, NaN never
+    snnjax.tool.best_evaluation the best is the third (a tie goes to the later evaluation, NaN never
     wins), in summary.json's best figures and in best_checkpoint.step alike."""
     validation_figures, test_figures, calls = [float("nan"), 0.5, 0.5], [0.1, 0.2, 0.3], []
     real_evaluate = steppers.evaluate

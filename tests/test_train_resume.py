@@ -21,7 +21,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from snnjax.checkpointing import Checkpointer
+from snnjax.tool.checkpointing import Checkpointer
 
 REPO = Path(__file__).resolve().parent.parent
 MID_EPOCH_STEP = 12  # checkpoint_every_steps=3 with 8 steps per epoch: step 4 of epoch 1

@@ -1,4 +1,4 @@
-"""Config checks (snnjax.validate): bad configs are refused before anything compiles, with messages
+"""Config checks (snnjax.tool.validate): bad configs are refused before anything compiles, with messages
 that name the key and say what to do."""
 
 import subprocess
@@ -9,9 +9,10 @@ import jax
 import pytest
 
 from snnjax import data as data_lib
-from snnjax import train_lib, validate
-from snnjax.config import base_config
-from snnjax.validate import ConfigError
+from snnjax.tool import train_lib
+from snnjax.tool import validate
+from snnjax.tool.config import base_config
+from snnjax.tool.validate import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 

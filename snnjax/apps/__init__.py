@@ -1,0 +1,3 @@
+"""Applications over finished runs: ``report``, ``export`` (NIR), ``summary`` (model summary) and
+``reproduce`` (the papers' experiments). Imports from every layer below.
+"""

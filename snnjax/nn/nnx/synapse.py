@@ -1,0 +1,97 @@
+"""Synaptic layers as NNX modules, in layer-wise form: one matmul/conv over the merged ``T·B`` batch.
+
+.. math::  x_t = W s_t + b \\quad\\text{for every step } t
+
+The same layers as :mod:`snnjax.layers.synapse` (parameter names ``kernel`` and ``bias``, their
+shapes, PyTorch's default init :math:`U(-1/\\sqrt{\\text{fan\\_in}}, 1/\\sqrt{\\text{fan\\_in}})`, and the
+same arithmetic: the product in the input's dtype), without the ``synops`` sowing of the Linen
+layers: NNX has no collections to sow into without turning them into module state, so the energy
+estimate stays with the Linen models.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+from jax.typing import DTypeLike
+
+from snnjax.nn.layers import conv as conv_lib
+from snnjax.nn.layers.synapse import torch_uniform
+from snnjax.core.time import channels_last, merge_time, split_time
+
+Array = jax.Array
+
+
+class SeqDense(nnx.Module):
+    """Dense layer over time: ``[T, B, in_features] -> [T, B, out_features]``.
+
+    With ``time_major=False`` the input is one step ``[B, in_features]`` (also what :meth:`step` takes).
+
+    Args:
+        in_features, out_features: widths.
+        use_bias: add a bias.
+        time_major: the input carries a leading time axis to merge into the batch.
+        dtype: the product's dtype (default: the input's).
+        param_dtype: the parameters' dtype (float32, as the Linen layer).
+        rngs: ``nnx.Rngs`` with a ``params`` stream.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, use_bias: bool = True, time_major: bool = True,
+                 dtype: DTypeLike | None = None, param_dtype: DTypeLike = jnp.float32, rngs: nnx.Rngs):
+        init = torch_uniform(in_features)
+        self.kernel = nnx.Param(init(rngs.params(), (in_features, out_features), param_dtype))
+        self.bias = nnx.Param(init(rngs.params(), (out_features,), param_dtype)) if use_bias else None
+        self.time_major = time_major
+        self.dtype = dtype
+
+    def step(self, x_t: Array) -> Array:
+        """``[B, in_features] -> [B, out_features]``: the product of one step."""
+        dtype = self.dtype or x_t.dtype
+        y = x_t.astype(dtype) @ self.kernel[...].astype(dtype)
+        if self.bias is not None:
+            y = y + channels_last(self.bias[...].astype(dtype), y.ndim)
+        return y
+
+    def __call__(self, x: Array) -> Array:
+        if not self.time_major:
+            return self.step(x)
+        return split_time(self.step(merge_time(x)), x.shape[0])
+
+
+class SeqConv(nnx.Module):
+    """2-D convolution over time, NHWC, "same" padding: ``[T, B, H, W, C] -> [T, B, H', W', F]``.
+
+    With ``time_major=False`` the input is ``[B, H, W, C]`` (a static first layer under direct
+    coding). ``impl``: ``"xla"``, ``"canonical"`` or ``"auto"``, as :class:`snnjax.layers.SeqConv`.
+    """
+
+    def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, *, strides: int = 1,
+                 use_bias: bool = False, time_major: bool = True, dtype: DTypeLike | None = None,
+                 param_dtype: DTypeLike = jnp.float32, impl: str = "auto", rngs: nnx.Rngs):
+        fan_in = in_features * kernel_size * kernel_size
+        init = torch_uniform(fan_in)
+        self.kernel = nnx.Param(init(rngs.params(), (kernel_size, kernel_size, in_features, out_features), param_dtype))
+        self.bias = nnx.Param(init(rngs.params(), (out_features,), param_dtype)) if use_bias else None
+        self.strides = strides
+        self.time_major = time_major
+        self.dtype = dtype
+        self.impl = impl
+
+    def _conv(self, x: Array) -> Array:
+        dtype = self.dtype or x.dtype
+        kernel = self.kernel[...].astype(dtype)
+        strides = (self.strides, self.strides)
+        if conv_lib.resolve_impl(self.impl) == "canonical":
+            y = conv_lib.conv2d(x.astype(dtype), kernel, strides, "SAME")
+        else:
+            y = jax.lax.conv_general_dilated(x.astype(dtype), kernel, window_strides=strides, padding="SAME",
+                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        if self.bias is not None:
+            y = y + channels_last(self.bias[...].astype(dtype), y.ndim)
+        return y
+
+    def __call__(self, x: Array) -> Array:
+        if not self.time_major:
+            return self._conv(x)
+        return split_time(self._conv(merge_time(x)), x.shape[0])
