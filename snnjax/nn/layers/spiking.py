@@ -26,6 +26,7 @@ starts from the collection's ``state`` (rest if absent) and stores its final sta
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from typing import Any, Callable, Mapping
 
@@ -81,6 +82,10 @@ class NeuronConfig:
         syn_decay: synaptic current decay α (``cuba_lif``).
         unroll: ``lax.scan`` unroll factor, or ``"auto"`` (:meth:`scan_unroll`): the whole loop
             unrolled for sequences of up to :data:`AUTO_UNROLL_MAX_STEPS` steps, else 1.
+        remat: rematerialise the neuron's time loop (``jax.checkpoint`` of the whole sequence): the
+            backward pass recomputes the loop from the layer's input instead of storing every step's
+            intermediates (``[T, ...]`` arrays per step quantity), for the same values and gradients
+            (issue 33; ``model.remat`` does the same for the whole net's per-step scan).
         impl: ``scan`` (``lax.scan``, every neuron) or ``pallas`` (the fused kernel of
             :mod:`snnjax.kernels`, LIF, LLC-LIF, IF, PLIF, ALIF and CE-LIF).
         precision: ``float32``, or ``bfloat16``: the layer emits bfloat16 spikes (exactly 0/1), so
@@ -108,6 +113,7 @@ class NeuronConfig:
     syn_decay: float = 0.5
     threshold_drive: str = "u_prev"
     unroll: int | str = "auto"
+    remat: bool = False
     impl: str = "scan"
     precision: str = "float32"
 
@@ -246,8 +252,15 @@ class NeuronKind:
 
     def run(self, cfg: NeuronConfig, params: Params, x_seq: Array, state: State | None = None,
             te: Array | None = None) -> tuple[Array, State]:
-        """The kind over a sequence ``x_seq [T, ...]`` from ``state`` (None: rest)."""
+        """The kind over a sequence ``x_seq [T, ...]`` from ``state`` (None: rest); ``cfg.remat``:
+        under ``jax.checkpoint`` (the backward pass recomputes the loop instead of storing it)."""
         cfg = dataclasses.replace(cfg, unroll=cfg.scan_unroll(x_seq.shape[0]))  # "auto" resolved for this T
+        if cfg.remat:
+            return jax.checkpoint(functools.partial(self._run, cfg))(params, x_seq, state, te)
+        return self._run(cfg, params, x_seq, state, te)
+
+    def _run(self, cfg: NeuronConfig, params: Params, x_seq: Array, state: State | None,
+             te: Array | None) -> tuple[Array, State]:
         if self.sequence is not None:
             return self.sequence(cfg, params, x_seq, state, te)
         if state is None:
@@ -377,7 +390,7 @@ def _cuba_lif_kind() -> NeuronKind:
 
 # Options every kind reads (per_channel also shapes a learnt threshold, so it counts with learn_threshold).
 COMMON_OPTIONS = ("kind", "v_th", "reset", "detach_reset", "surrogate", "surrogate_param", "strict_threshold",
-                  "learn_threshold", "unroll", "impl", "precision")
+                  "learn_threshold", "unroll", "remat", "impl", "precision")
 
 # What an option is for, and where it belongs: the first half of the message for a misplaced option.
 _OPTION_MEANING = {
