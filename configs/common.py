@@ -1,7 +1,8 @@
 """Small pieces every experiment config uses: reading ``arg`` and finishing a config.
 
-A config file is run as ``--config configs/<name>.py:<arg>``; ``arg`` is a string (or None when the
-``:<arg>`` part is left out). Each config lists the values it documents in a module-level ``ARGS``
+A config is run by name, ``--config <name>:<arg>`` (``snnjax-train``, ``python -m snnjax.train``,
+and ``train.py`` in a checkout, which also takes the path ``configs/<name>.py:<arg>``); ``arg`` is a
+string (or None when the ``:<arg>`` part is left out). Each config lists the values it documents in a module-level ``ARGS``
 tuple, default first; ``tests/test_configs.py`` loads every one of them.
 """
 
@@ -23,8 +24,8 @@ def choose(arg: str | None, choices: Sequence[str], config_name: str) -> str:
     arg = str(arg).strip()
     if arg not in choices:
         raise ValueError(
-            f"configs/{config_name}.py: unknown argument {arg!r}; choose one of {list(choices)}, "
-            f"e.g. --config configs/{config_name}.py:{choices[-1]}"
+            f"config {config_name!r}: unknown argument {arg!r}; choose one of {list(choices)}, "
+            f"e.g. --config {config_name}:{choices[-1]}"
         )
     return arg
 
@@ -39,18 +40,18 @@ def positive_int(arg: str | None, default: int, config_name: str) -> int:
         value = 0
     if value < 1:
         raise ValueError(
-            f"configs/{config_name}.py: the argument must be a positive integer, got {arg!r} "
-            f"(e.g. --config configs/{config_name}.py:{default})"
+            f"config {config_name!r}: the argument must be a positive integer, got {arg!r} "
+            f"(e.g. --config {config_name}:{default})"
         )
     return value
 
 
 def no_arg(arg: str | None, config_name: str) -> None:
-    """For configs without variants: an argument (``configs/<name>.py:x``) is an error, not ignored."""
+    """For configs without variants: an argument (``<name>:x``) is an error, not ignored."""
     if arg is not None and str(arg).strip() != "":
         raise ValueError(
-            f"configs/{config_name}.py takes no argument, got {arg!r}: drop ':{arg}' "
-            f"(--config configs/{config_name}.py) and change keys with --config.<section>.<key>=<value>"
+            f"config {config_name!r} takes no argument, got {arg!r}: drop ':{arg}' "
+            f"(--config {config_name}) and change keys with --config.<section>.<key>=<value>"
         )
 
 

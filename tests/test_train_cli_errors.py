@@ -95,15 +95,15 @@ def test_argument_error_names_the_config_as_given(tmp_path):
     """A packaged name is resolved to its file, but the message quotes what the user typed."""
     rc, lines = _train(["--config=smoke:foo", "--workdir", str(tmp_path / "run")], tmp_path)
     assert rc == 1
-    assert lines == ["error: --config smoke:foo: ValueError: configs/smoke.py takes no argument, got 'foo': "
-                     "drop ':foo' (--config configs/smoke.py) and change keys with --config.<section>.<key>=<value>"]
+    assert lines == ["error: --config smoke:foo: ValueError: config 'smoke' takes no argument, got 'foo': "
+                     "drop ':foo' (--config smoke) and change keys with --config.<section>.<key>=<value>"]
 
 
 def test_argument_to_a_config_without_variants(tmp_path):
     rc, lines = _train(["--config", "configs/smoke.py:foo", "--workdir", str(tmp_path / "run")], tmp_path)
     assert rc == 1
-    assert lines == ["error: --config configs/smoke.py:foo: ValueError: configs/smoke.py takes no argument, got 'foo': "
-                     "drop ':foo' (--config configs/smoke.py) and change keys with --config.<section>.<key>=<value>"]
+    assert lines == ["error: --config configs/smoke.py:foo: ValueError: config 'smoke' takes no argument, got 'foo': "
+                     "drop ':foo' (--config smoke) and change keys with --config.<section>.<key>=<value>"]
 
 
 @pytest.mark.parametrize("inside", [False, True])
