@@ -445,18 +445,18 @@ def test_unknown_name_lists_known_names():
         assert name in str(info.value)
 
 
-def test_register_a_new_dataset(monkeypatch):
-    monkeypatch.setattr(data.registry, "LOADERS", dict(data.LOADERS))
-
+def test_register_a_new_dataset():
     def load_tiny(cfg):
         split = data.ArraySplit(np.zeros((4, 2), np.float32), np.arange(4, dtype=np.int32))
         return data.Dataset("tiny", split, split, None, 4, "classification", (2,))
 
-    data.register("tiny", load_tiny)
-    ds = data.load({"name": "tiny", "val_fraction": 0.5})
-    assert "tiny" in data.names() and ds.validation.num_examples == 2
-    with pytest.raises(ValueError, match="already registered"):
+    with data.LOADERS.scoped():
         data.register("tiny", load_tiny)
+        ds = data.load({"name": "tiny", "val_fraction": 0.5})
+        assert "tiny" in data.names() and ds.validation.num_examples == 2
+        with pytest.raises(ValueError, match="already registered"):
+            data.register("tiny", load_tiny)
+    assert "tiny" not in data.names()
 
 
 def test_default_config_has_every_key_and_locks():

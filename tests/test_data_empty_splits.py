@@ -30,22 +30,24 @@ def _loader(num_train: int, num_test: int):
     (8, 0, "test", "--config.data.num_test=N"),
     (0, 8, "train", "--config.data.num_train=N"),
 ])
-def test_an_empty_split_is_refused_at_load_time_in_one_line(monkeypatch, num_train, num_test, split, hint):
-    monkeypatch.setitem(data_lib.LOADERS, "tiny", _loader(num_train, num_test))
-    with pytest.raises(EmptySplitError, match=rf"^the {split} split of dataset 'tiny' has 0 examples; .*{hint}") as error:
-        data_lib.load({"name": "tiny"})
+def test_an_empty_split_is_refused_at_load_time_in_one_line(num_train, num_test, split, hint):
+    with data_lib.LOADERS.scoped():
+        data_lib.register("tiny", _loader(num_train, num_test))
+        with pytest.raises(EmptySplitError, match=rf"^the {split} split of dataset 'tiny' has 0 examples; .*{hint}") as error:
+            data_lib.load({"name": "tiny"})
     assert "\n" not in str(error.value)
     # train.py prints a DataNotFoundError as one line, no traceback
     line = cli_errors.explain(error.value, "/tmp/w", (data_lib.DataNotFoundError,))
     assert line == f"error (EmptySplitError): {error.value}"
 
 
-def test_a_validation_fraction_that_leaves_nothing_is_refused_in_one_line(monkeypatch):
-    monkeypatch.setitem(data_lib.LOADERS, "tiny", _loader(8, 8))
-    with pytest.raises(EmptySplitError, match=r"val_fraction=0.01 of 8 training examples leaves no validation example; "
-                                              r"use --config.data.val_fraction=0.125 or more"):
-        data_lib.load({"name": "tiny", "val_fraction": 0.01})
-    loaded = data_lib.load({"name": "tiny", "val_fraction": 0.25})
+def test_a_validation_fraction_that_leaves_nothing_is_refused_in_one_line():
+    with data_lib.LOADERS.scoped():
+        data_lib.register("tiny", _loader(8, 8))
+        with pytest.raises(EmptySplitError, match=r"val_fraction=0.01 of 8 training examples leaves no validation "
+                                                  r"example; use --config.data.val_fraction=0.125 or more"):
+            data_lib.load({"name": "tiny", "val_fraction": 0.01})
+        loaded = data_lib.load({"name": "tiny", "val_fraction": 0.25})
     assert (loaded.train.num_examples, loaded.validation.num_examples) == (6, 2)
 
 

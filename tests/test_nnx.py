@@ -126,14 +126,12 @@ def test_a_kind_registered_by_the_user_runs_in_nnx():
         init_state=lambda cfg, p, shape, dtype: neurons.lif_init_state(shape, dtype),
         create_params=lambda m, cfg, c: {"k": m.param("k", lambda key, s: jnp.full(s, 0.25), (c,))},
     )
-    layers.register_neuron("lif_learned_k_nnx_test", kind)
-    try:
+    with NEURON_KINDS.scoped():
+        layers.register_neuron("lif_learned_k_nnx_test", kind)
         layer = snnx.SpikingNeuron(N, NeuronConfig(kind="lif_learned_k_nnx_test"))
         np.testing.assert_array_equal(layer.k[...], jnp.full((N,), 0.25))
         s, _ = layer(jnp.full((T, B, N), 0.9))
         np.testing.assert_array_equal(s[:, 0, 0], [0, 1, 0, 1, 0])  # u = 0.9, 0.25·0.9 + 0.9 ≥ 1 fires, reset...
-    finally:
-        NEURON_KINDS._entries.pop("lif_learned_k_nnx_test", None)
 
 
 # --- the converter ---------------------------------------------------------------------------------

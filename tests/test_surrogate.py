@@ -162,13 +162,12 @@ def test_every_registered_surrogate_takes_its_parameter_positionally():
 
 
 def test_register_a_surrogate():
-    surrogate.register("test_steep_sigmoid", lambda alpha=20.0: surrogate.Sigmoid(alpha))
-    try:
+    with surrogate.SURROGATES.scoped():
+        surrogate.register("test_steep_sigmoid", lambda alpha=20.0: surrogate.Sigmoid(alpha))
         assert surrogate.get("test_steep_sigmoid").alpha == 20.0
         with pytest.raises(ValueError, match="already registered"):
             surrogate.register("test_steep_sigmoid", surrogate.sigmoid)
-    finally:
-        del surrogate.SURROGATES["test_steep_sigmoid"]
+    assert "test_steep_sigmoid" not in surrogate.SURROGATES
 
 
 PEER_SURROGATES = {

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import optax
 
 from snnjax.core.output import ModelOutput, read_out
+from snnjax.core.registry import Registry
 
 Array = jax.Array
 
@@ -53,20 +54,6 @@ def mse_regression(out: Array, targets: Array, readout: str = "last", reduction:
     pred = read_out(out, readout)
     pred = pred.astype(_loss_dtype(pred))[..., 0]
     return jnp.square(pred - targets.astype(pred.dtype)).mean()
-
-
-LOSSES: dict[str, Callable[..., Array]] = {
-    "mse_rate": mse_rate,
-    "cross_entropy": cross_entropy,
-    "mse_regression": mse_regression,
-}
-
-
-def get(name: str) -> Callable[..., Array]:
-    try:
-        return LOSSES[name]
-    except KeyError:
-        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}") from None
 
 
 def total_loss(
@@ -179,7 +166,10 @@ def ce_max_membrane(out: Array, labels: Array, readout: str = "mean", reduction:
     return _ce(out.astype(jnp.float32).max(axis=0), labels)
 
 
-LOSSES.update({
+LOSSES: Registry[Callable[..., Array]] = Registry("loss", {
+    "mse_rate": mse_rate,
+    "cross_entropy": cross_entropy,
+    "mse_regression": mse_regression,
     "ce_rate": ce_rate,
     "ce_count": ce_count,
     "mse_count": mse_count,
@@ -187,6 +177,20 @@ LOSSES.update({
     "mse_membrane": mse_membrane,
     "ce_max_membrane": ce_max_membrane,
 })
+
+# Which losses make sense for which task (snnjax.data.Dataset.task).
+LOSSES_FOR_TASK: dict[str, tuple[str, ...]] = {
+    "classification": ("mse_rate", "cross_entropy", "ce_rate", "ce_count", "mse_count", "tet", "mse_membrane",
+                       "ce_max_membrane"),
+    "sequence_classification": ("cross_entropy",),
+    "regression": ("mse_regression",),
+}
+
+
+def get(name: str) -> Callable[..., Array]:
+    """The loss ``fn(out, labels, readout, reduction, **options)`` registered as ``name``."""
+    return LOSSES.lookup(name)
+
 
 # The ``config.loss`` keys each loss takes (beyond name, local_weight and reduction).
 LOSS_OPTIONS: dict[str, tuple[str, ...]] = {

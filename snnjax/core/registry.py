@@ -1,16 +1,36 @@
 """Registries by name, so configs stay data and users add their own entries.
 
-``NEURON_KINDS`` (:mod:`snnjax.layers.spiking`) and ``ENCODERS`` (:mod:`snnjax.core.encoders`) are
-``Registry`` objects, like the dataset registry of :mod:`snnjax.data`::
+Everything a config names is looked up in a :class:`Registry` (big_vision's ``pp/registry.py``):
 
-    snnjax.layers.register_neuron("my_lif", NeuronKind(...))
-    snnjax.core.encoders.register("my_code", my_encoder)
+==========================================  ===========================  ==============================
+registry                                    config key                   adds an entry
+==========================================  ===========================  ==============================
+``snnjax.nn.layers.spiking.NEURON_KINDS``   ``model.neuron.kind``        ``snnjax.register_neuron``
+``snnjax.core.encoders.ENCODERS``           ``model.encoder``            ``snnjax.register_encoder``
+``snnjax.core.surrogate.SURROGATES``        ``model.neuron.surrogate``   ``snnjax.surrogate.register``
+``snnjax.io.data.registry.LOADERS``         ``data.name``                ``snnjax.data.register``
+``snnjax.nn.models.MODELS``                 ``model.arch``               ``MODELS.register``
+``snnjax.core.losses.LOSSES``               ``loss.name``                ``LOSSES.register``
+``snnjax.tool.optim.OPTIMIZERS``            ``optim.name``               ``OPTIMIZERS.register``
+``snnjax.tool.optim.SCHEDULES``             ``optim.schedule``           ``SCHEDULES.register``
+==========================================  ===========================  ==============================
+
+An entry is added by a call or as a decorator, and a test adds its own only inside ``scoped``::
+
+    surrogate.register("my_sigmoid", lambda alpha=20.0: surrogate.Sigmoid(alpha))
+
+    @LOSSES.register("my_loss")
+    def my_loss(out, labels, readout="mean", reduction="mean"): ...
+
+    with LOSSES.scoped():          # entries registered inside are gone on exit, even on error
+        LOSSES.register("test_loss", my_loss)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Generic, TypeVar
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Generic, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -23,16 +43,41 @@ class Registry(Mapping[str, T], Generic[T]):
 
     def __init__(self, what: str, entries: Mapping[str, T] | None = None):
         self._what = what
-        self._entries: dict[str, T] = dict(entries or {})
+        self._entries: dict[str, T] = {}
+        for name, entry in (entries or {}).items():
+            self.register(name, entry)
 
-    def register(self, name: str, entry: T, *, overwrite: bool = False) -> T:
-        """Adds ``entry`` under ``name``; an existing name is an error unless ``overwrite``."""
+    @overload
+    def register(self, name: str, entry: None = None, *, overwrite: bool = False) -> Callable[[T], T]: ...
+
+    @overload
+    def register(self, name: str, entry: T, *, overwrite: bool = False) -> T: ...
+
+    def register(self, name, entry=None, *, overwrite=False):
+        """Adds ``entry`` under ``name`` and returns it; an existing name is an error unless ``overwrite``.
+
+        Without ``entry`` it is a decorator, ``@REGISTRY.register("name")``, which registers the
+        function it decorates and returns it unchanged.
+        """
         if not isinstance(name, str) or not name:
             raise ValueError(f"a {self._what} name must be a non-empty string, got {name!r}")
+        if entry is None:
+            return lambda decorated: self.register(name, decorated, overwrite=overwrite)
         if name in self._entries and not overwrite:
             raise ValueError(f"{self._what} {name!r} is already registered; pass overwrite=True to replace it")
         self._entries[name] = entry
         return entry
+
+    @contextlib.contextmanager
+    def scoped(self) -> Iterator[Registry[T]]:
+        """A context in which registrations are temporary: on exit, even by an exception, the
+        registry holds exactly the entries it held on entry (for tests)."""
+        saved = dict(self._entries)
+        try:
+            yield self
+        finally:
+            self._entries.clear()
+            self._entries.update(saved)
 
     def lookup(self, name: str) -> T:
         """The entry for ``name``; an unknown name is a ``ValueError`` that lists the known ones."""
@@ -42,6 +87,7 @@ class Registry(Mapping[str, T], Generic[T]):
             raise ValueError(f"unknown {self._what} {name!r}; choose one of {self.names()}") from None
 
     def names(self) -> list[str]:
+        """The registered names, sorted."""
         return sorted(self._entries)
 
     def __getitem__(self, name: str) -> T:

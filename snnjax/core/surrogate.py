@@ -40,6 +40,8 @@ from typing import Callable, Protocol
 import jax
 import jax.numpy as jnp
 
+from snnjax.core.registry import Registry
+
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike
 
@@ -593,7 +595,7 @@ def from_primitive(primitive: Callable[..., Array], *params: ArrayLike) -> Custo
     return Custom(primitive, tuple(params))
 
 
-SURROGATES: dict[str, Callable[..., SpikeFunction]] = {
+SURROGATES: Registry[Callable[..., SpikeFunction]] = Registry("surrogate", {
     "sigmoid": sigmoid,
     "atan": atan,
     "boxcar": boxcar,
@@ -606,22 +608,19 @@ SURROGATES: dict[str, Callable[..., SpikeFunction]] = {
     "soft_sign": soft_sign,
     "straight_through": straight_through,
     "bpsa_code": bpsa_code,
-}
+})
 
 
-def register(name: str, factory: Callable[..., SpikeFunction]) -> None:
-    """Adds a surrogate by name: ``factory(param=default) -> spike function`` (its one parameter first)."""
-    if name in SURROGATES:
-        raise ValueError(f"surrogate {name!r} is already registered")
-    SURROGATES[name] = factory
+def register(
+    name: str, factory: Callable[..., SpikeFunction] | None = None, *, overwrite: bool = False
+) -> Callable[..., SpikeFunction]:
+    """Adds a surrogate by name: ``factory(param=default) -> spike function`` (its one parameter first).
+
+    Also a decorator, ``@surrogate.register("name")``; an existing name is refused unless ``overwrite``.
+    """
+    return SURROGATES.register(name, factory, overwrite=overwrite)
 
 
 def get(name: str, *args: ArrayLike, **params: ArrayLike) -> SpikeFunction:
     """Looks a spike function up by name, e.g. ``get("boxcar", width=0.2)`` or ``get("boxcar", 0.2)``."""
-    try:
-        factory = SURROGATES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown surrogate {name!r}; choose one of {sorted(SURROGATES)}"
-        ) from None
-    return factory(*args, **params)
+    return SURROGATES.lookup(name)(*args, **params)

@@ -28,13 +28,23 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
 from jax.typing import ArrayLike
 
-SCHEDULES = ("constant", "cosine", "sgdr")
+from snnjax.core.registry import Registry
+
+# optim.schedule -> f(cfg, epochs_after_warmup, unit): the schedule after warm-up, of the time since
+# the warm-up ended, in epochs (unit=1) or steps (unit = steps per epoch); see `_main_schedule`.
+SCHEDULES: Registry[Callable[[ml_collections.ConfigDict, float, int], optax.Schedule]] = Registry("schedule")
+
+# optim.name -> f(cfg, schedule): the optax transformation, without clipping (see `make_optimizer`).
+OPTIMIZERS: Registry[Callable[[ml_collections.ConfigDict, optax.Schedule], optax.GradientTransformation]] = (
+    Registry("optimizer"))
 
 
 def default_optim_config() -> ml_collections.ConfigDict:
@@ -147,25 +157,37 @@ def sgdr(peak: float, min_lr: float, period: float, mult: float, horizon: float)
     return lambda t: joined(jnp.asarray(t, jnp.float32))
 
 
+@SCHEDULES.register("constant")
+def _constant(cfg: ml_collections.ConfigDict, after_warmup: float, unit: int) -> optax.Schedule:
+    """:math:`\\eta = \\eta_{max}` (``learning_rate``)."""
+    return optax.constant_schedule(float(cfg.learning_rate))
+
+
+@SCHEDULES.register("cosine")
+def _cosine(cfg: ml_collections.ConfigDict, after_warmup: float, unit: int) -> optax.Schedule:
+    """`cosine_annealing` over ``cosine_epochs`` (0: the epochs left after the warm-up)."""
+    peak, min_lr = float(cfg.learning_rate), float(cfg.get("min_lr", 0.0))
+    period = float(cfg.get("cosine_epochs", 0.0) or 0.0) or after_warmup
+    if period <= 0.0:
+        raise ValueError(f"cosine period must be > 0 epochs, got {period}")
+    return lambda t: cosine_annealing(t, peak, min_lr, period * unit)
+
+
+@SCHEDULES.register("sgdr")
+def _sgdr(cfg: ml_collections.ConfigDict, after_warmup: float, unit: int) -> optax.Schedule:
+    """`sgdr` with period ``sgdr_period_epochs`` and multiplier ``sgdr_mult``, restarting to the run's end."""
+    peak, min_lr = float(cfg.learning_rate), float(cfg.get("min_lr", 0.0))
+    period, mult = float(cfg.sgdr_period_epochs), float(cfg.get("sgdr_mult", 1.0))
+    if period <= 0.0 or mult < 1.0:
+        raise ValueError(f"sgdr needs sgdr_period_epochs > 0 and sgdr_mult >= 1, got {period}, {mult}")
+    return sgdr(peak, min_lr, period * unit, mult, max(after_warmup, period) * unit)
+
+
 def _main_schedule(cfg: ml_collections.ConfigDict, num_epochs: float, unit: int) -> optax.Schedule:
     """The schedule after warm-up, of the time since the warm-up ended, counted in epochs
     (``unit=1``) or in steps (``unit`` = steps per epoch)."""
-    peak, min_lr = float(cfg.learning_rate), float(cfg.get("min_lr", 0.0))
-    name = cfg.get("schedule", "constant")
     after_warmup = float(num_epochs) - float(cfg.get("warmup_epochs", 0.0))
-    if name == "constant":
-        return optax.constant_schedule(peak)
-    if name == "cosine":
-        period = float(cfg.get("cosine_epochs", 0.0) or 0.0) or after_warmup
-        if period <= 0.0:
-            raise ValueError(f"cosine period must be > 0 epochs, got {period}")
-        return lambda t: cosine_annealing(t, peak, min_lr, period * unit)
-    if name == "sgdr":
-        period, mult = float(cfg.sgdr_period_epochs), float(cfg.get("sgdr_mult", 1.0))
-        if period <= 0.0 or mult < 1.0:
-            raise ValueError(f"sgdr needs sgdr_period_epochs > 0 and sgdr_mult >= 1, got {period}, {mult}")
-        return sgdr(peak, min_lr, period * unit, mult, max(after_warmup, period) * unit)
-    raise ValueError(f"unknown schedule {name!r}; choose one of {SCHEDULES}")
+    return SCHEDULES.lookup(cfg.get("schedule", "constant"))(cfg, after_warmup, unit)
 
 
 def make_schedule(cfg: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: float) -> optax.Schedule:
@@ -215,17 +237,20 @@ def make_schedule(cfg: ml_collections.ConfigDict, steps_per_epoch: int, num_epoc
 # --------------------------------------------------------------------------- optimisers
 
 
+@OPTIMIZERS.register("adam")
 def _adam(cfg, lr):
     if float(cfg.get("weight_decay", 0.0)) != 0.0:
         raise ValueError("adam takes no weight_decay; use name='adamw' (decoupled decay)")
     return optax.adam(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps)
 
 
+@OPTIMIZERS.register("adamw")
 def _adamw(cfg, lr):
     # Decoupled decay scaled by the learning rate, p <- p - lr * wd * p, as PyTorch AdamW.
     return optax.adamw(lr, b1=cfg.b1, b2=cfg.b2, eps=cfg.eps, weight_decay=cfg.weight_decay)
 
 
+@OPTIMIZERS.register("sgd")
 def _sgd(cfg, lr):
     momentum = float(cfg.get("momentum", 0.0)) or None
     sgd = optax.sgd(lr, momentum=momentum)
@@ -252,10 +277,6 @@ def _standard_promotion(tx: optax.GradientTransformation) -> optax.GradientTrans
     return optax.GradientTransformation(init, update)
 
 
-_OPTIMIZERS = {"adam": _adam, "adamw": _adamw, "sgd": _sgd}
-OPTIMIZERS = tuple(_OPTIMIZERS)
-
-
 def make_optimizer(
     cfg: ml_collections.ConfigDict, steps_per_epoch: int, num_epochs: float
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
@@ -275,11 +296,9 @@ def make_optimizer(
     Raises:
       ValueError: unknown ``name`` or ``schedule``, or inconsistent settings.
     """
-    name = cfg.name
-    if name not in _OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {OPTIMIZERS}")
+    build = OPTIMIZERS.lookup(cfg.name)
     schedule = make_schedule(cfg, steps_per_epoch, num_epochs)
-    tx = _OPTIMIZERS[name](cfg, schedule)
+    tx = build(cfg, schedule)
     clip = cfg.get("grad_clip_norm", None)
     if clip:
         tx = optax.chain(optax.clip_by_global_norm(float(clip)), tx)

@@ -43,14 +43,6 @@ from snnjax.nn.models.conv_net import ConvOptions
 from snnjax.core.output import READOUTS
 from snnjax.nn.models.spec import POOLS, parse_spec
 
-# Which losses make sense for which task (snnjax.data.Dataset.task).
-LOSSES_FOR_TASK = {
-    "classification": ("mse_rate", "cross_entropy", "ce_rate", "ce_count", "mse_count", "tet", "mse_membrane",
-                       "ce_max_membrane"),
-    "sequence_classification": ("cross_entropy",),
-    "regression": ("mse_regression",),
-}
-
 
 def _fail(problems: Sequence[str]) -> None:
     if problems:
@@ -405,7 +397,7 @@ def check_with_data(
             f"train.batch_size={t.batch_size} is larger than the {n_train} training examples of "
             f"{dataset.name!r}; use --config.train.batch_size={n_train} or less"
         )
-    allowed = LOSSES_FOR_TASK[dataset.task]
+    allowed = losses.LOSSES_FOR_TASK[dataset.task]
     if config.loss.name not in allowed:
         problems.append(
             f"loss.name={config.loss.name!r} does not fit the {dataset.task} task of {dataset.name!r}; "

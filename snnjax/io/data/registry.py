@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 import ml_collections
 
+from snnjax.core.registry import Registry
 from snnjax.io.data import augment as augment_lib
 from snnjax.io.data import neuromorphic, random_tensors, sequence_tasks, vision
 from snnjax.io.data.config import with_defaults
@@ -14,7 +15,7 @@ from snnjax.io.data.dataset import AugmentedSplit, Dataset, check_not_empty, spl
 
 Loader = Callable[[ml_collections.ConfigDict], Dataset]
 
-LOADERS: dict[str, Loader] = {
+LOADERS: Registry[Loader] = Registry("dataset", {
     "mnist": vision.load_mnist,
     "fashion_mnist": vision.load_fashion_mnist,
     "mnist_small": vision.load_mnist_small,
@@ -26,19 +27,20 @@ LOADERS: dict[str, Loader] = {
     "dvs_gesture": neuromorphic.load_dvs_gesture,
     "cifar10_dvs": neuromorphic.load_cifar10_dvs,
     "shd": neuromorphic.load_shd,
-}
+})
 
 
-def register(name: str, loader: Loader) -> None:
-    """Adds a dataset: ``loader(cfg) -> Dataset`` with ``validation=None`` (`load` adds it)."""
-    if name in LOADERS:
-        raise ValueError(f"dataset {name!r} is already registered")
-    LOADERS[name] = loader
+def register(name: str, loader: Loader | None = None, *, overwrite: bool = False) -> Loader:
+    """Adds a dataset: ``loader(cfg) -> Dataset`` with ``validation=None`` (`load` adds it).
+
+    Also a decorator, ``@snnjax.data.register("name")``; an existing name is refused unless ``overwrite``.
+    """
+    return LOADERS.register(name, loader, overwrite=overwrite)
 
 
 def names() -> list[str]:
     """The registered dataset names, sorted."""
-    return sorted(LOADERS)
+    return LOADERS.names()
 
 
 def with_augmentation(dataset: Dataset, kind: str, seed: int) -> Dataset:
@@ -71,9 +73,7 @@ def load(cfg: Mapping | ml_collections.ConfigDict) -> Dataset:
         EmptySplitError: a split has 0 examples (a ``DataNotFoundError``; one line naming it).
     """
     cfg = with_defaults(cfg)
-    if cfg.name not in LOADERS:
-        raise ValueError(f"unknown dataset {cfg.name!r}; known datasets: {', '.join(names())}")
-    dataset = LOADERS[cfg.name](cfg)
+    dataset = LOADERS.lookup(cfg.name)(cfg)
     check_not_empty(cfg.name, {"train": dataset.train, "test": dataset.test, "validation": dataset.validation})
     train, validation = split_off_validation(dataset.train, cfg.val_fraction)
     dataset = dataclasses.replace(dataset, train=train, validation=validation)

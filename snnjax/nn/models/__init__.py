@@ -18,6 +18,7 @@ from snnjax.nn.layers.spiking import NeuronConfig
 from snnjax.nn.models.conv_net import ConvOptions, ConvSNN
 from snnjax.nn.models.fold import fold_norms
 from snnjax.core.output import READOUTS, ModelOutput, read_out
+from snnjax.core.registry import Registry
 from snnjax.nn.models.sequence_net import SCANS, SequenceSNN, SequenceState
 from snnjax.nn.models.spec import Layer, parse_spec
 
@@ -128,19 +129,16 @@ def _build_sequence(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Modu
     )
 
 
-MODELS: dict[str, Callable[[ml_collections.ConfigDict, int], nn.Module]] = {
+# model.arch -> builder(cfg.model, num_outputs); MODELS.register("name", builder) adds your own.
+MODELS: Registry[Callable[[ml_collections.ConfigDict, int], nn.Module]] = Registry("model.arch", {
     "conv": _build_conv,
     "sequence": _build_sequence,
-}
+})
 
 
 def build_model(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Module:
     """The model named by ``cfg.arch``, with ``num_outputs`` classes (1 for regression)."""
-    try:
-        builder = MODELS[cfg.arch]
-    except KeyError:
-        raise ValueError(f"unknown model.arch {cfg.arch!r}; choose one of {sorted(MODELS)}") from None
-    return builder(cfg, num_outputs)
+    return MODELS.lookup(cfg.arch)(cfg, num_outputs)
 
 
 __all__ = [
