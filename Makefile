@@ -1,6 +1,7 @@
 # Two commands that set everything up themselves on a fresh machine (Python >= 3.11 needed):
 #   make smoke   train the smoke config on the shipped MNIST subset (no download)
 #   make test    run the test suite
+#   make docs    build the documentation site into build/docs/index.html (warnings are errors)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-.PHONY: install smoke test
+.PHONY: install smoke test docs
 install: $(STAMP)
 
 smoke: $(STAMP)
@@ -20,3 +21,12 @@ smoke: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
+
+DOCS_STAMP := $(VENV)/.installed-docs
+
+$(DOCS_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(BIN)/python -m sphinx -E -W --keep-going -q -b html docs build/docs

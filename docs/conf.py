@@ -1,0 +1,130 @@
+"""Sphinx configuration of the snnjax documentation site (``make docs`` builds it into build/docs).
+
+Sphinx + MyST-NB, as JAX, Flax and optax: autodoc *imports* the package, so the public paths
+(``snnjax.neurons``...), which are import-time aliases of the layer folders (``snnjax/_aliases.py``),
+are documented under the names users type. Tutorials are Jupytext percent-format ``.py`` files,
+rendered without being executed here: ``tests/test_tutorials.py`` executes each of them.
+
+Warnings are errors (``-W`` in the Makefile). Besides Sphinx's own checks (a broken reference to a
+page or a heading, a page left out of every toctree), :func:`_check_documented` makes a public name
+without a docstring a warning.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.abspath(".."))
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+project = "snnjax"
+author = "snnjax developers"
+copyright = "2026, snnjax developers"
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".py": "myst-nb"}
+# the tutorials are Jupytext percent scripts; every other .py below docs/ is excluded
+nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
+nb_execution_mode = "off"  # tests/test_tutorials.py runs them; the docs build stays fast
+exclude_patterns = ["_build", "conf.py", "results/**", "**/.ipynb_checkpoints"]
+
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+# imported-members: a public path is an alias (snnjax.surrogate is snnjax.core.surrogate), so autodoc's
+# own "defined here" test (obj.__module__ == "snnjax.surrogate") would drop every member of a module
+# without __all__; _skip_imported applies that test to the real module name instead.
+autodoc_default_options = {"members": True, "undoc-members": True, "imported-members": True}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_ivar = True  # "Attributes:" as a field list: an attribute directive would duplicate the undoc-members entry
+napoleon_custom_sections = [("Keys", "params_style")]  # config docstrings list their keys so
+
+html_theme = "furo"
+html_title = "snnjax"
+
+# Module-level public names documented in the reference that have no docstring yet. Each is shown
+# (undoc-members) but would otherwise fail the build; fix the docstring and delete the entry.
+UNDOCUMENTED_ALLOWED: set[str] = {
+    "snnjax.neurons.li_init_state",  # the resting state, as lif_init_state's docstring says for LIF
+    "snnjax.tool.train_steps.jit_eval_step",  # jit_train_step's twin for the eval step
+}
+
+_current_module: list[str] = [""]  # the module autodoc is documenting (its members come after it)
+
+
+def _remember_module(app, what, name, obj, options, lines):
+    if what == "module":
+        _current_module[0] = name
+
+
+def _documented_modules() -> list[str]:
+    """The real (folder) names of the modules the API pages document, longest first."""
+    names = set()
+    for page in glob.glob(os.path.join(os.path.dirname(__file__), "api", "*.md")):
+        for path in re.findall(r"^\.\. automodule:: (\S+)", open(page, encoding="utf-8").read(), re.M):
+            names.add(importlib.import_module(path).__name__)
+    return sorted(names, key=len, reverse=True)
+
+
+def _owner(defined_in: str) -> str | None:
+    """The documented module that ``defined_in`` belongs to (itself or a package above it)."""
+    if "owners" not in _cache:
+        _cache["owners"] = _documented_modules()
+    return next((m for m in _cache["owners"] if defined_in == m or defined_in.startswith(m + ".")), None)
+
+
+_cache: dict[str, list[str]] = {}
+
+
+def _skip_imported(app, what, name, obj, skip, options):
+    """Document each object once, on the page of the module that owns it.
+
+    A name re-exported by another documented module (``NeuronConfig`` in ``snnjax.layers``, owned by
+    ``snnjax.neurons``) is skipped there: two entries for one object are a duplicate-description
+    error. A module without ``__all__`` documents what it defines, not what it imports (``Callable``).
+    """
+    if what != "module" or skip:
+        return None
+    module = sys.modules.get(_current_module[0])
+    if module is None:
+        return None
+    defined_in = getattr(obj, "__module__", None)
+    if not isinstance(defined_in, str):
+        return None if hasattr(module, "__all__") else True
+    owner = _owner(defined_in)
+    if owner is not None and owner != module.__name__:
+        return True
+    if not hasattr(module, "__all__") and defined_in != module.__name__:
+        return True
+    return None
+
+
+def _check_documented(app, what, name, obj, options, lines):
+    """Warn (an error under ``-W``) when a module-level public function or class has no docstring."""
+    if what not in ("function", "class", "exception") or lines or name in UNDOCUMENTED_ALLOWED:
+        return
+    module_name, _, attr = name.rpartition(".")
+    if attr.startswith("_") or module_name not in sys.modules:
+        return  # a method or attribute of a class: documented with its class
+    from sphinx.util import logging
+
+    logging.getLogger(__name__).warning("public name without a docstring: %s", name, type="snnjax")
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _remember_module)
+    app.connect("autodoc-skip-member", _skip_imported)
+    app.connect("autodoc-process-docstring", _check_documented)
