@@ -1,5 +1,7 @@
 """Rematerialisation (issue 33 §2): ``neuron.remat`` recomputes a layer's time loop in the backward
-pass; values and gradients are those of the stored loop, for every registered neuron kind."""
+pass; values and gradients are those of the stored loop, for every registered neuron kind.
+``model.remat`` (:func:`snnjax.core.scan.time_scan`) does the same for the sequence net's per-step
+scan, every step or every k steps. The conv net has no per-step scan (``neuron.remat`` covers it)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from snnjax.core.scan import time_scan
 from snnjax.layers import NEURON_KINDS, NeuronConfig, SpikingNeuron
+from snnjax.models import SequenceSNN
 
 
 def _loss(config: NeuronConfig, te: jax.Array | None):
@@ -50,3 +54,112 @@ def test_remat_puts_a_checkpoint_in_the_program():
         params = layer.init(jax.random.key(0), x)
         jaxpr = jax.make_jaxpr(jax.grad(lambda p: layer.apply(p, x).sum()))(params)
         assert ("checkpoint" in str(jaxpr) or "remat" in str(jaxpr)) is expected
+
+
+# --- time_scan and model.remat: the whole net's per-step scan (snnjax.core.scan) ---------------------
+
+
+def _step(carry, x_t):
+    """A leaky, nonlinear step with a carry of two arrays and an output."""
+    u, total = carry
+    u = 0.7 * u + jnp.tanh(x_t @ jnp.ones((3, 3), x_t.dtype) * 0.3 + u)
+    return (u, total + u**2), jnp.sin(u)
+
+
+@pytest.mark.parametrize("remat", [1, 2, 4, 5, 13])  # 12 steps: k divides T, k does not, k > T
+def test_time_scan_gives_the_plain_scans_values_and_gradients(remat):
+    with jax.enable_x64(True):
+        xs = jax.random.normal(jax.random.key(0), (12, 2, 3), jnp.float64)
+        carry = (jnp.full((2, 3), 0.1, jnp.float64), jnp.zeros((2, 3), jnp.float64))
+
+        def loss(carry, xs, remat):
+            (u, total), ys = time_scan(_step, carry, xs, remat=remat)
+            weights = jnp.arange(ys.size, dtype=ys.dtype).reshape(ys.shape) / ys.size
+            return jnp.sum(ys * weights) + jnp.sum(u) + 0.1 * jnp.sum(total)
+
+        value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)), static_argnums=2)(carry, xs, 0)
+        value_r, grads_r = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)), static_argnums=2)(carry, xs, remat)
+        np.testing.assert_allclose(value_r, value, rtol=1e-12, atol=0)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12), grads_r, grads)
+        assert float(jnp.abs(grads[1]).sum()) > 0
+
+
+def test_time_scan_every_k_steps_stores_less_than_the_plain_scan():
+    xs = jnp.ones((256, 64, 64))
+    carry = jnp.zeros((64, 64))
+
+    def temp_bytes(remat):
+        def loss(xs):
+            def body(c, x_t):
+                c = jnp.tanh(c @ x_t + x_t)
+                return c, c.sum()
+            c, ys = time_scan(body, carry, xs, remat=remat)
+            return c.sum() + ys.sum()
+        return jax.jit(jax.grad(loss)).lower(xs).compile().memory_analysis().temp_size_in_bytes
+
+    plain, every_16 = temp_bytes(0), temp_bytes(16)
+    assert every_16 * 4 < plain, (plain, every_16)
+
+
+def test_time_scan_refuses_a_negative_remat():
+    with pytest.raises(ValueError, match="remat must be 0"):
+        time_scan(_step, (jnp.zeros((1, 3)), jnp.zeros((1, 3))), jnp.zeros((2, 1, 3)), remat=-1)
+
+
+SEQ_NETS = {
+    "ce_lif": dict(hidden=(8, 6)),
+    "lif-recurrent-li-readout": dict(hidden=(5, 4), recurrent_layers=(1,), readout_decay=0.8,
+                                     neuron=NeuronConfig(kind="lif", decay=0.6, v_th=0.2)),
+}
+
+
+@pytest.mark.parametrize("remat", [1, 5])  # 36 steps: every step; chunks of 5 and one of 1
+@pytest.mark.parametrize("name", sorted(SEQ_NETS))
+def test_model_remat_gives_the_per_step_scans_values_and_gradients(name, remat):
+    with jax.enable_x64(True):
+        x = jax.random.uniform(jax.random.key(1), (3, 6, 6, 1), jnp.float64)
+        y = jnp.array([0, 3, 1])
+        plain = SequenceSNN(num_outputs=4, scan="step", **SEQ_NETS[name])
+        params = jax.tree.map(lambda p: p.astype(jnp.float64), plain.init(jax.random.key(0), x, train=False)["params"])
+
+        def loss(params, model):
+            out = model.apply({"params": params}, x, train=True)
+            logits = out.out.mean(0)
+            return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1))
+
+        results = [jax.jit(jax.value_and_grad(loss), static_argnums=1)(params, model)
+                   for model in (plain, plain.clone(remat=remat), plain.clone(scan="auto", remat=remat))]
+        (v0, g0), *rest = results
+        for v, g in rest:
+            np.testing.assert_allclose(v, v0, rtol=1e-12, atol=0)
+            jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12), g, g0)
+        assert float(jnp.abs(g0["fc0"]["kernel"]).sum()) > 0
+
+
+def test_model_remat_puts_a_checkpoint_in_the_training_program():
+    x = jnp.ones((2, 4, 4, 1))
+    model = SequenceSNN(hidden=(4,), num_outputs=3)  # scan="auto": per-layer in training unless remat
+    params = model.init(jax.random.key(0), x, train=False)["params"]
+    for remat, expected in ((0, False), (2, True)):
+        m = model.clone(remat=remat)
+        jaxpr = str(jax.make_jaxpr(jax.grad(lambda p: m.apply({"params": p}, x, train=True).out.sum()))(params))
+        assert ("checkpoint" in jaxpr or "remat" in jaxpr) is expected
+
+
+def test_model_remat_refuses_the_per_layer_schedule():
+    x = jnp.ones((2, 4, 4, 1))
+    with pytest.raises(ValueError, match="model.remat=2 rematerialises the per-step scan"):
+        SequenceSNN(hidden=(4,), num_outputs=3, scan="layer", remat=2).init(jax.random.key(0), x, train=False)
+
+
+def test_the_config_check_refuses_model_remat_without_a_per_step_scan():
+    from snnjax.tool.config import base_config
+    from snnjax.tool.validate import ConfigError, check_config
+
+    config = base_config()
+    config.model.arch, config.model.remat = "sequence", 2
+    check_config(config)  # scan="auto" with remat: the per-step scan
+    for arch, scan in (("conv", "auto"), ("sequence", "layer")):
+        config.model.arch, config.model.scan = arch, scan
+        with pytest.raises(ConfigError, match=r"model.remat=2 rematerialises a sequence net's per-step scan"):
+            check_config(config)

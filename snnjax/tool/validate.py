@@ -182,6 +182,7 @@ RANGES = (
     ("model.ossa_attn_dropout", 0.0, 1.0, True, False, "a dropout rate"),
     ("model.llc_bn_alpha", 0.0, None, False, True, "LLC-BN's scale"),
     ("model.readout_decay", 0.0, 1.0, True, False, "the readout leak (0 = linear readout)"),
+    ("model.remat", 0, None, True, True, "steps between stored states of the per-step scan (0 = off)"),
     ("model.recurrent_init_scale", 0.0, None, True, True, "a weight scale"),
     ("model.te_init_std", 0.0, None, True, True, "a standard deviation"),
     ("model.votes_per_class", 1, None, True, True, "voting neurons per class"),
@@ -269,6 +270,9 @@ def _check_values(config: ml_collections.ConfigDict, problems: list[str]) -> Non
         except ValueError as error:
             problems.append(f"model.spec: {error}")
     _choice(problems, "model.scan", m.get("scan", "auto"), SCANS)
+    if m.get("remat", 0) and (m.get("arch") != "sequence" or m.get("scan", "auto") == "layer"):
+        problems.append(f"model.remat={m.remat} rematerialises a sequence net's per-step scan (model.scan='step' or 'auto'); "
+                        "for per-layer loops and conv nets set model.neuron.remat=True instead")
     if m.get("pool", "max") not in POOLS:
         problems.append(f"model.pool={m.pool!r} must be one of {list(POOLS)} (what 'p2' in the spec means)")
 

@@ -76,6 +76,8 @@ def default_model_config() -> ml_collections.ConfigDict:
     # "step" for eval on a CPU (faster there), "layer" otherwise; both compute the same function
     c.scan = "auto"
     c.readout_decay = 0.0  # > 0: a non-spiking leaky-integrator readout (Spyx LI)
+    # sequence nets: rematerialise the per-step scan (0 off, 1 every step, k every k steps; picks scan "step")
+    c.remat = 0
     # Switches for the authors' released nets (configs/*_code.py; docs/papers.md); defaults = text.
     c.trunk_calls = 1
     c.first_neuron = "shared"
@@ -126,6 +128,7 @@ def _build_sequence(cfg: ml_collections.ConfigDict, num_outputs: int) -> nn.Modu
         permutation_seed=cfg.permutation_seed,
         scan=cfg.get("scan", "auto"),
         readout_decay=float(cfg.get("readout_decay", 0.0)),
+        remat=int(cfg.get("remat", 0)),
     )
 
 

@@ -24,6 +24,12 @@ forward (docs/performance.md), and ``layer`` otherwise: in training (the per-lay
 ``T·B`` matmul per layer, faster on a CPU), on accelerators (not yet measured there), with the fused
 ``impl="pallas"`` neurons (which run whole sequences), and under :mod:`snnjax.monitor` (which records
 the per-layer ``SpikingNeuron`` calls).
+
+Memory that does not grow with T (issue 33): ``remat=k`` runs the per-step scan through
+:func:`snnjax.core.scan.time_scan`, so the backward pass stores the net's state every k steps (1:
+every step) and recomputes the steps between, for the same values and gradients; with ``scan="auto"``
+it picks the ``step`` schedule, in training too. ``neuron.remat`` is the per-layer schedule's
+counterpart (each layer's loop under ``jax.checkpoint``).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import jax.numpy as jnp
 from snnjax.core import flat_random
 from snnjax.core import neurons
 from snnjax.core import encoders
+from snnjax.core.scan import time_scan
 from snnjax.nn.layers.recurrent import RecurrentSpikingLayer, RecurrentState, recurrent_current
 from snnjax.nn.layers.spiking import NEURON_KINDS, NeuronConfig, SpikingNeuron, records, step_function
 from snnjax.nn.layers.synapse import SeqDense, sow_synops
@@ -115,6 +122,8 @@ class SequenceSNN(nn.Module):
             (the default: ``step`` for eval-mode calls on a CPU, else ``layer``; module docstring).
         readout_decay: 0 (default) for a linear readout; k > 0 passes it through a non-spiking leaky
             integrator, ``out_t = k·out_{t-1} + W h_t + b`` (Spyx ``LI``), whose state is carried too.
+        remat: rematerialise the per-step scan: 0 off, 1 every step, k > 1 every k steps
+            (:func:`snnjax.core.scan.time_scan`); needs ``scan="step"`` or ``"auto"`` (which it makes ``step``).
     """
 
     hidden: tuple[int, ...]
@@ -130,6 +139,7 @@ class SequenceSNN(nn.Module):
     permutation_seed: int = 0
     scan: str = "auto"
     readout_decay: float = 0.0
+    remat: int = 0
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool, state: SequenceState | None = None,
@@ -141,6 +151,9 @@ class SequenceSNN(nn.Module):
         """
         if self.scan not in SCANS:
             raise ValueError(f"SequenceSNN.scan must be one of {SCANS}, got {self.scan!r}")
+        if self.remat < 0 or self.remat and self.scan == "layer":
+            raise ValueError(f"model.remat={self.remat} rematerialises the per-step scan: use 0 (off), 1 (every step) "
+                             "or k > 1 (every k steps) with model.scan='step' or 'auto' (neuron.remat for 'layer')")
         if encoded:
             h = x
         else:
@@ -173,10 +186,12 @@ class SequenceSNN(nn.Module):
         """``self.scan``, with ``"auto"`` resolved (module docstring)."""
         if self.scan != "auto":
             return self.scan
-        if train or self.neuron.impl != "scan" or jax.default_backend() != "cpu":
-            return "layer"
         if self.is_mutable_collection("intermediates") or self.is_mutable_collection("membranes"):
             return "layer"  # snnjax.monitor records the per-layer SpikingNeuron calls
+        if self.remat:
+            return "step"  # the schedule model.remat applies to
+        if train or self.neuron.impl != "scan" or jax.default_backend() != "cpu":
+            return "layer"
         return "step"
 
     def _per_layer(self, h: Array, layer_states: tuple, te: Array | None) -> tuple[Array, list]:
@@ -237,9 +252,9 @@ class SequenceSNN(nn.Module):
             return (tuple(new), tuple(counts), ro), out_t
 
         zero_counts = tuple(jnp.zeros((batch, w), jnp.float32) for w in self.hidden)
-        (states, totals, readout_state), out = jax.lax.scan(
+        (states, totals, readout_state), out = time_scan(
             body, (tuple(states), zero_counts, readout_state), (h, te_seq),
-            unroll=self.neuron.scan_unroll(h.shape[0]))
+            unroll=self.neuron.scan_unroll(h.shape[0]), remat=self.remat)
         steps = h.shape[0]
         rates = [jnp.mean(total) / steps for total in totals]
         input_rates = [jnp.mean(h.astype(jnp.float32))] + rates  # what each synapse reads: h, then spikes
