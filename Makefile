@@ -1,6 +1,7 @@
 # Two commands that set everything up themselves on a fresh machine (Python >= 3.11 needed):
 #   make smoke   train the smoke config on the shipped MNIST subset (no download)
 #   make test    run the test suite
+#   make test-fast  the fast tier: the suite without the tests marked slow (pytest -m "not slow")
 #   make docs    build the documentation site into build/docs/index.html (warnings are errors)
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-.PHONY: install smoke test docs
+.PHONY: install smoke test test-fast docs
 install: $(STAMP)
 
 smoke: $(STAMP)
@@ -21,6 +22,9 @@ smoke: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 DOCS_STAMP := $(VENV)/.installed-docs
 
