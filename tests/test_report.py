@@ -9,6 +9,7 @@ import pytest
 
 from configs import smoke, smoke_ce_lif
 from snnjax import report
+from snnjax.apps import report_page
 from snnjax.tool import train_lib
 
 
@@ -115,27 +116,34 @@ def _lines(ax):
     return {line.get_label(): (line.get_xdata(), line.get_ydata()) for line in ax.get_lines()}
 
 
+FIGURES = ("curves", "firing_rates", "leaks", "raster")
+
+
+def _cells(ax):
+    """``(time step, rank)`` of the centre of every cell of a raster panel."""
+    centres = np.array([path.vertices[:4].mean(axis=0) for path in ax.collections[0].get_paths()]).reshape(-1, 2)
+    return np.rint(centres[:, 0]).astype(int), np.rint(centres[:, 1]).astype(int)
+
+
 def test_report_on_a_conv_run(conv_run, figures):
     paths = report.make_report(conv_run)
     names = {p.name for p in paths}
-    assert names == {"curves.png", "firing_rates.png", "leaks.png", "raster.png", "index.html"}
+    assert names == {f"{f}.{ext}" for f in FIGURES for ext in ("png", "svg")} | {"index.html"}
     for p in paths:
         if p.suffix == ".png":
             _png_pixels(p, figures[p.name])
-    page = (conv_run / "report" / "index.html").read_text()
-    for name in names - {"index.html"}:
-        assert f'src="{name}"' in page
     rows = report.read_metrics(conv_run)
     summary = json.loads((conv_run / "summary.json").read_text())
 
-    # curves: every logged loss and accuracy, accuracy in percent
+    # curves: every logged loss and accuracy, labelled by split, accuracy in percent
     loss_ax, acc_ax = figures["curves.png"].axes
-    for key, (x, y) in _lines(loss_ax).items():
-        np.testing.assert_array_equal(x, report.series(rows, key)[0])
-        np.testing.assert_allclose(y, report.series(rows, key)[1])
-    assert {"train/loss", "test/loss"} <= set(_lines(loss_ax))
-    x, y = _lines(acc_ax)["test/accuracy"]
+    for split, (x, y) in _lines(loss_ax).items():
+        np.testing.assert_array_equal(x, report.series(rows, f"{split}/loss")[0])
+        np.testing.assert_allclose(y, report.series(rows, f"{split}/loss")[1])
+    assert {"train", "test"} <= set(_lines(loss_ax))
+    x, y = _lines(acc_ax)["test"]
     np.testing.assert_allclose(y, 100 * report.series(rows, "test/accuracy")[1])
+    assert loss_ax.get_ylabel() == "loss (mse_rate)" and acc_ax.get_ylabel() == "accuracy (%)"
 
     # firing rates: one bar per layer with the summary's rate; one line per layer over training
     bar_ax, over_ax = figures["firing_rates.png"].axes
@@ -153,15 +161,118 @@ def test_report_on_a_conv_run(conv_run, figures):
         np.testing.assert_allclose(y, report.series(rows, f"leak/{layer}")[1])
         assert np.all((0 < y) & (y < 1))
 
-    # raster: one panel per spiking layer; its dots are that layer's spikes (most active neurons)
+    # raster: one panel per spiking layer; its cells are the spikes of that layer's spiking neurons,
+    # ranked by spike count (most active on top: counts never rise going down the rows)
     trains = report.spike_trains(report.load_run(conv_run))
     raster = figures["raster.png"].axes
     assert len(raster) == len(trains)
     for ax, (name, s) in zip(raster, trains.items()):
-        chosen = np.sort(np.argsort(-s.sum(axis=0), kind="stable")[:200])
-        t, n = np.nonzero(s[:, chosen])
-        np.testing.assert_array_equal(ax.collections[0].get_offsets(), np.stack([t, n], axis=1))
-        assert ax.get_title().startswith(f"{name}: {s.shape[1]} neurons")
+        order = report.raster_order(s)
+        t, rank = _cells(ax)
+        assert sorted(zip(t, rank)) == sorted(zip(*report.raster_cells(s, order))), name
+        counts = np.bincount(rank, minlength=len(order) + 1)[1:]
+        assert np.all(counts > 0) and np.all(np.diff(counts) <= 0), name
+        np.testing.assert_array_equal(counts, s[:, order].sum(axis=0))
+        assert ax.get_title().startswith(f"{name}: rate {report_page.format_number(float(s.mean()), 3)} on this example")
+        assert ax.yaxis_inverted() and "by spike count" in ax.get_ylabel()
+
+    # every axis of every figure is labelled, in one style (no top or right frame)
+    for name in (f"{f}.png" for f in FIGURES):
+        axes = figures[name].axes
+        for ax in axes:
+            assert ax.get_ylabel(), name
+            assert not ax.spines["top"].get_visible() and not ax.spines["right"].get_visible(), name
+        for ax in axes[-1:] if name == "raster.png" else axes:  # the raster's panels share the last one's
+            assert ax.get_xlabel(), name
+    assert raster[-1].get_xlabel() == "time step (T = 4)"
+
+
+def test_raster_order_ranks_the_spiking_neurons_by_spike_count():
+    spikes = np.array([[0, 1, 1, 0, 1],
+                       [0, 0, 1, 0, 1],
+                       [0, 1, 1, 0, 0]], np.float32)  # counts 0, 2, 3, 0, 2
+    np.testing.assert_array_equal(report.raster_order(spikes), [2, 1, 4])  # silent ones left out, ties by index
+    t, rank = report.raster_cells(spikes, report.raster_order(spikes))
+    assert sorted(zip(t.tolist(), rank.tolist())) == [(0, 1), (0, 2), (0, 3), (1, 1), (1, 3), (2, 1), (2, 2)]
+    many = (np.random.default_rng(1).random((4, 500)) < 0.3).astype(np.float32)
+    sample = report.raster_order(many, max_neurons=50)
+    assert len(sample) == len(set(sample)) == 50 and np.all(many[:, sample].sum(axis=0) > 0)
+    assert np.all(np.diff(many[:, sample].sum(axis=0)) <= 0)
+    np.testing.assert_array_equal(sample, report.raster_order(many, max_neurons=50))  # seeded: the same sample
+
+
+def test_numbers_are_rounded_to_4_significant_digits():
+    f = report_page.format_number
+    assert f(0.007086500406265259) == "0.007087"
+    assert f(418386.4164) == "418,400" and f(112896.0) == "112,896"  # a whole-number float is a count: exact
+    assert f(0.916) == "0.916" and f(0.5128205128205128) == "0.5128" and f(9.99995) == "10"
+    assert f(2.1234567e-06) == "2.123e-06" and f(161748) == "161,748" and f(None) == "–"
+    assert report_page.format_si(2.1191250416446686e-06, "J") == "2.119 µJ"
+    assert report_page.format_si(7.229769678115845e-09, "J") == "7.23 nJ"
+    assert report_page.format_percent(0.916) == "91.6 %"
+
+
+def _text(page):
+    """The page's visible text: tags dropped, entities decoded."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_the_page_rounds_numbers_and_holds_the_summary_and_config_as_tables(conv_run):
+    import re
+
+    report.make_report(conv_run)
+    page = (conv_run / "report" / "index.html").read_text()
+    summary = json.loads((conv_run / "summary.json").read_text())
+    text = _text(page.split('<table id="config">')[0])  # the config is shown as set, not rounded
+    decimals = re.findall(r"(?<![\w.])\d[\d,]*\.\d+(?:e[-+]\d+)?", text)
+    assert decimals
+    for number in decimals:
+        digits = number.split("e")[0].replace(",", "").replace(".", "").lstrip("0")
+        assert len(digits) <= 4, number
+    assert repr(summary["final_test_loss"]) not in page
+
+    for table_id in ("summary", "energy", "firing-rates", "config-changed", "config"):
+        assert f'<table id="{table_id}">' in page, table_id
+    energy = summary["energy"]
+    assert f"<td class=num>{report_page.format_number(energy['sops'])}</td>" in page  # synaptic operations, total
+    assert f"<td class=num>{report_page.format_si(energy['e_snn'], 'J')}</td>" in page
+    assert f"<td>parameters</td><td class=num>{summary['num_params']:,}</td>" in page
+    accuracy = report_page.format_percent(summary["final_test_accuracy"])
+    assert f"<td>test accuracy, final</td><td class=num>{accuracy}</td>" in page
+    for layer, rate in summary["firing_rates"].items():
+        assert f"<td>{layer}</td><td class=num>{report_page.format_number(rate)}</td>" in page
+    # the settings that differ from the defaults, with the default beside
+    assert "<td>model.spec</td><td>4c3-p2-8c3-p2-100-10</td><td>128c3-p2-128c3-p2-2048-100-10</td>" in page
+    assert "<td>model.neuron.kind</td><td>llc_lif</td><td>lif</td>" in page
+    assert "<td>train.seed</td><td>0</td>" in page.split('<table id="config">')[1]  # every setting, folded
+
+
+def test_each_figure_has_a_linked_svg_and_a_caption_in_sentences(conv_run):
+    import re
+
+    report.make_report(conv_run)
+    out = conv_run / "report"
+    page = (out / "index.html").read_text()
+    captions = dict(re.findall(r'<img src="([\w.]+)\.png"[^>]*><figcaption>(.*?)</figcaption>', page))
+    assert sorted(captions) == sorted(FIGURES)
+    for name, caption in captions.items():
+        svg = (out / f"{name}.svg").read_text()
+        assert "<svg" in svg and "<path" in svg, name  # drawn as vector paths
+        assert f'<a href="{name}.png">PNG</a> · <a href="{name}.svg">SVG</a>' in caption
+        sentences = caption.split(" <a href")[0]
+        assert sentences[0].isupper() and sentences.endswith(".") and len(sentences.split()) > 12, name
+        assert name not in sentences.split()[0]  # not a file name
+
+    # the raster says its rates are over one example, and gives the test-set rate beside each
+    summary = json.loads((conv_run / "summary.json").read_text())
+    raster = _text(captions["raster"])
+    assert "over this one example" in raster and "average over the whole test set" in raster
+    for layer, rate in summary["firing_rates"].items():
+        assert f"{layer} " in raster and f"{report_page.format_number(rate)} over the test set" in raster
+    assert "whole test set" in _text(captions["firing_rates"])
 
 
 def test_report_on_a_ce_lif_run(tmp_path, figures):
@@ -172,7 +283,7 @@ def test_report_on_a_ce_lif_run(tmp_path, figures):
         config.data.num_test = 128
     train_lib.train_and_evaluate(config, tmp_path, progress=False, devices=jax.devices()[:1])
     names = {p.name for p in report.make_report(tmp_path)}
-    assert "te_similarity.png" in names
+    assert {"te_similarity.png", "te_similarity.svg"} <= names
     # the image is the cosine similarity of the checkpoint's learned TE, [T, T] with ones on the diagonal
     te = np.asarray(report.load_run(tmp_path).variables["params"]["te"], np.float64)
     shown = figures["te_similarity.png"].axes[0].images[0].get_array()
@@ -181,4 +292,7 @@ def test_report_on_a_ce_lif_run(tmp_path, figures):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert "final_test_mse" in summary
     _, mse_ax = figures["curves.png"].axes
-    np.testing.assert_allclose(_lines(mse_ax)["test/mse"][1][-1], summary["final_test_mse"], rtol=1e-6)
+    np.testing.assert_allclose(_lines(mse_ax)["test"][1][-1], summary["final_test_mse"], rtol=1e-6)
+    assert mse_ax.get_ylabel() == "MSE"
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert f"<td>test MSE, final</td><td class=num>{report_page.format_number(summary['final_test_mse'])}</td>" in page
