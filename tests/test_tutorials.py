@@ -4,6 +4,8 @@ CPU), so the documentation site cannot show code that no longer works.
 Each tutorial is a Jupytext percent-format script; the docs build renders it without executing it
 (``make docs`` stays fast) and this test executes it. Each is sized to run in about a minute on a
 CPU; the assertions that check its results are inside the tutorial, beside the text that claims them.
+The snnjax side of each "Coming from ..." page runs too (the peers' side is not run: no PyTorch code
+is executed here).
 """
 
 import os
@@ -14,7 +16,9 @@ import sys
 
 import pytest
 
-TUTORIALS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "tutorials"
+DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+TUTORIALS = DOCS / "tutorials"
+COMING_FROM = sorted((DOCS / "coming-from").glob("*.md"))
 SCRIPTS = sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
 SLOW = {"03_training", "04_train_py"}  # a minute or more on a 2-core CPU (the "slow" marker)
 
@@ -29,11 +33,30 @@ def test_every_tutorial_is_in_the_index():
     assert listed == {p.stem for p in SCRIPTS}
 
 
+def _run(args, cwd):
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # not conftest's fake devices
+    env["JAX_PLATFORMS"] = "cpu"
+    return subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env)
+
+
+def snnjax_blocks(page: pathlib.Path) -> list[str]:
+    """The page's Python code blocks whose first line is ``# snnjax`` (the peers' blocks are not run)."""
+    blocks = re.findall(r"^```python\n(.*?)^```", page.read_text(), re.M | re.S)
+    return [b for b in blocks if b.startswith("# snnjax\n")]
+
+
+@pytest.mark.parametrize("page", COMING_FROM, ids=[p.stem for p in COMING_FROM])
+def test_coming_from_snnjax_code_runs(page, tmp_path):
+    blocks = snnjax_blocks(page)
+    assert blocks, f"{page.name} has no '# snnjax' code block"
+    proc = _run(["-c", "\n".join(blocks)], tmp_path)
+    assert proc.returncode == 0, f"{page.name}: {proc.stderr[-3000:]}"
+    loss = float(re.findall(r"^loss (\S+)$", proc.stdout, re.M)[-1])
+    assert 0.0 < loss < 10.0, loss
+
+
 @pytest.mark.parametrize("script", [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW else [])
                                     for p in SCRIPTS])
 def test_tutorial_runs(script, tmp_path):
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}  # not conftest's fake devices
-    env["JAX_PLATFORMS"] = "cpu"
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600, env=env)
+    proc = _run([str(script)], tmp_path)
     assert proc.returncode == 0, f"{script.name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
