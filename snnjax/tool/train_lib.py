@@ -344,6 +344,9 @@ class _Run:
         return f"{self.best_split}_{self.key_metric}"
 
 
+COMPILING = "compiling the train step…"  # the progress bar's description until the first call returns
+
+
 class _Loop:
     """The epochs of a run, from its restored step to its end: the stepper's calls, then the
     periodic actions after each call (log, checkpoint, stop on a signal) and at each epoch's end
@@ -360,6 +363,7 @@ class _Loop:
         self.train_metrics = _TrainMetrics(run.writer, run.length, int(tc.batch_size), guarded_names(state))
         self.final: dict[str, EvalResult] = {}
         self.bar: tqdm | None = None
+        self.compiling = True  # until the first call returns: the bar says so, not an ETA that counts compilation
 
     # ------------------------------------------------------------------ the epochs
 
@@ -383,7 +387,8 @@ class _Loop:
         i = self.step - epoch * length.steps_per_epoch
         epoch_end = epoch * length.steps_per_epoch + n_steps
         permutation = epoch_permutation(int(run.config.train.seed), epoch, run.dataset.train.num_examples)
-        self.bar = tqdm(total=n_steps, initial=i, desc=f"epoch {epoch + 1}/{length.num_epochs}",
+        desc = f"epoch {epoch + 1}/{length.num_epochs}"
+        self.bar = tqdm(total=n_steps, initial=i, desc=f"{desc}: {COMPILING}" if self.compiling else desc,
                         disable=not (run.chief and run.progress), file=sys.stderr, dynamic_ncols=True, leave=False)
         run.stepper.start_epoch(epoch, permutation, i, n_steps, prepare_next=epoch + 1 < length.num_epochs)
         while i < n_steps:
@@ -400,6 +405,10 @@ class _Loop:
 
     def _after_call(self, epoch: int, n: int, metrics: Any, at_epoch_end: bool) -> None:
         """The periodic actions after ``n`` steps ran: clock, progress, log, checkpoint, stop signal."""
+        if self.compiling:  # the first call compiled: the bar's clock restarts now, so its rate and ETA leave it out
+            self.compiling = False
+            self.bar.unpause()
+            self.bar.set_description(f"epoch {epoch + 1}/{self.run.length.num_epochs}")
         self.bar.update(n)
         if not self.clock.running:  # time from the end of the first call: leaves compilation out
             jax.block_until_ready(metrics)
