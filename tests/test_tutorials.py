@@ -20,7 +20,7 @@ DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 TUTORIALS = DOCS / "tutorials"
 COMING_FROM = sorted((DOCS / "coming-from").glob("*.md"))
 SCRIPTS = sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
-SLOW = {"03_training", "04_train_py"}  # a minute or more on a 2-core CPU (the "slow" marker)
+SLOW = {"03_training", "04_train_py", "07_nir"}  # a minute or more on a 2-core CPU (the "slow" marker)
 
 
 def test_the_tutorials_are_found():
