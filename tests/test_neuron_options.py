@@ -64,9 +64,13 @@ def test_per_channel_counts_for_every_kind_with_a_learnt_threshold():
 
 
 def test_a_kind_registered_without_options_checks_nothing():
-    kind = dataclasses.replace(NEURON_KINDS.lookup("lif"), options=None)
-    assert unused_options(NeuronConfig(kind="lif").replace(), kind) == []
-    assert NeuronKind.__dataclass_fields__["options"].default is None
+    lif = NEURON_KINDS.lookup("lif")
+    kind = NeuronKind(step=lif.step, init_state=lif.init_state)  # the 0.1 form declares no options
+    assert kind.options is None and NeuronKind.options is None
+    with NEURON_KINDS.scoped():
+        NEURON_KINDS.register("test_no_options", kind)
+        assert NeuronConfig(kind="test_no_options", beta=0.95).beta == 0.95
+        assert unused_options(NeuronConfig(kind="test_no_options", beta=0.95), lif) != []
 
 
 def test_the_config_check_reports_it_before_anything_runs():

@@ -179,3 +179,129 @@ def test_single_step_functions_in_a_user_scan():
     chex.assert_trees_all_equal(s, neurons.ce_lif(x, te)[0])
     _, s = jax.lax.scan(lambda st, x_t: neurons.llc_lif_step(st, x_t, jnp.float32(0.2)), neurons.lif_init_state((2, 3)), x)
     chex.assert_trees_all_equal(s, NEURONS["llc_lif"](x)[0])
+
+
+# --- every registered kind, through its NeuronKind (the registry, not a hand list) -----------------
+
+from snnjax.core.neurons import NEURON_KINDS, NeuronConfig, NeuronKind, register_neuron  # noqa: E402
+from snnjax.core.neurons.kind import layer_parameters, per_layer_or_channel  # noqa: E402
+
+
+def _kind_inputs(name: str, cfg: NeuronConfig, shape=(6, 3, 4)):
+    """The kind, its parameters at their initial values, an input ``[T, B, N]`` and CE-LIF's ``te``."""
+    kind = NEURON_KINDS.lookup(name)
+    specs = layer_parameters(cfg, shape[-1])
+    params = {n: spec.initial_value(jax.random.key(i)) for i, (n, spec) in enumerate(specs.items())}
+    te = 0.05 * jnp.ones((shape[0], shape[-1]), jnp.float32) if kind.needs_te else None
+    return kind, params, _x(shape), te
+
+
+def check_kind_contract(name: str, cfg: NeuronConfig | None = None) -> None:
+    """What every registered kind must do: binary spikes of the input's shape and dtype, a state of
+    one step's shape; its sequence equals a scan of its step from its initial state; jit, vmap and
+    remat agree with eager; a state carried across two calls equals one call; finite, non-zero
+    gradients to the input and to every parameter."""
+    cfg = cfg or NeuronConfig(kind=name, v_th=0.5)
+    kind, params, x, te = _kind_inputs(name, cfg)
+    T, B, N = x.shape
+    s, state = kind.run(cfg, params, x, None, te)
+    chex.assert_shape(s, x.shape)
+    chex.assert_type(s, jnp.float32)
+    assert set(np.unique(np.asarray(s))) == {0.0, 1.0}, "the input must make the neurons fire sometimes"
+    for leaf in jax.tree.leaves(state):
+        chex.assert_shape(leaf, (B, N))
+    # the sequence is the step, scanned from the initial state
+    step = kind.step(cfg, params)
+    xs = x if te is None else (x, te)
+    body = (lambda st, x_t: step(st, x_t)) if te is None else (lambda st, xs_t: step(st, *xs_t))
+    state_scan, s_scan = jax.lax.scan(body, kind.init_state(cfg, params, (B, N), x.dtype), xs)
+    chex.assert_trees_all_close((s_scan, state_scan), (s, state), rtol=1e-6, atol=1e-6)
+    # jit; vmap over a second batch axis placed after time
+    run = lambda p, x, state=None, te=te: kind.run(cfg, p, x, state, te)  # noqa: E731
+    chex.assert_trees_all_close(jax.jit(run)(params, x), (s, state), rtol=1e-6, atol=1e-6)
+    s_v, _ = jax.vmap(lambda x: run(params, x), in_axes=1, out_axes=1)(jnp.stack([x, 2 * x], axis=1))
+    chex.assert_trees_all_close(s_v[:, 0], s)
+    # a state carried across calls
+    k = T // 2
+    s1, st1 = kind.run(cfg, params, x[:k], None, None if te is None else te[:k])
+    s2, st2 = kind.run(cfg, params, x[k:], st1, None if te is None else te[k:])
+    np.testing.assert_array_equal(np.concatenate([s1, s2]), np.asarray(s))
+    chex.assert_trees_all_close(st2, state, rtol=1e-6, atol=1e-6)
+    # gradients, the same under remat
+    w = _x(x.shape, seed=1)
+    loss = lambda p, x, c=cfg: jnp.sum(kind.run(c, p, x, None, te)[0] * w)  # noqa: E731
+    g_p, g_x = jax.grad(loss, argnums=(0, 1))(params, x)
+    assert np.all(np.isfinite(g_x)) and np.abs(np.asarray(g_x)).sum() > 0
+    for n, g in g_p.items():
+        assert np.all(np.isfinite(g)) and np.abs(np.asarray(g)).sum() > 0, n
+    g_remat = jax.grad(lambda p, x: loss(p, x, cfg.replace(remat=True)), argnums=(0, 1))(params, x)
+    chex.assert_trees_all_close(g_remat, (g_p, g_x), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(NEURON_KINDS))
+def test_every_registered_kind_keeps_the_contract(name):
+    check_kind_contract(name)
+
+
+@pytest.mark.parametrize("name", sorted(NEURON_KINDS))
+def test_every_registered_kind_keeps_the_contract_with_a_learnt_threshold(name):
+    check_kind_contract(name, NeuronConfig(kind=name, v_th=0.5, learn_threshold=True, per_channel=True))
+
+
+class _SigmoidLeakLIF(NeuronKind):
+    """A new neuron as a user writes it, in one class: a LIF whose leak ``sigmoid(d)`` is learnt."""
+
+    options = ("per_channel", "bpta_alpha", "decay_input")
+
+    def parameters(self, cfg, channels):
+        return {"d": per_layer_or_channel(cfg, channels, 1.0)}
+
+    def init_state(self, cfg, params, shape, dtype):
+        return neurons.lif_init_state(shape, dtype)
+
+    def step(self, cfg, params):
+        kwargs = cfg.step_kwargs(params)
+        return lambda state, x_t, te_t=None: neurons.lif_step(state, x_t, decay=jax.nn.sigmoid(params["d"]), **kwargs)
+
+
+def test_a_new_kind_is_one_class_and_one_registration():
+    """Registered (in a scoped registry), it keeps the contract, its options are checked, and the
+    Linen and NNX layers create its parameter by its name, shape and initial value."""
+    from flax import nnx
+
+    from snnjax import layers
+    from snnjax import nnx as snnx
+
+    with NEURON_KINDS.scoped():
+        register_neuron("test_sigmoid_leak")(_SigmoidLeakLIF)
+        check_kind_contract("test_sigmoid_leak")
+        check_kind_contract("test_sigmoid_leak", NeuronConfig(kind="test_sigmoid_leak", v_th=0.5, per_channel=True))
+        with pytest.raises(ValueError, match=r"^neuron\.decay=0\.9 is not read by 'test_sigmoid_leak' neurons"):
+            NeuronConfig(kind="test_sigmoid_leak", decay=0.9)
+        cfg = NeuronConfig(kind="test_sigmoid_leak", per_channel=True)
+        x = _x((5, 2, 3))
+        variables = layers.SpikingNeuron(cfg).init(jax.random.key(0), x)
+        np.testing.assert_array_equal(variables["params"]["d"], np.ones(3, np.float32))
+        nnx_layer = snnx.SpikingNeuron(3, cfg, rngs=nnx.Rngs(0))
+        np.testing.assert_array_equal(nnx_layer.d[...], np.ones(3, np.float32))
+        np.testing.assert_array_equal(nnx_layer(x)[0], layers.SpikingNeuron(cfg).apply(variables, x))
+    assert "test_sigmoid_leak" not in NEURON_KINDS
+
+
+def test_the_old_functional_form_still_builds_a_kind():
+    """``NeuronKind(step=..., init_state=..., create_params=...)`` (0.1): the functions stand in for
+    the methods, and ``create_params``'s ``module.param`` calls become parameter specs."""
+    kind = NeuronKind(
+        step=lambda cfg, p: lambda st, x, te=None: neurons.lif_step(st, x, decay=p["k"], **cfg.step_kwargs(p)),
+        init_state=lambda cfg, p, shape, dtype: neurons.lif_init_state(shape, dtype),
+        create_params=lambda m, cfg, c: {"k": m.param("k", lambda key, s: jnp.full(s, 0.25), (c,))},
+        options=(),
+    )
+    specs = kind.parameters(NeuronConfig(), 4)
+    assert list(specs) == ["k"] and specs["k"].shape == (4,)
+    np.testing.assert_array_equal(specs["k"].initial_value(jax.random.key(0)), np.full(4, 0.25, np.float32))
+    with NEURON_KINDS.scoped():
+        register_neuron("test_functional_lif", kind)
+        check_kind_contract("test_functional_lif")
+    with pytest.raises(TypeError, match="unknown keyword 'create_param'.*it takes needs_te"):
+        NeuronKind(create_param=lambda m, cfg, c: {})

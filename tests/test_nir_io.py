@@ -18,7 +18,7 @@ from trained_like import nir_net_config, trained_like_variables
 
 nir = pytest.importorskip("nir")
 
-from snnjax import models, neurons
+from snnjax import layers, models, neurons
 from snnjax import nir as nir_io
 
 T = 4
@@ -567,10 +567,16 @@ def test_an_option_the_exporter_does_not_declare_is_refused_by_name(monkeypatch)
     monkeypatch.setattr(nir_export, "EXPORTED_OPTIONS", undeclared)
     with pytest.raises(ValueError, match=r"model.dropout=0.3: the NIR exporter does not write it"):
         nir_io.export_nir(cfg, {"params": {}}, (16,))
-    monkeypatch.setitem(nir_export.NIR_NEURONS, "lif", nir_export.NirNeuron(lambda c, p: c.decay, ()))
-    cfg.neuron.decay = 0.7  # lif's decay, no longer declared
-    with pytest.raises(ValueError, match=r"neuron.decay=0.7: the NIR exporter does not write it"):
-        nir_io.export_nir(cfg, {"params": {}}, (16,))
+    lif = layers.NEURON_KINDS.lookup("lif")
+
+    class LIFWithoutDecay(type(lif)):
+        nir_options = ("decay_input",)  # lif's decay, no longer declared
+
+    with layers.NEURON_KINDS.scoped():
+        layers.register_neuron("lif", LIFWithoutDecay, overwrite=True)
+        cfg.neuron.decay = 0.7
+        with pytest.raises(ValueError, match=r"neuron.decay=0.7: the NIR exporter does not write it"):
+            nir_io.export_nir(cfg, {"params": {}}, (16,))
 
 
 def test_nir_io_is_a_deprecated_alias_of_snnjax_nir():
@@ -578,7 +584,54 @@ def test_nir_io_is_a_deprecated_alias_of_snnjax_nir():
     import sys
 
     sys.modules.pop("snnjax.nir_io", None)
-    with pytest.warns(DeprecationWarning, match="snnjax.nir_io is deprecated .*import from snnjax.nir"):
+    with pytest.warns(DeprecationWarning, match=r"snnjax\.nir_io moved to snnjax\.io\.nir"):
         old = importlib.import_module("snnjax.nir_io")
     assert old.export_nir is nir_io.export_nir and old.import_nir is nir_io.import_nir
     assert set(old.__all__) == set(nir_io.__all__)
+
+
+class _Leak09(layers.NeuronKind):
+    """A new kind, as a user writes it: LIF with its leak fixed at 0.9, no NIR form declared."""
+
+    options = ()
+
+    def init_state(self, cfg, params, shape, dtype):
+        return neurons.lif_init_state(shape, dtype)
+
+    def step(self, cfg, params):
+        kwargs = cfg.step_kwargs(params)
+        return lambda state, x_t, te_t=None: neurons.lif_step(state, x_t, decay=0.9, **kwargs)
+
+
+class _Leak09AsNIR(_Leak09):
+    nir_options = ()  # the node carries no option of its own: the leak is fixed
+
+    def nir_leak(self, cfg, params):
+        return 0.9
+
+
+def test_a_new_kind_gets_its_nir_decision_from_what_it_declares():
+    """Registered without a NIR form it is refused by name; declaring ``nir_options`` and
+    ``nir_leak`` is all it takes to be written as NIR's LIF (tau = dt / (1 - k), R = 1 / (1 - k))."""
+    with layers.NEURON_KINDS.scoped():
+        layers.register_neuron("test_leak09", _Leak09)
+        cfg = _config("16-20-10", {"norm": "none", "neuron.kind": "test_leak09"})
+        variables = jitted.init(models.build_model(cfg, 10), {"params": jax.random.PRNGKey(0)}, jnp.zeros((1, 16)),
+                                train=False)
+        with pytest.raises(ValueError, match=r"'test_leak09' neurons \(neuron.kind='test_leak09'\): the exporter maps "
+                                             r"only lif, llc_lif, if to NIR's LIF/IF nodes"):
+            nir_io.export_nir(cfg, variables, (16,))
+        layers.register_neuron("test_leak09", _Leak09AsNIR, overwrite=True)
+        assert "test_leak09" in nir_io.nir_neuron_kinds()
+        graph = nir_io.export_nir(cfg, variables, (16,))
+        for name in ("fc0_neuron", "fc1_neuron"):
+            node = graph.nodes[name]
+            assert isinstance(node, nir.LIF)
+            np.testing.assert_allclose(node.tau, 1e-4 / 0.1, rtol=1e-6)
+            np.testing.assert_allclose(node.r, 10.0, rtol=1e-6)
+    assert "test_leak09" not in nir_io.nir_neuron_kinds()
+
+
+def test_remat_is_forward_neutral_for_the_export():
+    cfg = _config("16-20-10", {"norm": "none", "neuron.remat": True})
+    assert nir_io.unsupported_features(models.build_model(cfg, 10)) == []

@@ -5,6 +5,10 @@ Each neuron has a single-step function ``(state, x_t) -> (state, s_t)`` and a mu
 arguments ``v_th``, ``spike_fn``, ``state``, ``reset`` and ``detach_reset``; the LIF family (LIF,
 LLC-LIF, IF, PLIF, ALIF, CE-LIF) also ``bpta_alpha``. ``leaky`` and ``cuba_lif`` follow snnTorch's
 convention of resetting by the previous step's spike.
+
+What a layer needs to use a neuron by name is its kind (:mod:`snnjax.core.neurons.kind`): the
+:class:`NeuronKind` classes of :mod:`snnjax.core.neurons.kinds`, registered in :data:`NEURON_KINDS`
+and configured by :class:`NeuronConfig`.
 """
 
 from snnjax.core.neurons.alif import ALIFState, alif, alif_init_state, alif_step
@@ -24,6 +28,8 @@ from snnjax.core.neurons.lif import (
 )
 from snnjax.core.neurons.parallel import li_parallel, lif_no_reset, lif_no_reset_step, linear_recurrence, psn, psn_init
 from snnjax.core.neurons.plif import plif, plif_leak, plif_step, plif_w_init
+from snnjax.core.neurons.kind import NEURON_KINDS, NeuronConfig, NeuronKind, ParamSpec, register_neuron  # noqa: I001
+from snnjax.core.neurons import kinds  # noqa: E402,F401  registers the built-in kinds
 
 __all__ = [
     "ALIFState",
@@ -33,6 +39,10 @@ __all__ = [
     "LIState",
     "LeakyState",
     "LIFState",
+    "NEURON_KINDS",
+    "NeuronConfig",
+    "NeuronKind",
+    "ParamSpec",
     "alif",
     "alif_init_state",
     "alif_step",
@@ -66,4 +76,5 @@ __all__ = [
     "plif_w_init",
     "psn",
     "psn_init",
+    "register_neuron",
 ]

@@ -8,9 +8,6 @@ docs/nir.md says what SpikingJelly, snnTorch and Norse read and write.
 """
 
 from snnjax.io.nir.export import (
-    EXPORTED_NEURON_KINDS,
-    NIR_NEURONS,
-    NirNeuron,
     conv_to_nir,
     dense_to_nir,
     export_nir,
@@ -25,18 +22,17 @@ from snnjax.io.nir.mapping import (
     check_dt,
     check_neuron_node,
     lif_to_nir,
+    neuron_problems,
+    nir_neuron_kinds,
     nir_if_to_euler,
     nir_lif_to_euler,
 )
 
 __all__ = [
     "DEFAULT_DT",
-    "EXPORTED_NEURON_KINDS",
-    "NIR_NEURONS",
     "SPIKE_CONDITIONS",
     "SUPPORTED_NODES",
     "EulerLIF",
-    "NirNeuron",
     "chain_order",
     "check_dt",
     "check_neuron_node",
@@ -45,8 +41,10 @@ __all__ = [
     "export_nir",
     "import_nir",
     "lif_to_nir",
+    "neuron_problems",
     "nir_if_to_euler",
     "nir_lif_to_euler",
+    "nir_neuron_kinds",
     "unsupported_features",
     "vote_to_nir",
 ]

@@ -15,10 +15,12 @@ What the export writes
 ----------------------
 Only what is declared exportable; every other setting with a non-default value is refused by name.
 
-* Neuron kinds (:data:`NIR_NEURONS`): ``lif`` and ``llc_lif`` (→ ``LIF``, or ``IF`` for a leak of
-  exactly 1) and ``if`` (→ ``IF``), each with the :class:`~snnjax.layers.spiking.NeuronConfig`
-  options it writes; hard reset only. Options that do not change the forward pass
-  (:data:`FORWARD_NEUTRAL`: surrogate, ``detach_reset``, BPTA, scan/kernel settings) are not written.
+* Neuron kinds: those whose :class:`~snnjax.core.neurons.NeuronKind` declares a NIR form
+  (``nir_options``, ``nir_leak``; :func:`~snnjax.io.nir.mapping.neuron_problems`): ``lif`` and
+  ``llc_lif`` (→ ``LIF``, or ``IF`` for a leak of exactly 1) and ``if`` (→ ``IF``), each with the
+  options its form carries; hard reset only. Options that do not change the forward pass
+  (:data:`~snnjax.io.nir.mapping.FORWARD_NEUTRAL`: surrogate, ``detach_reset``, BPTA, scan/kernel
+  settings) are not written.
 * Layers (:data:`EXPORTED_LAYERS`): conv blocks (→ ``Conv2d`` with bias + neuron), average pooling
   (``AvgPool2d``, or ``SumPool2d`` with the :math:`1/k^2` folded into the next layer), dense blocks
   (``Affine`` + neuron), voting (an ``Affine`` with weight :math:`1/G` on each class's group of
@@ -35,53 +37,21 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import ml_collections
 import numpy as np
-from jax.typing import ArrayLike
 
 try:
     import nir
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("snnjax.nir needs the 'nir' package: pip install 'nir>=1.0' (or snnjax[nir])") from err
 
-from snnjax.core import neurons
-from snnjax.nn.layers.spiking import NeuronConfig
 from snnjax.nn.models import build_model, fold_norms
 from snnjax.nn.models.conv_net import ConvOptions, ConvSNN
-from snnjax.io.nir.mapping import DEFAULT_DT, SPIKE_CONDITIONS, check_dt, lif_to_nir
+from snnjax.io.nir.mapping import DEFAULT_DT, SPIKE_CONDITIONS, check_dt, lif_to_nir, neuron_leak, neuron_problems
 
-
-@dataclasses.dataclass(frozen=True)
-class NirNeuron:
-    """How one neuron kind is written to NIR.
-
-    Attributes:
-        leak: ``leak(neuron_config, block_params) -> k``, the layer's leak in [0, 1] (a scalar or
-            ``[C]``); 1 writes ``IF``.
-        options: the :class:`NeuronConfig` options this kind's export writes, besides
-            :data:`WRITTEN_BY_EVERY_KIND`.
-    """
-
-    leak: Callable[[NeuronConfig, Mapping[str, Any]], ArrayLike]
-    options: tuple[str, ...]
-
-
-NIR_NEURONS: dict[str, NirNeuron] = {
-    "lif": NirNeuron(lambda cfg, p: cfg.decay, ("decay", "decay_input")),
-    "llc_lif": NirNeuron(
-        lambda cfg, p: np.asarray(neurons.llc_leak(p["a"], cfg.decay_input)), ("a_init", "per_channel", "decay_input")
-    ),
-    "if": NirNeuron(lambda cfg, p: 1.0, ()),
-}
-"""The neuron kinds the exporter writes; every other kind is refused by name."""
-
-EXPORTED_NEURON_KINDS = tuple(NIR_NEURONS)
-WRITTEN_BY_EVERY_KIND = ("kind", "v_th", "strict_threshold")
-FORWARD_NEUTRAL = ("detach_reset", "bpta_alpha", "surrogate", "surrogate_param", "unroll", "impl", "precision")
-"""Neuron options that leave the float32 forward pass as written (gradients, scan and kernel settings)."""
 
 EXPORTED_OPTIONS = {
     "written": ("time_steps", "encoder", "readout", "votes_per_class", "permutation_seed"),
@@ -96,15 +66,6 @@ EXPORTED_LAYERS = ("conv", "pool", "dense", "vote", "dropout")
 
 # Why a refused setting cannot be written (the generic reason names the option and its value).
 _WHY = {
-    "neuron.kind=alif": "ALIF neurons (neuron.kind='alif'): NIR 1.0 has no adaptive-threshold neuron",
-    "neuron.kind=ce_lif": "CE-LIF neurons (neuron.kind='ce_lif'): NIR 1.0 has no neuron with a learned temporal "
-    "threshold",
-    "neuron.reset": "soft reset (neuron.reset='soft'): NIR's LIF/IF reset the membrane to v_reset; "
-    "a subtractive reset has no NIR 1.0 equivalent",
-    "neuron.learn_threshold": "a learned threshold (neuron.learn_threshold=True): the exporter writes the config's "
-    "v_th",
-    "neuron.surrogate=bpsa_code": "the released BP-STA spike value u/(u + 1e-12) (neuron.surrogate='bpsa_code'): NIR "
-    "neurons emit spikes of 1; export with surrogate='bpsa' (the same forward up to 1e-12)",
     "relu_before_neuron": "ReLU before the neurons (model.relu_before_neuron=True): NIR 1.0 has no ReLU node",
     "ossa": "OSSA (model.ossa=True): onset spiking self-attention (a softmax at t = 0) has no NIR node",
     "trunk_calls": "the released llc-lif trunk's double call (model.trunk_calls=2): a NIR graph runs each node once "
@@ -113,33 +74,6 @@ _WHY = {
     "node per layer for all steps",
     "dense_relu": "ReLU before the dense neurons (model.dense_relu=True): NIR 1.0 has no ReLU node",
 }
-
-
-def _neuron_problems(neuron: NeuronConfig) -> list[str]:
-    """The neuron settings NIR export does not write, one line each."""
-    exporter = NIR_NEURONS.get(neuron.kind)
-    problems = []
-    if exporter is None:  # named; of its options only those every kind reads are checked
-        generic = (
-            f"{neuron.kind!r} neurons (neuron.kind={neuron.kind!r}): the exporter maps only "
-            f"{', '.join(EXPORTED_NEURON_KINDS)} to NIR's LIF/IF nodes"
-        )
-        problems.append(_WHY.get(f"neuron.kind={neuron.kind}", generic))
-        kind_options = {f.name for f in dataclasses.fields(NeuronConfig)} - {"reset", "surrogate", "learn_threshold"}
-    else:
-        kind_options = set(exporter.options)
-    handled = set(WRITTEN_BY_EVERY_KIND) | kind_options | set(FORWARD_NEUTRAL)
-    for field in dataclasses.fields(NeuronConfig):
-        value = getattr(neuron, field.name)
-        if field.name == "reset" and value != "hard":
-            problems.append(_WHY["neuron.reset"])
-        elif field.name == "surrogate" and value == "bpsa_code":
-            problems.append(_WHY["neuron.surrogate=bpsa_code"])
-        elif field.name not in handled and value != field.default:
-            problems.append(
-                _WHY.get(f"neuron.{field.name}", f"neuron.{field.name}={value!r}: the NIR exporter does not write it")
-            )
-    return problems
 
 
 def _option_problems(opts: ConvOptions) -> list[str]:
@@ -179,7 +113,7 @@ def _layer_problems(model: ConvSNN) -> list[str]:
 
 def unsupported_features(model: ConvSNN) -> list[str]:
     """What in ``model`` the NIR export does not write, one readable line each (empty: exportable)."""
-    return _layer_problems(model) + _neuron_problems(model.neuron) + _option_problems(model.opts)
+    return _layer_problems(model) + neuron_problems(model.neuron) + _option_problems(model.opts)
 
 
 def _as_config(model_cfg: Any) -> ml_collections.ConfigDict:
@@ -253,11 +187,6 @@ def _pool_node(k: int, kind: str) -> nir.NIRNode:
     size = np.array([k, k])
     cls = nir.AvgPool2d if kind == "avg" else nir.SumPool2d
     return cls(kernel_size=size, stride=size.copy(), padding=np.zeros(2, dtype=size.dtype))
-
-
-def _leak(neuron: NeuronConfig, params: Mapping[str, Any]) -> Any:
-    """The leak ``k`` of a block's neurons (:data:`NIR_NEURONS`)."""
-    return NIR_NEURONS[neuron.kind].leak(neuron, params)
 
 
 def _channel_leak(k: Any, shape: tuple[int, ...]) -> Any:
@@ -361,7 +290,7 @@ def _export_chain(
             _check_width(f"conv{n_conv}", shape[0], np.shape(block["conv"]["kernel"])[2])
             node = conv_to_nir(block["conv"]["kernel"], block["conv"].get("bias"), shape[1:], scale)
             shape = (node.weight.shape[0],) + shape[1:]
-            k = _channel_leak(_leak(neuron, block), shape)
+            k = _channel_leak(neuron_leak(neuron, block), shape)
             lif = lif_to_nir(k, neuron.v_th, shape, decay_input=neuron.decay_input, dt=dt, dtype=node.weight.dtype)
             chain += [(f"conv{n_conv}", node), (f"conv{n_conv}_neuron", lif)]
             scale, n_conv = 1.0, n_conv + 1
@@ -379,7 +308,7 @@ def _export_chain(
             _check_width(f"fc{n_dense}", shape[0], np.shape(block["kernel"])[0])
             node = dense_to_nir(block["kernel"], block.get("bias"), chw, scale)
             shape = (node.weight.shape[0],)
-            k = _leak(neuron, params.get(f"fc{n_dense}_neuron", {}))
+            k = neuron_leak(neuron, params.get(f"fc{n_dense}_neuron", {}))
             lif = lif_to_nir(k, neuron.v_th, shape, decay_input=neuron.decay_input, dt=dt, dtype=node.weight.dtype)
             chain += [(f"fc{n_dense}", node), (f"fc{n_dense}_neuron", lif)]
             scale, n_dense = 1.0, n_dense + 1

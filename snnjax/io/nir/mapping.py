@@ -48,8 +48,17 @@ threshold, or :math:`\\Delta t \\le 0` is refused, naming the node and the value
 (:func:`check_dt`, :func:`check_neuron_node`): such a graph would run as a silent, all-zero or
 diverging network.
 
+Which neurons
+-------------
+A neuron kind says itself what NIR can express of it (:class:`snnjax.core.neurons.NeuronKind`):
+``nir_options``, the :class:`~snnjax.core.neurons.NeuronConfig` options its NIR LIF/IF node
+carries, and ``nir_leak(cfg, params)``, the node's leak :math:`k`; a kind without ``nir_options``
+is refused by name (with its ``nir_refusal``). Every kind is written with a hard reset and its
+config's threshold; :func:`neuron_problems` refuses by name every other option away from its
+default, except those that leave the forward pass unchanged (:data:`FORWARD_NEUTRAL`).
+
 Threshold rule
---------------
+----------------
 This is the one place that states it. NIR 1.0 defines the spike as :math:`v > v_\\mathrm{threshold}`
 (snnTorch's rule); snnjax's default and SpikingJelly's is :math:`v \\ge v_\\mathrm{th}`
 (``neuron.strict_threshold=True`` selects :math:`>`). The import follows NIR
@@ -66,6 +75,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+import dataclasses
+
 import numpy as np
 from jax.typing import ArrayLike
 
@@ -74,11 +85,67 @@ try:
 except ImportError as err:  # pragma: no cover - depends on the environment
     raise ImportError("snnjax.nir needs the 'nir' package: pip install 'nir>=1.0' (or snnjax[nir])") from err
 
+from snnjax.core.neurons.kind import NEURON_KINDS, NeuronConfig
+
 DEFAULT_DT = 1e-4
 """The Euler step (seconds per time step) snnjax writes and assumes: SpikingJelly's and snnTorch's default."""
 
 SPIKE_CONDITIONS = {False: "v >= v_threshold", True: "v > v_threshold"}
 """``metadata["spike_condition"]`` for ``strict_threshold`` False / True."""
+
+
+WRITTEN_BY_EVERY_KIND = ("kind", "v_th", "strict_threshold")
+"""The neuron options every exportable kind's node carries (the threshold rule goes to the metadata)."""
+FORWARD_NEUTRAL = ("detach_reset", "bpta_alpha", "surrogate", "surrogate_param", "unroll", "remat", "impl", "precision")
+"""Neuron options that leave the float32 forward pass as written (gradients, scan and kernel settings)."""
+
+# Why a neuron setting cannot be written (others: "neuron.<option>=<value>: the NIR exporter does not write it").
+_WHY = {
+    "reset": "soft reset (neuron.reset='soft'): NIR's LIF/IF reset the membrane to v_reset; "
+    "a subtractive reset has no NIR 1.0 equivalent",
+    "learn_threshold": "a learned threshold (neuron.learn_threshold=True): the exporter writes the config's v_th",
+    "surrogate": "the released BP-STA spike value u/(u + 1e-12) (neuron.surrogate='bpsa_code'): NIR neurons emit "
+    "spikes of 1; export with surrogate='bpsa' (the same forward up to 1e-12)",
+}
+
+
+def nir_neuron_kinds() -> list[str]:
+    """The registered neuron kinds NIR can express (those that declare ``nir_options``), in registration order."""
+    return [name for name, kind in NEURON_KINDS.items() if kind.nir_options is not None]
+
+
+def neuron_problems(neuron: NeuronConfig) -> list[str]:
+    """Why ``neuron``'s layers cannot be written to NIR, one line per setting, by name (empty: they can).
+
+    Refused: a kind that declares no NIR form; a soft reset; the ``bpsa_code`` spike value; and any
+    option away from its default that the kind's NIR form does not carry (``nir_options``) and that
+    changes the forward pass. For a refused kind only the settings no kind could write are listed.
+    """
+    kind = NEURON_KINDS.lookup(neuron.kind)
+    problems = []
+    if kind.nir_options is None:
+        label = kind.display_name if kind.nir_refusal else repr(neuron.kind)
+        reason = kind.nir_refusal or f"the exporter maps only {', '.join(nir_neuron_kinds())} to NIR's LIF/IF nodes"
+        problems.append(f"{label} neurons (neuron.kind={neuron.kind!r}): {reason}")
+        carried = {f.name for f in dataclasses.fields(NeuronConfig)} - {"reset", "surrogate", "learn_threshold"}
+    else:
+        carried = set(kind.nir_options)
+    handled = set(WRITTEN_BY_EVERY_KIND) | carried | set(FORWARD_NEUTRAL)
+    for field in dataclasses.fields(NeuronConfig):
+        value = getattr(neuron, field.name)
+        if field.name == "reset" and value != "hard":
+            problems.append(_WHY["reset"])
+        elif field.name == "surrogate" and value == "bpsa_code":
+            problems.append(_WHY["surrogate"])
+        elif field.name not in handled and value != field.default:
+            problems.append(_WHY.get(field.name, f"neuron.{field.name}={value!r}: the NIR exporter does not write it"))
+    return problems
+
+
+def neuron_leak(neuron: NeuronConfig, params: Mapping[str, Any]) -> np.ndarray:
+    """The leak ``k`` of NIR's LIF node for a layer of ``neuron``'s neurons with parameters ``params``
+    (the kind's ``nir_leak``; a scalar or ``[C]``)."""
+    return np.asarray(NEURON_KINDS.lookup(neuron.kind).nir_leak(neuron, params))
 
 
 def check_dt(dt: Any, where: str = "dt") -> float:

@@ -31,54 +31,39 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import DTypeLike
 
-from snnjax.nn.layers.spiking import NEURON_KINDS, NeuronConfig, NeuronKind, leak_parameter, neuron_parameters
+from snnjax.core.neurons.kind import NEURON_KINDS, NeuronConfig, NeuronKind, layer_parameters, per_layer_or_channel
 
 Array = jax.Array
 State = Any  # a neuron's NamedTuple state (LIFState, ALIFState, CELIFState, ...)
-
-
-class _ParamRecorder:
-    """Stands in for the Linen module a ``NeuronKind.create_params`` receives: records what its
-    ``module.param(name, init_fn, *init_args)`` calls create, with the values Linen's would have."""
-
-    def __init__(self, key: Array):
-        self._key = key
-        self.values: dict[str, Array] = {}
-
-    def param(self, name: str, init_fn, *init_args) -> Array:
-        value = init_fn(jax.random.fold_in(self._key, len(self.values)), *init_args)
-        self.values[name] = value
-        return value
 
 
 def create_neuron_params(module: nnx.Module, config: NeuronConfig, features: int, *,
                          rngs: nnx.Rngs | None = None, own_leak: bool = True) -> tuple[str, ...]:
     """Creates ``config``'s neuron parameters as ``nnx.Param`` attributes of ``module``.
 
-    Runs the kind's own ``create_params`` (and the learnable threshold), so names, shapes and initial
-    values are those of the Linen layer. ``own_leak=False``: an LLC-LIF leak ``a`` is passed in at
-    call time by the block that owns it (the conv blocks share it with their LLC-BN). ``rngs`` only
-    matters for a user kind whose parameters are drawn at random (the built-in ones are constants).
+    From the same specs as the Linen layer (:func:`snnjax.core.neurons.kind.layer_parameters`: the
+    kind's own parameters, then a learnable threshold), so names, shapes and initial values are
+    Linen's. ``own_leak=False``: an LLC-LIF leak ``a`` is passed in at call time by the block that
+    owns it (the conv blocks share it with their LLC-BN). ``rngs`` only matters for a user kind whose
+    parameters are drawn at random (the built-in ones are constants).
 
     Returns:
         The created parameters' names, in creation order.
     """
     key = rngs.params() if rngs is not None else jax.random.key(0)
-    recorder = _ParamRecorder(key)
-    shared = jnp.zeros(()) if not own_leak else None  # a placeholder: neuron_parameters then skips "a"
-    values = neuron_parameters(recorder, config, features, a=shared)
+    specs = layer_parameters(config, features)
     if not own_leak:
-        values.pop("a", None)
-    for name, value in values.items():
-        setattr(module, name, nnx.Param(value))
-    return tuple(values)
+        specs.pop("a", None)
+    for i, (name, spec) in enumerate(specs.items()):
+        setattr(module, name, nnx.Param(spec.initial_value(jax.random.fold_in(key, i))))
+    return tuple(specs)
 
 
 def create_leak(config: NeuronConfig, features: int, *, rngs: nnx.Rngs | None = None) -> nnx.Param:
     """The LLC-LIF leak ``a`` as the Linen ``leak_parameter`` creates it (a scalar, or ``[features]``
     with ``per_channel``), for a block that owns it and shares it with its neurons and LLC-BN."""
     key = rngs.params() if rngs is not None else jax.random.key(0)
-    return nnx.Param(leak_parameter(_ParamRecorder(key), config, features))
+    return nnx.Param(per_layer_or_channel(config, features, config.a_init).initial_value(key))
 
 
 def neuron_param_values(module: nnx.Module, names: Sequence[str], a: Array | None = None) -> dict[str, Array]:
