@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 from flax import nnx
+from tqdm.auto import tqdm
 
 from snnjax import nnx as snnx
 
@@ -49,11 +50,13 @@ def main(steps: int = 60) -> dict:
     optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
     key = jax.random.PRNGKey(1)
     losses, accuracies = [], []
-    for _ in range(steps):
+    bar = tqdm(range(steps), desc="nnx.Optimizer steps", unit="step", leave=False)  # on stderr
+    for _ in bar:
         key, sub = jax.random.split(key)
         loss, accuracy = train_step(model, optimizer, *batch(sub))
         losses.append(float(loss))
         accuracies.append(float(accuracy))
+        bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
 
     x, labels = batch(jax.random.PRNGKey(2))  # a held-out batch
     out, state = model(x)
