@@ -111,5 +111,5 @@ except ValueError as error:
 # %% [markdown]
 # The imported `apply_fn` is differentiable (its spike function has a surrogate gradient, sigmoid by
 # default), so a network made in another framework can be fine-tuned in snnjax. Reading a peer's
-# file: `import_nir(nir.read(path))`; a file without `dt` in its metadata (SpikingJelly, snnTorch and Norse write none) runs at 1e-4 s, with a
-# warning saying so.
+# file: `import_nir(nir.read(path))`; a file without `dt` in its metadata (SpikingJelly, snnTorch
+# and Norse write none) runs at 1e-4 s, with a warning saying so.
