@@ -1,5 +1,7 @@
 """One contract for every neuron: jit, vmap, grad and remat agree with eager; shapes and dtypes;
-state carried across calls equals one call; spikes are exactly 0/1 (hypothesis)."""
+state carried across calls equals one call; spikes are exactly 0/1 (hypothesis). The pure functions
+with their variants first, then every kind registered in ``NEURON_KINDS`` through its ``NeuronKind``
+(a kind registered later, e.g. a user's in a scoped registry, runs the same :func:`check_kind_contract`)."""
 
 import functools
 
@@ -13,6 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snnjax import neurons, surrogate
+from snnjax.core.neurons import NEURON_KINDS, NeuronConfig, NeuronKind, register_neuron
+from snnjax.core.neurons.kind import layer_parameters, per_layer_or_channel
 
 # name -> (multi-step function with parameters bound, init-state function)
 NEURONS = {
@@ -183,9 +187,6 @@ def test_single_step_functions_in_a_user_scan():
 
 # --- every registered kind, through its NeuronKind (the registry, not a hand list) -----------------
 
-from snnjax.core.neurons import NEURON_KINDS, NeuronConfig, NeuronKind, register_neuron  # noqa: E402
-from snnjax.core.neurons.kind import layer_parameters, per_layer_or_channel  # noqa: E402
-
 
 def _kind_inputs(name: str, cfg: NeuronConfig, shape=(6, 3, 4)):
     """The kind, its parameters at their initial values, an input ``[T, B, N]`` and CE-LIF's ``te``."""
@@ -271,6 +272,8 @@ def test_a_new_kind_is_one_class_and_one_registration():
 
     from snnjax import layers
     from snnjax import nnx as snnx
+    from snnjax.tool import validate
+    from snnjax.tool.config import base_config
 
     with NEURON_KINDS.scoped():
         register_neuron("test_sigmoid_leak")(_SigmoidLeakLIF)
@@ -278,6 +281,10 @@ def test_a_new_kind_is_one_class_and_one_registration():
         check_kind_contract("test_sigmoid_leak", NeuronConfig(kind="test_sigmoid_leak", v_th=0.5, per_channel=True))
         with pytest.raises(ValueError, match=r"^neuron\.decay=0\.9 is not read by 'test_sigmoid_leak' neurons"):
             NeuronConfig(kind="test_sigmoid_leak", decay=0.9)
+        config = base_config()
+        config.model.neuron.kind, config.model.neuron.decay = "test_sigmoid_leak", 0.9
+        with pytest.raises(validate.ConfigError, match=r"model\.neuron: neuron\.decay=0\.9 is not read by"):
+            validate.check_config(config)
         cfg = NeuronConfig(kind="test_sigmoid_leak", per_channel=True)
         x = _x((5, 2, 3))
         variables = layers.SpikingNeuron(cfg).init(jax.random.key(0), x)
@@ -303,5 +310,5 @@ def test_the_old_functional_form_still_builds_a_kind():
     with NEURON_KINDS.scoped():
         register_neuron("test_functional_lif", kind)
         check_kind_contract("test_functional_lif")
-    with pytest.raises(TypeError, match="unknown keyword 'create_param'.*it takes needs_te"):
+    with pytest.raises(TypeError, match="unknown keyword 'create_param'; it takes step, init_state, sequence, create_params"):
         NeuronKind(create_param=lambda m, cfg, c: {})

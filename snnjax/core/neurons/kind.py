@@ -294,7 +294,8 @@ class NeuronKind:
             self.parameters = functools.partial(_recorded_parameters, create_params)
         for name, value in declared.items():
             if name not in _DECLARATIONS:
-                raise TypeError(f"NeuronKind got an unknown keyword {name!r}; it takes {', '.join(_DECLARATIONS)}")
+                raise TypeError(f"NeuronKind got an unknown keyword {name!r}; it takes step, init_state, sequence, "
+                                f"create_params, {', '.join(_DECLARATIONS)}")
             setattr(self, name, value)
 
     def __repr__(self) -> str:
