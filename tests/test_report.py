@@ -296,3 +296,20 @@ def test_report_on_a_ce_lif_run(tmp_path, figures):
     assert mse_ax.get_ylabel() == "MSE"
     page = (tmp_path / "report" / "index.html").read_text()
     assert f"<td>test MSE, final</td><td class=num>{report_page.format_number(summary['final_test_mse'])}</td>" in page
+
+
+def test_a_run_without_its_summary_shows_its_last_logged_firing_rates(conv_run, tmp_path):
+    import shutil
+
+    workdir = tmp_path / "unfinished"
+    shutil.copytree(conv_run, workdir, ignore=shutil.ignore_patterns("report"))
+    (workdir / "summary.json").unlink()  # as while it trains
+    report.make_report(workdir)
+    page = (workdir / "report" / "index.html").read_text()
+    assert "No <code>summary.json</code> yet" in page and '<table id="summary">' not in page
+    rows = report.read_metrics(workdir)
+    layers = [k[len("firing_rate/"):] for k in report.keys_with_prefix(rows, "firing_rate/")]
+    assert layers
+    for layer in layers:
+        last = report.series(rows, f"firing_rate/{layer}")[1][-1]
+        assert f"<td>{layer}</td><td class=num>{report_page.format_number(float(last))}</td>" in page

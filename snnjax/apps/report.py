@@ -140,9 +140,16 @@ def plot_curves(rows, out: Path, loss_name: str | None = None, log_every: int | 
                         "whole split at each evaluation.")
 
 
+def last_firing_rates(rows, summary: dict | None) -> dict[str, float]:
+    """``{layer: rate}`` of the last evaluation on the test set: the summary's, else the last logged
+    (a run that has not finished)."""
+    keys = keys_with_prefix(rows, "firing_rate/")
+    return (summary or {}).get("firing_rates") or {k[len("firing_rate/"):]: float(series(rows, k)[1][-1]) for k in keys}
+
+
 def plot_firing_rates(rows, summary: dict | None, out: Path) -> Plot | None:
     keys = keys_with_prefix(rows, "firing_rate/")
-    rates = (summary or {}).get("firing_rates") or {k[len("firing_rate/"):]: series(rows, k)[1][-1] for k in keys}
+    rates = last_firing_rates(rows, summary)
     if not rates:
         return None
     names = list(rates)
@@ -153,7 +160,7 @@ def plot_firing_rates(rows, summary: dict | None, out: Path) -> Plot | None:
         bars = axes[0].barh(range(len(names)), [rates[n] for n in names], color=[colour[n] for n in names])
         axes[0].bar_label(bars, labels=[format_number(rates[n], 3) for n in names], padding=3, fontsize=8)
         axes[0].set(yticks=range(len(names)), yticklabels=names, ylabel="spiking layer", xlabel=f"firing rate ({RATE_UNIT})",
-                    title="final evaluation on the test set")
+                    title="last evaluation on the test set")
         axes[0].invert_yaxis()  # the input side at the top
         axes[0].margins(x=0.15)
         for k in keys:
@@ -166,7 +173,7 @@ def plot_firing_rates(rows, summary: dict | None, out: Path) -> Plot | None:
             axes[1].legend()
         paths = save_figure(fig, out / "firing_rates.png")
     return Plot(*paths, "Mean firing rate of each spiking layer, averaged over its neurons, time steps and the whole "
-                        "test set: at the final evaluation (left) and at every evaluation during training (right).")
+                        "test set: at the last evaluation (left) and at every evaluation during training (right).")
 
 
 def plot_leaks(rows, out: Path) -> Plot | None:
@@ -261,7 +268,7 @@ def make_report(workdir: str | Path, out: str | Path | None = None) -> list[Path
     out.mkdir(parents=True, exist_ok=True)
     loss_name = (config or {}).get("loss", {}).get("name")
     log_every = (config or {}).get("train", {}).get("log_every_steps")
-    test_rates = (summary or {}).get("firing_rates") or {}
+    test_rates = last_firing_rates(rows, summary)
     plots = [plot_curves(rows, out, loss_name, log_every), plot_firing_rates(rows, summary, out), plot_leaks(rows, out)]
     example_rates = None
     if run is not None:
@@ -271,7 +278,8 @@ def make_report(workdir: str | Path, out: str | Path | None = None) -> list[Path
                   plot_te_similarity(run.variables["params"], out)]
     plots = [p for p in plots if p is not None]
     defaults = json.loads(base_config().to_json_best_effort())  # as config.json holds the run's config
-    page = write_page(out, f"snnjax run {workdir.name}", plots, summary, config, defaults, example_rates, example=0)
+    page = write_page(out, f"snnjax run {workdir.name}", plots, summary, config, defaults, test_rates, example_rates,
+                      example=0)
     return [p.png for p in plots] + [p.svg for p in plots] + [page]
 
 

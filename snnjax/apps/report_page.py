@@ -163,14 +163,15 @@ def firing_rate_section(test_rates: Mapping[str, float], example_rates: Mapping[
     layers = list(test_rates) or list(example_rates or {})
     if not layers:
         return ""
-    header = ["layer", "test set (final evaluation)"]
+    header = ["layer", "test set (last evaluation)"]
     if example_rates:
         header.append(f"test example {example} (the raster)")
     rows = [[layer, format_number(test_rates.get(layer))] + ([format_number(example_rates.get(layer))]
                                                               if example_rates else []) for layer in layers]
+    over = ("over the whole test set, and over the one example of the spike raster (which is why the two differ)"
+            if example_rates else "over the whole test set")
     return ("<h2>Firing rates</h2>" + table(rows, header, table_id="firing-rates")
-            + "<p>Spikes per neuron per time step, averaged over the layer's neurons and time steps: over the whole "
-              "test set, and over the one example of the spike raster (which is why the two differ).</p>")
+            + f"<p>Spikes per neuron per time step, averaged over the layer's neurons and time steps: {over}.</p>")
 
 
 def config_section(config: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
@@ -216,9 +217,13 @@ _CSS = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:auto;padd
 
 
 def write_page(out: Path, title: str, plots: Sequence[Plot], summary: Mapping[str, Any] | None,
-               config: Mapping[str, Any] | None, defaults: Mapping[str, Any],
+               config: Mapping[str, Any] | None, defaults: Mapping[str, Any], test_rates: Mapping[str, float],
                example_rates: Mapping[str, float] | None = None, example: int = 0) -> Path:
-    """Writes ``out/index.html``: the summary, energy and firing-rate tables, the figures, the config."""
+    """Writes ``out/index.html``: the summary, energy and firing-rate tables, the figures, the config.
+
+    ``test_rates``: per layer, the firing rate of the last evaluation on the test set;
+    ``example_rates``: over test example ``example`` alone (the spike raster's).
+    """
     parts = [f"<h1>{html.escape(title)}</h1><p class=run>{run_line(config, summary)}</p>"]
     if summary:
         parts.append("<h2>Results</h2>" + table(summary_rows(summary), ("what", "value"), table_id="summary"))
@@ -226,7 +231,7 @@ def write_page(out: Path, title: str, plots: Sequence[Plot], summary: Mapping[st
     else:
         parts.append("<p>No <code>summary.json</code> yet: the run has not finished; the figures show what it "
                      "logged so far.</p>")
-    parts.append(firing_rate_section((summary or {}).get("firing_rates") or {}, example_rates, example))
+    parts.append(firing_rate_section(test_rates, example_rates, example))
     if plots:
         parts.append("<h2>Figures</h2>" + "".join(figure_html(p) for p in plots))
     if config:
