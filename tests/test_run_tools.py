@@ -75,7 +75,7 @@ def test_run_trained_on_4_devices_is_evaluated_reported_and_exported_on_1(run_4_
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-6)
     assert (tmp_path / "model.nir").stat().st_size > 1000
     assert sorted(p.name for p in (tmp_path / "report").iterdir()) == [
-        "curves.png", "firing_rates.png", "index.html", "raster.png"]
+        "curves.png", "curves.svg", "firing_rates.png", "firing_rates.svg", "index.html", "raster.png", "raster.svg"]
 
 
 def test_report_on_a_missing_directory_creates_nothing(tmp_path, capsys):
@@ -111,7 +111,8 @@ def test_report_on_a_half_written_run_plots_the_curves_and_says_what_is_missing(
     assert done.stderr.splitlines() == [
         f"note: no checkpoint in {half_written_run / 'checkpoints'} yet: the report has no spike raster or "
         "learned-parameter plots"]
-    assert sorted(p.name for p in (half_written_run / "report").iterdir()) == ["curves.png", "firing_rates.png", "index.html"]
+    assert sorted(p.name for p in (half_written_run / "report").iterdir()) == [
+        "curves.png", "curves.svg", "firing_rates.png", "firing_rates.svg", "index.html"]
 
 
 def test_load_run_skips_an_unreadable_newest_checkpoint_and_leaves_it(run_4_devices, tmp_path, capsys):

@@ -289,14 +289,16 @@ def headline_plots(experiment: plans.Experiment, runs_dir: Path, out: Path) -> l
     dest.mkdir(parents=True, exist_ok=True)
     rows = run_dir.read_metrics()
     summary = run_dir.read_summary()
-    paths = [report.plot_firing_rates(rows, summary, dest)]
+    plots = [report.plot_firing_rates(rows, summary, dest)]
+    kept = []
     if run_dir.latest_checkpoint_step() is not None:
         from snnjax.tool.run_dir import load_run
 
-        paths.append(report.plot_te_similarity(load_run(workdir, with_data=False).variables["params"], dest))
-    elif (dest / report.TE_SIMILARITY_PNG).exists():
-        paths.append(dest / report.TE_SIMILARITY_PNG)
-    return [p for p in paths if p is not None]
+        plots.append(report.plot_te_similarity(load_run(workdir, with_data=False).variables["params"], dest))
+    else:
+        kept = [dest / name for name in (report.TE_SIMILARITY_PNG, Path(report.TE_SIMILARITY_PNG).with_suffix(".svg").name)
+                if (dest / name).exists()]
+    return [path for plot in plots if plot is not None for path in (plot.png, plot.svg)] + kept
 
 
 def main(argv: list[str] | None = None) -> int:
