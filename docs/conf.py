@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import importlib
+import inspect
 import os
 import re
 import sys
@@ -33,10 +34,14 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".py": "myst-nb"}
-# the tutorials are Jupytext percent scripts; every other .py below docs/ is excluded
-nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
-nb_execution_mode = "off"  # tests/test_tutorials.py runs them; the docs build stays fast
-exclude_patterns = ["_build", "conf.py", "results/**", "**/.ipynb_checkpoints"]
+# the tutorials are Jupytext percent scripts; every other .py below docs/ is excluded. They are not
+# executed here: tests/test_tutorials.py runs them and records each cell's output, which
+# _ext/tutorial_outputs.py attaches when the script is unchanged since (make test before make docs).
+sys.path.insert(0, os.path.abspath("_ext"))
+nb_custom_formats = {".py": ["tutorial_outputs.read_tutorial", {}]}
+nb_execution_mode = "off"
+nb_merge_streams = True
+exclude_patterns = ["_build", "_ext", "conf.py", "results/**", "**/.ipynb_checkpoints"]
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
@@ -102,14 +107,27 @@ def _skip_imported(app, what, name, obj, skip, options):
     if module is None:
         return None
     defined_in = getattr(obj, "__module__", None)
-    if not isinstance(defined_in, str):
-        return None if hasattr(module, "__all__") else True
-    owner = _owner(defined_in)
-    if owner is not None and owner != module.__name__:
-        return True
-    if not hasattr(module, "__all__") and defined_in != module.__name__:
-        return True
-    return None
+    if isinstance(defined_in, str) and not defined_in.startswith("snnjax"):
+        return True  # a type alias (Array = jax.Array) or another library's object
+    if isinstance(defined_in, str) and not isinstance(obj, (dict, list, tuple)):
+        owner = _owner(defined_in)
+        if owner is not None and owner != module.__name__ and not _assigned_in(module, name):
+            return True
+    if hasattr(module, "__all__"):
+        return None
+    if (isinstance(obj, type) or callable(obj) and hasattr(obj, "__code__")) and defined_in == module.__name__:
+        return None  # a def or class of this module
+    return None if _assigned_in(module, name) else True
+
+
+def _assigned_in(module, name: str) -> bool:
+    """``name = ...`` (or ``name: T = ...``) at the top level of ``module``'s source: a public constant,
+    registry or alias it defines (``ENCODERS``, ``register = ENCODERS.register``), not an import."""
+    try:
+        source = inspect.getsource(module)
+    except (OSError, TypeError):
+        return False
+    return re.search(rf"^{re.escape(name)}\s*(:[^=\n]+)?=[^=]", source, re.M) is not None
 
 
 def _check_documented(app, what, name, obj, options, lines):

@@ -4,10 +4,12 @@ CPU), so the documentation site cannot show code that no longer works.
 Each tutorial is a Jupytext percent-format script; the docs build renders it without executing it
 (``make docs`` stays fast) and this test executes it. Each is sized to run in about a minute on a
 CPU; the assertions that check its results are inside the tutorial, beside the text that claims them.
-The snnjax side of each "Coming from ..." page runs too (the peers' side is not run: no PyTorch code
+Each tutorial's cell outputs are kept in build/tutorial-outputs/, and the site shows them (``make test``
+before ``make docs``, as CI does). The snnjax side of each "Coming from ..." page runs too (the peers' side is not run: no PyTorch code
 is executed here).
 """
 
+import json
 import os
 import pathlib
 import re
@@ -16,10 +18,14 @@ import sys
 
 import pytest
 
+import tutorial_runner
+
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 TUTORIALS = DOCS / "tutorials"
 COMING_FROM = sorted((DOCS / "coming-from").glob("*.md"))
 SCRIPTS = sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
+RUNNER = pathlib.Path(tutorial_runner.__file__)
+OUTPUTS = DOCS.parent / "build" / "tutorial-outputs"  # read by docs/_ext/tutorial_outputs.py
 SLOW = {"03_training", "04_train_py", "07_nir"}  # a minute or more on a 2-core CPU (the "slow" marker)
 
 
@@ -58,5 +64,18 @@ def test_coming_from_snnjax_code_runs(page, tmp_path):
 @pytest.mark.parametrize("script", [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW else [])
                                     for p in SCRIPTS])
 def test_tutorial_runs(script, tmp_path):
-    proc = _run([str(script)], tmp_path)
+    """Runs the tutorial cell by cell (``tutorial_runner``) and keeps each cell's output for the site."""
+    out = OUTPUTS / f"{script.stem}.json"
+    proc = _run([str(RUNNER), str(script), str(out)], tmp_path)
     assert proc.returncode == 0, f"{script.name} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
+    cells = json.loads(out.read_text())["cells"]
+    assert len(cells) == len(tutorial_runner.code_cells(script.read_text())) and any(c["stdout"] for c in cells)
+
+
+def test_the_runner_splits_cells_as_jupytext_does():
+    """The docs attach recorded outputs by cell: the runner's cells must be Jupytext's code cells."""
+    jupytext = pytest.importorskip("jupytext")  # the docs extra
+    for script in SCRIPTS:
+        notebook = jupytext.read(script)
+        assert tutorial_runner.code_cells(script.read_text()) == [
+            c.source.strip() for c in notebook.cells if c.cell_type == "code"], script.name
