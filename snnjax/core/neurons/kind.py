@@ -278,7 +278,8 @@ class NeuronKind:
     nir_refusal: str | None = None
 
     def __init__(self, step: Callable[[NeuronConfig, Params], StepFn] | None = None,
-                 init_state: Callable[..., State] | None = None, sequence: Callable[..., tuple[Array, State]] | None = None,
+                 init_state: Callable[..., State] | None = None,
+                 sequence: Callable[..., tuple[Array, State]] | None = None,
                  create_params: Callable[[Any, NeuronConfig, int], dict[str, Array]] | None = None, **declared: Any):
         """The 0.1 form: functions for the methods, keywords for the class attributes.
 
@@ -358,7 +359,8 @@ class _Recorder:
 
     def param(self, name: str, init_fn: Callable[..., Array], *init_args: Any) -> Array:
         value = init_fn(jax.random.key(0), *init_args)
-        self.specs[name] = ParamSpec(tuple(value.shape), lambda key, shape=None, dtype=None: init_fn(key, *init_args))
+        init = lambda key, shape=None, dtype=None: init_fn(key, *init_args)  # noqa: E731  (the recorded call)
+        self.specs[name] = ParamSpec(tuple(jax.numpy.shape(value)), init)
         return value
 
 

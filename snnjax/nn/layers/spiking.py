@@ -2,11 +2,12 @@
 
 The dynamics live in :mod:`snnjax.neurons` as pure functions and the neuron kinds
 (:class:`NeuronKind`, :data:`NEURON_KINDS`, :class:`NeuronConfig`) in
-:mod:`snnjax.core.neurons.kind`, re-exported here; this module only turns a kind's parameter specs
-into Linen parameters (the LLC-LIF leak ``a``, the PLIF ``w``, a learnable threshold) and reports the firing rate in the ``spikes`` collection (``rate``, a scalar) and each neuron's spike
-count in ``spike_counts`` (``count``, ``[B, ...]``, for the spike-count regularisers of
-:mod:`snnjax.losses`; only collected when that collection is mutable). Neuron kinds are looked up by name in
-``NEURON_KINDS``; :func:`register_neuron` adds your own.
+:mod:`snnjax.core.neurons.kind`, re-exported here. This module only turns a kind's parameter specs
+into Linen parameters (the LLC-LIF leak ``a``, the PLIF ``w``, a learnable threshold), runs the kind
+and reports the firing rate in the ``spikes`` collection (``rate``, a scalar) and each neuron's
+spike count in ``spike_counts`` (``count``, ``[B, ...]``, for the spike-count regularisers of
+:mod:`snnjax.losses`; only collected when that collection is mutable). Neuron kinds are looked up
+by name in ``NEURON_KINDS``; :func:`register_neuron` adds your own.
 
 The layer follows the stateful-layer contract ``layer(x_seq, state) -> (s_seq, state)`` when called
 with ``return_state=True`` (as Flax's ``nn.RNN(return_carry=True)``)::
