@@ -73,6 +73,10 @@ _current_module: list[str] = [""]  # the module autodoc is documenting (its memb
 def _remember_module(app, what, name, obj, options, lines):
     if what == "module":
         _current_module[0] = name
+    elif what == "data" and lines and type(obj).__doc__:
+        # a constant without a #: comment gets its type's docstring (dict's, tuple's): not about it
+        if lines[0].strip() == inspect.cleandoc(type(obj).__doc__).splitlines()[0].strip():
+            lines.clear()
 
 
 def _documented_modules() -> list[str]:
@@ -142,7 +146,51 @@ def _check_documented(app, what, name, obj, options, lines):
     logging.getLogger(__name__).warning("public name without a docstring: %s", name, type="snnjax")
 
 
+_ASSIGNMENT = re.compile(r"^([A-Za-z]\w*)\s*(?::[^=\n]+)?=[^=]", re.M)
+
+
+def _public_constants(path: str) -> list[str]:
+    """The public data of a module: constants and registries (``DEFAULT_DT``, ``NEURON_KINDS``).
+
+    Autodoc's ``members`` leaves out data that has no ``#:`` comment; these get an ``autodata`` entry
+    each. Names of ``__all__``, or, without it, names the module assigns at its top level, that are
+    not a class, a function, a module or another library's object (a type alias like ``Array``).
+    """
+    module = importlib.import_module(path)
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = list(dict.fromkeys(_ASSIGNMENT.findall(inspect.getsource(module))))
+    constants = []
+    for name in names:
+        value = getattr(module, name, None)
+        defined_in = getattr(value, "__module__", None)
+        if (name.startswith("_") or value is None or inspect.ismodule(value) or inspect.isclass(value) or callable(value)
+                or (isinstance(defined_in, str) and not defined_in.startswith("snnjax"))):
+            continue
+        constants.append(name)
+    return constants
+
+
+def _add_constants(app, docname, source):
+    """Appends an ``autodata`` entry for each public constant after each ``automodule`` of an API page."""
+    if not docname.startswith("api/"):
+        return
+
+    def add(match):
+        block, path = match.group(0), match.group(1)
+        if ":no-members:" in block:
+            return block
+        entries = []
+        for name in _public_constants(path):
+            long_value = len(repr(getattr(importlib.import_module(path), name))) > 100
+            entries.append(f"\n.. autodata:: {path}.{name}\n" + ("   :no-value:\n" if long_value else ""))
+        return block + "".join(entries)
+
+    source[0] = re.sub(r"^\.\. automodule:: (\S+)\n(?:   :[^\n]*\n)*", add, source[0], flags=re.M)
+
+
 def setup(app):
+    app.connect("source-read", _add_constants)
     app.connect("autodoc-process-docstring", _remember_module)
     app.connect("autodoc-skip-member", _skip_imported)
     app.connect("autodoc-process-docstring", _check_documented)
