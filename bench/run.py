@@ -9,6 +9,7 @@
     python -m bench.run --quick --loop host device   # train throughput of both loops, side by side
     python -m bench.run --only seq_ce_lif --batch 32 --scan layer step   # per-layer scans vs one per-step scan
     python -m bench.run --only seed_bn_lif --batch 16 --unroll 1 auto     # rolled vs unrolled time loop, A/B
+    python -m bench.run --memory        # XLA's memory analysis and step time, remat off and on (bench/memory.py)
 
 A train step is the real one ``train.py`` runs (``snnjax.tool.train_steps.make_train_step``: forward, loss,
 backward, optimiser, NaN guard), jitted with the state donated; eval is a jitted eval-mode forward.
@@ -293,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unroll", nargs="+",
                         help="also time train and eval at these neuron.unroll values ('auto' or ints), "
                              "alternated in one process, with ratios to the first")
+    parser.add_argument("--memory", action="store_true",
+                        help="instead: the train step's compiled memory analysis and median step time, remat off "
+                             "and on, Seq-MNIST CE-LIF at T = 784 and the seed net at T = 8, 32 (bench/memory.py)")
+    parser.add_argument("--remat", type=int, help="--memory: model.remat's k (default about sqrt(T))")
+    parser.add_argument("--repeats", type=int, default=5, help="--memory: interleaved timing rounds (median)")
     parser.add_argument("--host_malloc", choices=host_malloc.MODES, default=None,
                         help="retain: reuse freed host memory in this process, peers included "
                              f"(snnjax/tool/host_malloc.py); default: malloc as it is (default: ${host_malloc.ENV}, "
@@ -306,7 +312,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--unroll takes 'auto' or positive ints, got {u!r}")
     if args.T is not None and args.T < 1:
         parser.error(f"--T must be at least 1, got {args.T}")
-    for record in records(args):
+    if args.memory:
+        from bench import memory
+
+        found = memory.memory_records(args.batch, args.remat, args.repeats, args.steps or 2)
+    else:
+        found = records(args)
+    for record in found:
         print(json.dumps(record), flush=True)
     return 0
 

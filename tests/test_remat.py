@@ -163,3 +163,15 @@ def test_the_config_check_refuses_model_remat_without_a_per_step_scan():
         config.model.arch, config.model.scan = arch, scan
         with pytest.raises(ConfigError, match=r"model.remat=2 rematerialises a sequence net's per-step scan"):
             check_config(config)
+
+
+def test_memory_bench_gives_each_cases_memory_analysis_time_and_ratio():
+    from bench import memory
+
+    w = memory.seq_mnist_workload()
+    cases = [memory.Case(w, 48, 4), memory.Case(w, 48, 4, model_remat=7)]
+    rows = list(memory.records(cases, repeats=1, steps=1))
+    assert [r["model_remat"] for r in rows] == [0, 7]
+    assert all(r["ms_per_step_median"] > 0 and r["argument_size_in_bytes"] > 0 for r in rows)
+    (ratio,) = memory.ratios(rows)
+    assert ratio["temp_cut"] == round(rows[0]["temp_size_in_bytes"] / rows[1]["temp_size_in_bytes"], 2) > 1
