@@ -42,6 +42,9 @@ def default_train_config() -> ml_collections.ConfigDict:
             log_every_steps=50,
             loop="auto",
             steps_per_call=16,  # device loop: optimiser steps per dispatch (cut at log/checkpoint steps)
+            # sequence nets: > 0 backpropagates through chunks of this many steps only (truncated BPTT, a
+            # different gradient; snnjax.tool.train_steps.tbptt_value_and_grad); 0 = through all steps
+            tbptt_steps=0,
         )
     )
 

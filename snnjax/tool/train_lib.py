@@ -513,7 +513,8 @@ def _make_stepper(config: ml_collections.ConfigDict, dataset: data_lib.Dataset, 
     # this process's own device: another process's device reports no memory statistics here
     device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
     loop, why = choose_loop(tc.loop, nbytes, device_budget(device), device.platform)
-    train_step = make_train_step(model, tx, schedule, config.loss, dataset.task, train_key, keep_last_good=False)
+    train_step = make_train_step(model, tx, schedule, config.loss, dataset.task, train_key, keep_last_good=False,
+                                 tbptt_steps=int(config.train.get("tbptt_steps", 0)))
     eval_step = make_eval_step(model, config.loss, dataset.task, eval_key)
     sizes = (int(tc.batch_size), int(tc.eval_batch_size))
     if loop == "device":

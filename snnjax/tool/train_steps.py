@@ -126,7 +126,7 @@ def nonfinite_check(loss: jax.Array, grad_norm: jax.Array, state: TrainState) ->
 
 def make_train_step(model: nn.Module, tx: optax.GradientTransformation, schedule: optax.Schedule,
                     loss_cfg: ml_collections.ConfigDict, task: str, base_key: jax.Array,
-                    keep_last_good: bool = True):
+                    keep_last_good: bool = True, tbptt_steps: int = 0):
     """The pure train step ``(state, x, y) -> (state, metrics)``.
 
     The dropout and encoder keys are ``fold_in(base_key, state.step)``. Every step checks the loss,
@@ -137,9 +137,15 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation, schedule
         keep_last_good: a non-finite step returns the input state unchanged, so the state never holds
             NaN (a select over the whole state). The training loop passes False: it stops at the first
             non-finite step and never saves or evaluates a state after it, so it skips the select.
+        tbptt_steps: 0 for backpropagation through all the steps; k > 0 (sequence nets,
+            ``config.train.tbptt_steps``) for the truncated gradient of :func:`tbptt_value_and_grad`,
+            chunks of k steps, one optimiser update per batch.
     """
     # The regularisers of config.loss need every layer's spike counts of the same forward pass.
     mutable = ["batch_stats", "spike_counts"] if losses.uses_spike_counts(loss_cfg) else ["batch_stats"]
+    if tbptt_steps < 0 or tbptt_steps and not hasattr(model, "initial_state"):
+        raise ValueError(f"train.tbptt_steps={tbptt_steps}: give 0 (off) or k > 0 steps per chunk, for a model that "
+                         "carries its state between calls (model.arch='sequence')")
 
     def train_step(state: TrainState, x: jax.Array, y: jax.Array) -> tuple[TrainState, dict]:
         key = jax.random.fold_in(base_key, state.step)
@@ -151,7 +157,15 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation, schedule
             loss, parts = losses.total_loss_from_config(output, y, loss_cfg, updates.get("spike_counts"))
             return loss, (output, updates.get("batch_stats", {}), parts)
 
-        (loss, (output, batch_stats, parts)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        if tbptt_steps:
+            def loss_of(output, spike_counts):
+                return losses.total_loss_from_config(output, y, loss_cfg, spike_counts)
+
+            (loss, (output, parts)), grads = tbptt_value_and_grad(
+                model, state.params, x, _rngs(key), loss_of, tbptt_steps, losses.uses_spike_counts(loss_cfg))
+            batch_stats = state.batch_stats  # sequence nets keep none
+        else:
+            (loss, (output, batch_stats, parts)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         updates, opt_state = tx.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         grad_norm = optax.tree.norm(grads)
@@ -164,6 +178,107 @@ def make_train_step(model: nn.Module, tx: optax.GradientTransformation, schedule
         return new, metrics
 
     return train_step
+
+
+def tbptt_value_and_grad(model: nn.Module, params: PyTree, x: jax.Array, rngs: dict[str, jax.Array],
+                         loss_of: Callable[[ModelOutput, PyTree], tuple[jax.Array, dict]], chunk_steps: int,
+                         spike_counts: bool = False) -> tuple[tuple[jax.Array, tuple[ModelOutput, dict]], PyTree]:
+    r"""Truncated backpropagation through time: the loss of the whole sequence, and its gradient with
+    the paths through the state carried between chunks of ``chunk_steps`` steps cut.
+
+    The sequence ``h = encode(x)`` ``[T, B, ...]`` is split into chunks of ``chunk_steps`` steps (the
+    last one shorter when T is not a multiple). With :math:`s_c` the model's state entering chunk
+    ``c`` and :math:`o_c = f(\theta, s_c, h_c)` its outputs, the loss :math:`L(o_1, \dots, o_C)` is that
+    of one call over all T steps (the same values), and the gradient is
+
+    .. math:: \tilde g = \sum_c \Big(\frac{\partial f(\theta, s_c, h_c)}{\partial \theta}\Big)^{\!\top}
+        \frac{\partial L}{\partial o_c},
+
+    the full gradient without the terms through :math:`s_{c+1} = F(\theta, s_c, h_c)` (as if each
+    :math:`s_c` were ``stop_gradient``-ed): Williams & Peng (1990)'s BPTT(h; h) with one optimiser
+    update per sequence, the chunks' gradients summed. It is a different gradient from BPTT (equal when
+    ``chunk_steps >= T``): a parameter's effect on later chunks through the carried membranes is lost.
+
+    Two passes, so that the backward pass holds one chunk at a time: a forward pass over the chunks
+    without derivatives (keeping each chunk's entering state and the outputs), the loss's cotangents
+    :math:`\partial L / \partial o_c` (and of the summed spike counts, for the regularisers), then a
+    ``lax.scan`` over the chunks that recomputes each one from its entering state under ``jax.vjp``
+    and sums its pulled-back cotangent. Memory: one chunk's residuals plus T/k states; one extra
+    forward pass.
+
+    Args:
+        model: a model with ``encode`` and ``initial_state`` methods and ``state``/``encoded`` calls
+            (:class:`snnjax.nn.models.SequenceSNN`).
+        params: its ``params`` collection.
+        x: the batch-major data.
+        rngs: the apply's random keys (the encoder's among them).
+        loss_of: ``(output, spike_counts) -> (loss, parts)`` on the whole sequence's output.
+        chunk_steps: steps per chunk, k >= 1.
+        spike_counts: whether ``loss_of`` reads the ``spike_counts`` collection (else it gets None).
+
+    Returns:
+        ``((loss, (output, parts)), grads)``, as ``jax.value_and_grad(..., has_aux=True)``.
+    """
+    variables = {"params": params}
+    h = model.apply(variables, x, method="encode", rngs=rngs)
+    steps = h.shape[0]
+    chunk_steps = min(chunk_steps, steps)  # one chunk of T steps: the full gradient
+    chunks, rest = divmod(steps, chunk_steps)
+    state0 = model.apply(variables, h.shape[1], h.dtype, method="initial_state")
+
+    def chunk(params, h_c, state):
+        """One chunk from ``state``: ``(outputs, spike counts or None), state after it``."""
+        mutable = ["spike_counts"] if spike_counts else []
+        (output, new_state), cols = model.apply({"params": params}, h_c, train=True, encoded=True, state=state,
+                                                return_state=True, rngs=rngs, mutable=mutable)
+        return (output.out, cols.get("spike_counts") if spike_counts else None), new_state
+
+    def split(tree):
+        """``[T, ...]`` leaves into ``([chunks, k, ...] full chunks, [rest, ...] the remainder)``."""
+        head = jax.tree.map(lambda a: a[: chunks * chunk_steps].reshape((chunks, chunk_steps) + a.shape[1:]), tree)
+        return head, jax.tree.map(lambda a: a[chunks * chunk_steps:], tree)
+
+    h_head, h_rest = split(h)
+
+    # Pass 1: forward, no derivatives; each chunk's entering state is kept for pass 2.
+    def forward(carry, h_c):
+        state, counts = carry
+        (out, c_counts), new_state = chunk(params, h_c, state)
+        counts = c_counts if counts is None else jax.tree.map(jnp.add, counts, c_counts)
+        return (new_state, counts), (out, state)
+
+    counts = None
+    if spike_counts:  # the structure of a chunk's counts, zeros: the scan's initial carry
+        counts = jax.tree.map(jnp.zeros_like, jax.eval_shape(lambda: chunk(params, h[:1], state0)[0][1]))
+    (state, counts), (outs, entering) = jax.lax.scan(forward, (state0, counts), h_head)
+    outs = outs.reshape((chunks * chunk_steps,) + outs.shape[2:])
+    if rest:
+        (out_rest, c_counts), _ = chunk(params, h_rest, state)
+        outs = jnp.concatenate([outs, out_rest])
+        counts = c_counts if counts is None else jax.tree.map(jnp.add, counts, c_counts)
+    rest_state = state
+    outs, counts, entering, rest_state = jax.lax.stop_gradient((outs, counts, entering, rest_state))
+
+    def loss_on(outs, counts):
+        output = ModelOutput(out=outs, local_outs=(), readout=model.readout)
+        loss, parts = loss_of(output, counts)
+        return loss, (output, parts)
+
+    (loss, aux), (g_outs, g_counts) = jax.value_and_grad(loss_on, argnums=(0, 1), has_aux=True)(outs, counts)
+
+    # Pass 2: each chunk's gradient from its entering state (the state it passes on gets no cotangent).
+    def chunk_grad(h_c, state, g_out):
+        _, pull = jax.vjp(lambda p: chunk(p, h_c, state)[0], params)
+        return pull((g_out, g_counts))[0]
+
+    def backward(grads, xs):
+        return jax.tree.map(jnp.add, grads, chunk_grad(*xs)), None
+
+    g_head, g_rest = split(g_outs)
+    grads, _ = jax.lax.scan(backward, jax.tree.map(jnp.zeros_like, params), (h_head, entering, g_head))
+    if rest:
+        grads = jax.tree.map(jnp.add, grads, chunk_grad(h_rest, rest_state, g_rest))
+    return (loss, aux), grads
 
 
 def trace_once(fn: Callable) -> Callable:

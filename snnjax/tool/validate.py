@@ -206,6 +206,7 @@ RANGES = (
     ("optim.sgdr_mult", 1.0, None, True, True, "SGDR's period multiplier"),
     ("loss.local_weight", 0.0, None, True, True, "a loss weight"),
     ("train.steps_per_call", 1, None, True, True, "optimiser steps per dispatch"),
+    ("train.tbptt_steps", 0, None, True, True, "steps per truncated-BPTT chunk (0 = full BPTT)"),
 )
 
 
@@ -374,6 +375,9 @@ def check_config(config: ml_collections.ConfigDict, num_devices: int = 1) -> Non
         problems.append(f"train.checkpoint_every_steps={t.checkpoint_every_steps} must be >= 0 (0 = at epoch ends only)")
     if int(t.max_checkpoints) < 1:
         problems.append(f"train.max_checkpoints={t.max_checkpoints} must be >= 1")
+    if t.get("tbptt_steps", 0) and m.arch != "sequence":
+        problems.append(f"train.tbptt_steps={t.tbptt_steps} needs a model that carries its state between chunks "
+                        "(model.arch='sequence'); set it to 0 for this model")
     _fail(_once_per_key(problems))
 
 

@@ -154,11 +154,7 @@ class SequenceSNN(nn.Module):
         if self.remat < 0 or self.remat and self.scan == "layer":
             raise ValueError(f"model.remat={self.remat} rematerialises the per-step scan: use 0 (off), 1 (every step) "
                              "or k > 1 (every k steps) with model.scan='step' or 'auto' (neuron.remat for 'layer')")
-        if encoded:
-            h = x
-        else:
-            key = self.make_rng("encoder") if encoders.needs_key(self.encoder) else None
-            h = encoders.encode(self.encoder, x, self.time_steps, key, self.permutation_seed)
+        h = x if encoded else self.encode(x)
         steps = h.shape[0]
         t0 = jnp.zeros((), jnp.int32) if state is None else jnp.asarray(state.t, jnp.int32)
         te = None
@@ -181,6 +177,35 @@ class SequenceSNN(nn.Module):
         if return_state:
             return output, SequenceState(t0 + steps, tuple(new_states), readout_state)
         return output
+
+    def encode(self, x: Array) -> Array:
+        """The encoder's time-major ``[T, B, N]`` sequence of batch-major data ``x`` (what ``encoded=True``
+        takes); call it with ``model.apply(variables, x, method="encode", rngs=...)``."""
+        key = self.make_rng("encoder") if encoders.needs_key(self.encoder) else None
+        return encoders.encode(self.encoder, x, self.time_steps, key, self.permutation_seed)
+
+    def initial_state(self, batch: int, dtype: Any = jnp.float32) -> SequenceState:
+        """The state at rest (what a call without ``state`` starts from), for ``batch`` examples:
+        ``model.apply(variables, batch, method="initial_state")``. A call from it equals a call
+        without a state; a loop over chunks can carry it from the first chunk on."""
+        layers = self._step_layers()
+        readout = neurons.li_init_state((batch, self.num_outputs), dtype) if self.readout_decay else None
+        return SequenceState(jnp.zeros((), jnp.int32), tuple(_rest_state(layer, width, batch, dtype)
+                                                             for layer, width in zip(layers, self.hidden)), readout)
+
+    def _step_layers(self) -> list[tuple]:
+        """Per hidden layer: (synapse params, recurrent ``(w, b)`` or None, init_state, step)."""
+        params = self.variables["params"]
+        layers = []
+        for i in range(len(self.hidden)):
+            if i in self.recurrent_layers:
+                p = params[f"layer{i}"]
+                neuron_p = {k: v for k, v in p.items() if k not in ("input", "w_rec", "b_rec")}
+                layers.append((p["input"], (p["w_rec"], p["b_rec"])) + step_function(self.neuron, params=neuron_p))
+            else:
+                neuron_p = dict(params.get(f"neuron{i}", {}))
+                layers.append((params[f"fc{i}"], None) + step_function(self.neuron, params=neuron_p))
+        return layers
 
     def _schedule(self, train: bool) -> str:
         """``self.scan``, with ``"auto"`` resolved (module docstring)."""
@@ -212,21 +237,9 @@ class SequenceSNN(nn.Module):
     def _per_step(self, h: Array, layer_states: tuple, te: Array | None, readout_state) -> tuple[Array, list, Any]:
         params = self.variables["params"]
         batch = h.shape[1]
-        layers = []  # (synapse params, recurrent (w, b) or None, init_state, step) per hidden layer
-        for i, width in enumerate(self.hidden):
-            if i in self.recurrent_layers:
-                p = params[f"layer{i}"]
-                neuron_p = {k: v for k, v in p.items() if k not in ("input", "w_rec", "b_rec")}
-                layers.append((p["input"], (p["w_rec"], p["b_rec"])) + step_function(self.neuron, params=neuron_p))
-            else:
-                neuron_p = dict(params.get(f"neuron{i}", {}))
-                layers.append((params[f"fc{i}"], None) + step_function(self.neuron, params=neuron_p))
-        states = []
-        for (_, rec, init_state, _), width, st in zip(layers, self.hidden, layer_states):
-            if st is None:
-                st = init_state((batch, width), h.dtype)
-                st = RecurrentState(st, jnp.zeros((batch, width), h.dtype)) if rec is not None else st
-            states.append(st)
+        layers = self._step_layers()
+        states = [_rest_state(layer, width, batch, h.dtype) if st is None else st
+                  for layer, width, st in zip(layers, self.hidden, layer_states)]
         te_seq = te if te is not None else jnp.zeros((h.shape[0], 0), h.dtype)
 
         if self.readout_decay and readout_state is None:
@@ -268,3 +281,10 @@ class SequenceSNN(nn.Module):
                 _SowSynops(name=f"fc{i}")(*cost)
         _SowSynops(name="readout")(widths[-1] * self.num_outputs, input_rates[-1], False, steps)
         return out, list(states), readout_state
+
+
+def _rest_state(layer: tuple, width: int, batch: int, dtype: Any) -> Any:
+    """A hidden layer's state at rest (``layer`` as :meth:`SequenceSNN._step_layers` gives it)."""
+    _, rec, init_state, _ = layer
+    st = init_state((batch, width), dtype)
+    return RecurrentState(st, jnp.zeros((batch, width), dtype)) if rec is not None else st
