@@ -37,7 +37,12 @@ def read_tutorial(text: str, **kwargs) -> nbformat.NotebookNode:
         return notebook
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     if [cell.source.strip() for cell in code] != [c["source"] for c in record["cells"]]:
-        return notebook  # the runner split the cells differently: show the code alone
+        # tests/tutorial_runner.py split the cells otherwise than Jupytext: an error under -W
+        from sphinx.util import logging
+
+        logging.getLogger(__name__).warning("recorded tutorial outputs do not match Jupytext's code cells "
+                                            "(tests/tutorial_runner.py code_cells); showing the code alone")
+        return notebook
     for count, (cell, recorded) in enumerate(zip(code, record["cells"]), start=1):
         cell.execution_count = count
         if recorded["stdout"]:
