@@ -333,6 +333,22 @@ CONV_CASES = {
     "subsample_first_code_heads": ("s2-4c3-6c3-p2-20-10", (8, 8, 1), NeuronConfig(kind="lif", v_th=0.5),
                                    ConvOptions(time_steps=3, norm="bn", local_heads="code", local_detach=True,
                                                local_dropout=0.0)),
+    # the released llc-lif code's double trunk call (every step's first-conv drive fed twice to the
+    # neurons after it; the head reads the first call, the second code head the second), with OSSA
+    # shared at t = 0 (both calls) and LLC-BN scaled by the shared leak
+    "trunk_calls_2": ("4c3-p2-6c3-p2-20-10", (8, 8, 1), NeuronConfig(kind="llc_lif", learn_threshold=True),
+                      ConvOptions(time_steps=3, norm="llc_bn", ossa=True, local_heads="code", trunk_calls=2,
+                                  local_dropout=0.0)),
+    # the released llc-lif net: the onset block (t = 0 through its own trunk onset_conv1, ... and
+    # onset_ossa), the first conv's neurons split at t = 0, the double trunk call, LLC-BN's own leak
+    "released_llc_lif_onset": ("4c3-p2-6c3-p2-20-10", (8, 8, 1), NeuronConfig(kind="llc_lif", per_channel=True),
+                               ConvOptions(time_steps=3, norm="llc_bn", llc_bn_leak="own", norm_stats="per_step",
+                                           ossa=True, ossa_form="code", ossa_onset="separate", first_neuron="split",
+                                           trunk_calls=2, local_heads="code", local_dropout=0.0, dense_bias=False)),
+    # the onset block alone: one trunk call, the first conv's neurons shared
+    "ossa_separate_onset": ("4c3-6c3-p2-20-10", (6, 6, 1), NeuronConfig(kind="lif", v_th=0.5),
+                            ConvOptions(time_steps=3, norm="bn", ossa=True, ossa_onset="separate", local_heads="code",
+                                        local_dropout=0.0)),
     # a dense net on direct-coded vectors: the first dense layer runs once and is repeated over T
     "dense_static": ("16-10", (12,), NeuronConfig(kind="alif", decay=0.8, v_th=0.5), ConvOptions(time_steps=4)),
 }
@@ -382,7 +398,8 @@ def test_conv_snn_equals_linen_outputs_statistics_states_and_gradients_float64(c
         eval_out, train_out, state, stats, (g_model, g_x) = nnx_run(model, x)
         eval_l, ((g_p, g_xl), (train_l, new_l)) = linen_run(variables["params"], x)
         assert float(train_out.out.sum()) > 0
-        expected_heads = {"ossa_text_per_conv_heads": 2, "subsample_first_code_heads": 1}.get(case, 0)  # no conv0: one head
+        expected_heads = {"ossa_text_per_conv_heads": 2, "subsample_first_code_heads": 1,  # no conv0: one head
+                          "trunk_calls_2": 2, "released_llc_lif_onset": 2, "ossa_separate_onset": 2}.get(case, 0)
         assert len(train_out.local_outs) == len(train_l.local_outs) == expected_heads
         chex.assert_trees_all_close((eval_out.out, eval_out.local_outs), (eval_l.out, eval_l.local_outs), **TOL)
         chex.assert_trees_all_close((train_out.out, train_out.local_outs), (train_l.out, train_l.local_outs), **TOL)
@@ -392,7 +409,7 @@ def test_conv_snn_equals_linen_outputs_statistics_states_and_gradients_float64(c
         chex.assert_trees_all_close((snnx.linen_tree(g_model), g_x), (g_p, g_xl), **TOL)
 
 
-def test_conv_snn_carries_neuron_states_across_calls_and_refuses_linen_only_switches():
+def test_conv_snn_carries_neuron_states_across_calls_but_not_with_an_onset_block():
     spec, input_shape, neuron, opts = CONV_CASES["llc_bn_text"]
     model = snnx.ConvSNN(spec, 10, input_shape, neuron=neuron, opts=opts, rngs=nnx.Rngs(0))
     x = jax.random.uniform(jax.random.PRNGKey(10), (B,) + input_shape)
@@ -401,9 +418,10 @@ def test_conv_snn_carries_neuron_states_across_calls_and_refuses_linen_only_swit
     out1, st = run(model, x, model.initial_state(B), 2)
     out2, st = run(model, x, st, 3)
     chex.assert_trees_all_close((jnp.concatenate([out1.out, out2.out]), st), (out.out, state), atol=1e-6)
-    with pytest.raises(ValueError, match=r"\['ossa_onset'\]"):
-        snnx.ConvSNN(spec, 10, input_shape, neuron=neuron, rngs=nnx.Rngs(0),
-                     opts=ConvOptions(ossa=True, ossa_onset="separate", local_heads="code"))
+    spec, input_shape, neuron, opts = CONV_CASES["released_llc_lif_onset"]
+    onset_model = snnx.ConvSNN(spec, 10, input_shape, neuron=neuron, opts=opts, rngs=nnx.Rngs(0))
+    with pytest.raises(ValueError, match="OSSA"):
+        onset_model(x, onset_model.initial_state(B), train=False)
 
 
 def test_time_consistent_dropout_drops_a_neuron_for_every_step():

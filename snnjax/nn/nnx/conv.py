@@ -16,16 +16,18 @@ from each neuron layer's Linen path (``"conv0/neuron"``, ``"fc1_neuron"``) to it
 where the Linen model carries the same states in its ``neuron_state`` collection. Randomness is
 explicit too: ``key`` feeds the ``rate`` encoder and the time-consistent dropout masks.
 
-OSSA (text and code forms) and the local classifiers (``per_conv``, ``code``) are here; not yet (Linen
-only) the released llc-lif code's onset block (``ossa_onset="separate"``), its first-neuron split
-and double trunk call (``trunk_calls=2``): the constructor refuses them by name.
+Every switch is here: OSSA (text and code forms), the local classifiers (``per_conv``, ``code``) and
+the released llc-lif code's onset block (``ossa_onset="separate"``: t = 0 through its own trunk
+``onset_conv1``, ... with ``onset_ossa``), its first-neuron split (``first_neuron="split"``: the first
+block's ``onset_neuron`` at t = 0 and ``neuron`` from rest at t ≥ 1) and its double trunk call
+(``trunk_calls=2``: every step's first-conv drive fed twice to the neurons after it).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -52,19 +54,25 @@ ConvState = dict[str, Any]  # neuron layer path -> its neuron state
 
 
 class ConvBlock(nnx.Module):
-    """conv → norm → [ReLU] → neurons: ``[T, B, H, W, C] -> [T, B, H, W, F]`` (spikes, and the analog
-    pre-activation). ``static=True``: the input is ``[B, H, W, C]`` (direct coding), conv and norm run
-    once and are repeated over ``opts.time_steps``. LLC-LIF neurons: the block owns the leak ``a``
-    and, with ``llc_bn_leak="shared"``, scales its LLC-BN by ``sigmoid(a)`` (text)."""
+    """conv → norm → [ReLU] → neurons: ``[T, B, H, W, C] -> [T·calls, B, H, W, F]`` (spikes, and the analog
+    pre-activation ``[T, ...]``). ``static=True``: the input is ``[B, H, W, C]`` (direct coding), conv and
+    norm run once and are repeated over ``opts.time_steps``. LLC-LIF neurons: the block owns the leak
+    ``a`` and, with ``llc_bn_leak="shared"``, scales its LLC-BN by ``sigmoid(a)`` (text).
+
+    As :class:`snnjax.models.conv_net.ConvBlock`: ``calls=2`` feeds every step's pre-activation to the
+    neurons twice in a row (the released llc-lif trunk's double call); ``split=True`` gives the first
+    ``calls`` entries (t = 0) their own neurons ``onset_neuron`` and the rest (t ≥ 1, from rest) the
+    neurons ``neuron``, each with its own leak; ``neuron`` exists only when ``opts.time_steps > 1``.
+    """
 
     def __init__(self, in_features: int, features: int, kernel: int, neuron: NeuronConfig, opts: ConvOptions, *,
-                 static: bool = False, rngs: nnx.Rngs):
-        self.opts, self.static = opts, static
+                 static: bool = False, calls: int = 1, split: bool = False, rngs: nnx.Rngs):
+        self.opts, self.static, self.calls, self.split = opts, static, calls, split
         use_bias = opts.norm == "none" or opts.conv_bias
         self.conv = SeqConv(in_features, features, kernel, use_bias=use_bias, time_major=not static,
                             impl=opts.conv_impl, rngs=rngs)
         a = None
-        if neuron.kind == "llc_lif":
+        if neuron.kind == "llc_lif" and not split:
             a = create_leak(neuron, features, rngs=rngs)
         self.a = a
         per_step_stats = opts.norm_stats == "per_step"
@@ -79,13 +87,20 @@ class ConvBlock(nnx.Module):
         elif opts.norm == "llc_bn":
             norm = LLCBatchNorm(features, alpha=opts.llc_bn_alpha, own_leak=not self.shared_leak, **norm_kwargs)
         self.norm = norm
-        self.neuron = SpikingNeuron(features, neuron, rngs=rngs, own_leak=self.a is None)
+        self.onset_neuron = SpikingNeuron(features, neuron, rngs=rngs) if split else None
+        has_later = not split or opts.time_steps > 1
+        self.neuron = SpikingNeuron(features, neuron, rngs=rngs, own_leak=self.a is None) if has_later else None
 
-    def __call__(self, x: Array, state: Any = None, *, train: bool,
-                 time_steps: int | None = None) -> tuple[Array, Array, Any]:
-        """Returns ``(spikes [T, B, ...], analog pre-activation, neuron state)``; ``time_steps``: T of a
-        static block's call (default ``opts.time_steps``)."""
+    def neuron_names(self) -> tuple[str, ...]:
+        """The block's neuron layers, in the order they read the drive."""
+        return tuple(name for name in ("onset_neuron", "neuron") if getattr(self, name) is not None)
+
+    def __call__(self, x: Array, state: dict[str, Any] | None = None, *, train: bool,
+                 time_steps: int | None = None) -> tuple[Array, Array, dict[str, Any]]:
+        """Returns ``(spikes [T·calls, B, ...], analog pre-activation [T, B, ...], {neuron name: state})``;
+        ``time_steps``: T of a static block's call (default ``opts.time_steps``)."""
         time_steps = self.opts.time_steps if time_steps is None else time_steps
+        state = state or {}
         y = self.conv(x)
         a = None if self.a is None else self.a[...]
         if self.norm is not None:
@@ -95,17 +110,25 @@ class ConvBlock(nnx.Module):
             y = jax.nn.relu(y)
         if self.static:
             y = encoders.direct(y, time_steps)
-        s, state = self.neuron(y, state, a=a)
-        return s, y, state
+        drive = repeat_calls(y, self.calls)
+        new_state: dict[str, Any] = {}
+        if not self.split:
+            s, new_state["neuron"] = self.neuron(drive, state.get("neuron"), a=a)
+            return s, y, new_state
+        s, new_state["onset_neuron"] = self.onset_neuron(drive[: self.calls], state.get("onset_neuron"))
+        if drive.shape[0] > self.calls:
+            if self.neuron is None:
+                raise ValueError("this block was built for time_steps=1 (no neurons for t >= 1): build the model "
+                                 "with the time_steps it is called with")
+            later, new_state["neuron"] = self.neuron(drive[self.calls :], state.get("neuron"))
+            s = jnp.concatenate([s, later], axis=0)
+        return s, y, new_state
 
 
-def _check_supported(opts: ConvOptions) -> None:
-    linen_only = {"ossa_onset": opts.ossa and opts.ossa_onset != "shared", "trunk_calls": opts.trunk_calls != 1,
-                  "first_neuron": opts.first_neuron != "shared"}
-    asked = [name for name, on in linen_only.items() if on]
-    if asked:
-        raise ValueError(f"snnjax.nnx.ConvSNN does not have {asked} yet (the released llc-lif code's onset block "
-                         "and double trunk call are in the Linen snnjax.models.ConvSNN)")
+def repeat_calls(y: Array, calls: int) -> Array:
+    """``[T, ...] -> [T·calls, ...]``, every step ``calls`` times in a row (``jnp.repeat(y, calls, 0)``,
+    with the cheap gradient of :func:`snnjax.core.encoders.repeat`)."""
+    return encoders.repeat(y, calls, axis=1).reshape((-1, *y.shape[1:])) if calls > 1 else y
 
 
 def _llc_lif(neuron: NeuronConfig) -> NeuronConfig:
@@ -127,6 +150,18 @@ def _step_shape(layers: Sequence[Layer], opts: ConvOptions, input_shape: tuple[i
     return tuple(encoded.shape[2:]), False
 
 
+@dataclasses.dataclass
+class _Run:
+    """One call's bookkeeping: the neuron states in and out, the local heads' votes, the keys."""
+
+    state: ConvState
+    new_state: ConvState
+    local_outs: list[Array]
+    keys: Iterator[Array | None]
+    opts: ConvOptions
+    train: bool
+
+
 class ConvSNN(nnx.Module):
     """A spiking conv/dense network from a spec: ``x [B, ...] -> ModelOutput(out=[T, B, K])``.
 
@@ -143,7 +178,6 @@ class ConvSNN(nnx.Module):
 
     def __init__(self, layers: str | Sequence[Layer], num_classes: int, input_shape: Sequence[int], *,
                  neuron: NeuronConfig = NeuronConfig(), opts: ConvOptions = ConvOptions(), rngs: nnx.Rngs):
-        _check_supported(opts)
         self.layers = parse_spec(layers, num_classes) if isinstance(layers, str) else tuple(layers)
         self.num_classes, self.neuron_config, self.opts = num_classes, neuron, opts
         self.input_shape = tuple(input_shape)
@@ -153,35 +187,23 @@ class ConvSNN(nnx.Module):
         split = spatial[-1] + 1 if spatial else 0
         self.trunk, self.head = self.layers[:split], self.layers[split:]
         self.neuron_shapes: dict[str, tuple[int, ...]] = {}  # neuron layer path -> per-example shape but channels
-        self.block_names = self._block_names()
-        heads: list[str] = []  # the local classifiers' names, in the order they read
-
-        def local_head(name: str, in_shape: tuple[int, ...]) -> None:
-            heads.append(name)
-            self.neuron_shapes[f"{name}/SpikingNeuron_0"] = ()
-            setattr(self, name, LocalClassifier(
-                math.prod(in_shape), num_classes, neuron, votes_per_class=opts.votes_per_class,
-                dropout=opts.local_dropout, use_bias=opts.dense_bias, rngs=rngs))
-
-        for i, layer in enumerate(self.trunk):
-            if layer.kind == "conv":
-                name = self.block_names[i]
-                setattr(self, name, ConvBlock(shape[-1], layer.size, layer.kernel, neuron, opts,
-                                              static=self.static and name == "conv0", rngs=rngs))
-                shape = shape[:-1] + (layer.size,)
-                self.neuron_shapes[f"{name}/neuron"] = shape[:-1]
-                if opts.local_heads == "per_conv" or (opts.local_heads == "code" and name == "conv0"):
-                    local_head(f"local{name[len('conv'):]}", shape)  # Linen's: the block's number
-                if name == "conv0" and opts.ossa:
-                    self.ossa = OSSA(layer.size, _llc_lif(neuron), form=opts.ossa_form,
-                                     attn_dropout=opts.ossa_attn_dropout, rngs=rngs)
-            elif layer.kind == "pool":
-                shape = (shape[0] // layer.size, shape[1] // layer.size, shape[2])
-            elif layer.kind == "subsample":
-                shape = (math.ceil(shape[0] / layer.size), math.ceil(shape[1] / layer.size), shape[2])
+        if self.trunk and self.first_is_conv:
+            first = self.trunk[0]
+            self._conv_block("conv0", shape, first, rngs, static=self.static, calls=opts.trunk_calls,
+                             split=opts.first_neuron == "split")
+            shape = shape[:-1] + (first.size,)
+            if opts.local_heads != "none":
+                self._local_head("local0", shape, rngs)
+            rest = self.trunk[1:]
+            if opts.ossa and opts.ossa_onset == "separate":
+                onset_shape = self._build_trunk(rest, shape, "onset_", rngs, ossa=True, heads=False)
+                shape = self._build_trunk(rest, shape, "", rngs, ossa=False, heads=False) if opts.time_steps > 1 else onset_shape
+            else:
+                shape = self._build_trunk(rest, shape, "", rngs, ossa=opts.ossa, heads=True)
+        elif self.trunk:
+            shape = self._build_trunk(self.trunk, shape, "", rngs, ossa=False, heads=True)
         if self.trunk and opts.local_heads == "code":
-            local_head(f"local{len(heads)}", shape)
-        self.local_heads = tuple(heads)
+            self._local_head(f"local{int(self.first_is_conv)}", shape, rngs)
         width = math.prod(shape)
         dense_at = [i for i, l in enumerate(self.head) if l.kind == "dense"]
         for n, i in enumerate(dense_at):
@@ -192,14 +214,39 @@ class ConvSNN(nnx.Module):
             self.neuron_shapes[f"fc{n}_neuron"] = ()
             width = self.head[i].size
 
-    def _block_names(self) -> dict[int, str]:
-        """The Linen names of the trunk's conv blocks: ``conv0`` for a first conv, then ``conv1``, ..."""
-        names, n_conv = {}, 0 if self.first_is_conv else 1
-        for i, layer in enumerate(self.trunk):
+    def _conv_block(self, name: str, in_shape: tuple[int, ...], layer: Layer, rngs: nnx.Rngs, **kwargs) -> None:
+        """Creates the conv block ``name`` on one step's ``in_shape`` ("same" padding keeps H and W)."""
+        block = ConvBlock(in_shape[-1], layer.size, layer.kernel, self.neuron_config, self.opts, rngs=rngs, **kwargs)
+        setattr(self, name, block)
+        for neuron_name in block.neuron_names():
+            self.neuron_shapes[f"{name}/{neuron_name}"] = in_shape[:-1]
+
+    def _local_head(self, name: str, in_shape: tuple[int, ...], rngs: nnx.Rngs) -> None:
+        self.neuron_shapes[f"{name}/SpikingNeuron_0"] = ()
+        setattr(self, name, LocalClassifier(
+            math.prod(in_shape), self.num_classes, self.neuron_config, votes_per_class=self.opts.votes_per_class,
+            dropout=self.opts.local_dropout, use_bias=self.opts.dense_bias, rngs=rngs))
+
+    def _build_trunk(self, layers: Sequence[Layer], shape: tuple[int, ...], prefix: str, rngs: nnx.Rngs, *,
+                     ossa: bool, heads: bool) -> tuple[int, ...]:
+        """Creates the modules of :meth:`_trunk` (Linen's names: ``{prefix}conv1``, ...); returns the
+        per-example shape after them."""
+        if ossa:
+            setattr(self, f"{prefix}ossa", OSSA(shape[-1], _llc_lif(self.neuron_config), form=self.opts.ossa_form,
+                                                attn_dropout=self.opts.ossa_attn_dropout, rngs=rngs))
+        n_conv = 1
+        for layer in layers:
             if layer.kind == "conv":
-                names[i] = f"conv{n_conv}"
+                self._conv_block(f"{prefix}conv{n_conv}", shape, layer, rngs)
+                shape = shape[:-1] + (layer.size,)
+                if heads and self.opts.local_heads == "per_conv":
+                    self._local_head(f"local{n_conv}", shape, rngs)
                 n_conv += 1
-        return names
+            elif layer.kind == "pool":
+                shape = (shape[0] // layer.size, shape[1] // layer.size, shape[2])
+            elif layer.kind == "subsample":
+                shape = (math.ceil(shape[0] / layer.size), math.ceil(shape[1] / layer.size), shape[2])
+        return shape
 
     def _neuron_layer(self, path: str) -> SpikingNeuron:
         module = self
@@ -228,44 +275,74 @@ class ConvSNN(nnx.Module):
         if state is not None and opts.ossa:
             raise ValueError("a carried neuron state needs a net without OSSA, which treats the first step of "
                              "every call as t = 0")
-        n_keys = 2 + 2 * len(self.layers)
+        n_keys = 3 + 3 * len(self.layers)
         keys = iter(jax.random.split(key, n_keys) if key is not None else [None] * n_keys)
         enc_key = next(keys)
         h = x if self.static else encoders.encode(opts.encoder, x, opts.time_steps, enc_key, opts.permutation_seed)
-        state = dict(state) if state is not None else {}
-        new_state: ConvState = {}
-        local_outs: list[Array] = []
+        run = _Run(dict(state) if state is not None else {}, {}, [], keys, opts, train)
+        calls = opts.trunk_calls
+        if self.trunk and self.first_is_conv:
+            h, analog = self._block(run, "conv0", h)
+            if opts.local_heads != "none":
+                self._local(run, "local0", analog if opts.local_heads == "code" else h)
+                h = block_boundary(h, opts.local_detach)
+            rest = self.trunk[1:]
+            if opts.ossa and opts.ossa_onset == "separate":
+                onset = self._trunk(run, rest, h[:calls], "onset_", ossa_calls=calls, heads=False)
+                later = self._trunk(run, rest, h[calls:], "", ossa_calls=0, heads=False) if opts.time_steps > 1 else None
+                h = onset if later is None else jnp.concatenate([onset, later], axis=0)
+            else:
+                h = self._trunk(run, rest, h, "", ossa_calls=calls if opts.ossa else 0, heads=True)
+        elif self.trunk:
+            h = self._trunk(run, self.trunk, h, "", ossa_calls=0, heads=True)
+        # trunk_calls=2: two calls per step; the head reads the first, the second local head the second
+        h_local, h = (h[calls - 1 :: calls], h[::calls]) if calls > 1 else (h, h)
+        if self.trunk and opts.local_heads == "code":
+            self._local(run, f"local{int(self.first_is_conv)}", h_local)
+            h = block_boundary(h, opts.local_detach)
+        once = self.static and not self.trunk
+        h = h.reshape(h.shape[0], -1) if once else h.reshape(h.shape[:2] + (-1,))
+        out = self._head(h, run.state, run.new_state, opts, keys, train=train, once=once)
+        return ModelOutput(out=out, local_outs=tuple(run.local_outs), readout=opts.readout), run.new_state
 
-        def local_head(features: Array) -> None:
-            name = self.local_heads[len(local_outs)]
-            path = f"{name}/SpikingNeuron_0"
-            votes, new_state[path] = getattr(self, name)(features, state.get(path), train=train, key=next(keys))
-            local_outs.append(votes)
+    def _block(self, run: _Run, name: str, h: Array) -> tuple[Array, Array]:
+        """Runs the conv block ``name`` from its neurons' states in ``run``; returns (spikes, analog)."""
+        block = getattr(self, name)
+        given = {n: run.state.get(f"{name}/{n}") for n in block.neuron_names()}
+        s, analog, states = block(h, given, train=run.train, time_steps=run.opts.time_steps)
+        run.new_state.update({f"{name}/{n}": st for n, st in states.items()})
+        return s, analog
 
-        for i, layer in enumerate(self.trunk):
+    def _local(self, run: _Run, name: str, features: Array) -> None:
+        """Runs the local classifier ``name`` on ``features`` and keeps its votes."""
+        path = f"{name}/SpikingNeuron_0"
+        votes, run.new_state[path] = getattr(self, name)(features, run.state.get(path), train=run.train,
+                                                         key=next(run.keys))
+        run.local_outs.append(votes)
+
+    def _trunk(self, run: _Run, layers: Sequence[Layer], h: Array, prefix: str, *, ossa_calls: int,
+               heads: bool) -> Array:
+        """The conv stage after the first block (Linen's ``_trunk``): OSSA on the first ``ossa_calls``
+        entries of ``h`` (the calls at t = 0; 0 = no OSSA), conv blocks, pools, subsampling, dropout."""
+        opts = run.opts
+        if ossa_calls:
+            onset = getattr(self, f"{prefix}ossa")(h[:ossa_calls], train=run.train, key=next(run.keys))
+            h = onset if h.shape[0] == ossa_calls else jnp.concatenate([onset, h[ossa_calls:]], axis=0)
+        n_conv = 1
+        for layer in layers:
             if layer.kind == "conv":
-                name = self.block_names[i]
-                h, analog, new_state[f"{name}/neuron"] = getattr(self, name)(
-                    h, state.get(f"{name}/neuron"), train=train, time_steps=opts.time_steps)
-                if opts.local_heads != "none" and (opts.local_heads == "per_conv" or name == "conv0"):
-                    local_head(analog if opts.local_heads == "code" else h)
+                h, _ = self._block(run, f"{prefix}conv{n_conv}", h)
+                if heads and opts.local_heads == "per_conv":
+                    self._local(run, f"local{n_conv}", h)
                     h = block_boundary(h, opts.local_detach)
-                if name == "conv0" and opts.ossa:  # t = 0 only
-                    onset = self.ossa(h[:1], train=train, key=next(keys))
-                    h = onset if h.shape[0] == 1 else jnp.concatenate([onset, h[1:]], axis=0)
+                n_conv += 1
             elif layer.kind == "pool":
                 h = pool(h, layer.pool, layer.size, impl=opts.max_pool_impl if layer.pool == "max" else "xla")
             elif layer.kind == "subsample":
                 h = h[:, :, :: layer.size, :: layer.size]
             elif layer.kind == "dropout":
-                h = time_consistent_dropout(h, opts.dropout, next(keys), train=train)
-        if self.trunk and opts.local_heads == "code":
-            local_head(h)
-            h = block_boundary(h, opts.local_detach)
-        once = self.static and not self.trunk
-        h = h.reshape(h.shape[0], -1) if once else h.reshape(h.shape[:2] + (-1,))
-        out = self._head(h, state, new_state, opts, keys, train=train, once=once)
-        return ModelOutput(out=out, local_outs=tuple(local_outs), readout=opts.readout), new_state
+                h = time_consistent_dropout(h, opts.dropout, next(run.keys), train=run.train)
+        return h
 
     def _head(self, h: Array, state: ConvState, new_state: ConvState, opts: ConvOptions, keys, *, train: bool,
               once: bool) -> Array:
