@@ -14,11 +14,11 @@ every case runs ``steps`` steps in turn (remat off and on interleaved in one pro
 change on a shared machine falls on all cases alike).
 
 The cases: the Seq-MNIST CE-LIF net (``configs/ce_lif_seq_mnist.py``, [64, 152, 152], T = 784) with
-the per-layer scans (the training default), its per-step scan, ``neuron.remat`` (each layer's loop
-under ``jax.checkpoint``), ``model.remat`` = 1 and k (the per-step scan stored every step / every k
+the per-layer scans (the training default), its per-step scan, ``neuron.remat`` = k (each layer's
+loop stored every k steps), ``model.remat`` = 1 and k (the per-step scan stored every step / every k
 steps, :func:`snnjax.core.scan.time_scan`) and both switches; the seed conv net
-(``bench/workloads.py``'s ``seed_bn_lif``) at T = 8 and 32 with ``neuron.remat`` off and on (it has
-no per-step scan, so ``model.remat`` does not apply to it).
+(``bench/workloads.py``'s ``seed_bn_lif``) at T = 8 and 32 with ``neuron.remat`` off, 1 and ≈ √T (it
+has no per-step scan, so ``model.remat`` does not apply to it).
 """
 
 from __future__ import annotations
@@ -53,13 +53,14 @@ class Case:
     T: int
     batch: int
     scan: str = "auto"  # sequence nets' model.scan
-    neuron_remat: bool = False
+    neuron_remat: int = 0
     model_remat: int = 0
 
     @property
     def label(self) -> str:
         switches = [f"scan={self.scan}"] if self.scan != "auto" else []
-        switches += ["neuron.remat"] * self.neuron_remat + [f"model.remat={self.model_remat}"] * bool(self.model_remat)
+        switches += [f"neuron.remat={self.neuron_remat}"] * bool(self.neuron_remat)
+        switches += [f"model.remat={self.model_remat}"] * bool(self.model_remat)
         return f"{self.workload.name} T={self.T} " + (" + ".join(switches) or "remat off")
 
     def config(self) -> ml_collections.ConfigDict:
@@ -94,14 +95,14 @@ def sequence_cases(steps: int, batch: int, remat: int | None = None) -> list[Cas
     """The Seq-MNIST net at T = ``steps``: every remat switch and schedule (module docstring)."""
     k = remat or sqrt_remat(steps)
     w = seq_mnist_workload()
-    return [Case(w, steps, batch), Case(w, steps, batch, scan="step"), Case(w, steps, batch, neuron_remat=True),
+    return [Case(w, steps, batch), Case(w, steps, batch, scan="step"), Case(w, steps, batch, neuron_remat=k),
             Case(w, steps, batch, model_remat=1), Case(w, steps, batch, model_remat=k),
-            Case(w, steps, batch, neuron_remat=True, model_remat=k)]
+            Case(w, steps, batch, neuron_remat=k, model_remat=k)]
 
 
 def seed_cases(steps: Sequence[int], batch: int) -> list[Case]:
     seed = next(w for w in workloads() if w.name == "seed_bn_lif")
-    return [Case(seed, t, batch, neuron_remat=r) for t in steps for r in (False, True)]
+    return [Case(seed, t, batch, neuron_remat=r) for t in steps for r in (0, 1, sqrt_remat(t))]
 
 
 def compiled_step(case: Case, mesh) -> tuple[Any, Any, tuple]:

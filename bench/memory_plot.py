@@ -4,7 +4,7 @@
     python -m bench.memory_plot --T 98 196 392 784 --batch 256 --out docs/remat_memory.png
 
 Compiles the train step of ``configs/ce_lif_seq_mnist.py`` at each T (pixel sequences of T steps)
-with remat off (per-layer scans, the training default), ``neuron.remat``, ``model.remat=1`` and
+with remat off (per-layer scans, the training default), ``neuron.remat≈√T``, ``model.remat=1`` and
 ``model.remat≈√T`` (:mod:`bench.memory`), and plots XLA's ``temp_size_in_bytes`` of each: exact
 figures, no timing, so the machine's load does not enter. Also prints each point as a JSON line.
 """
@@ -17,8 +17,9 @@ import sys
 
 from bench import memory
 
-LINES = (("remat off", dict()), ("neuron.remat", dict(neuron_remat=True)),
-         ("model.remat=1", dict(model_remat=1)), ("model.remat≈√T", dict(model_remat=-1)))
+SQRT_T = -1  # placeholder: k ≈ √T at each T (memory.sqrt_remat)
+LINES = (("remat off", dict()), ("neuron.remat≈√T", dict(neuron_remat=SQRT_T)),
+         ("model.remat=1", dict(model_remat=1)), ("model.remat≈√T", dict(model_remat=SQRT_T)))
 
 
 def points(steps: list[int], batch: int) -> dict[str, list[float]]:
@@ -27,8 +28,7 @@ def points(steps: list[int], batch: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {label: [] for label, _ in LINES}
     for t in steps:
         for label, switches in LINES:
-            if switches.get("model_remat") == -1:
-                switches = dict(model_remat=memory.sqrt_remat(t))
+            switches = {key: memory.sqrt_remat(t) if value == SQRT_T else value for key, value in switches.items()}
             case = memory.Case(w, t, batch, **switches)
             record = next(memory.records([case], timed=False))
             print(json.dumps(record), flush=True)
@@ -43,8 +43,8 @@ def plot(steps: list[int], lines: dict[str, list[float]], batch: int, path: str)
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.4), dpi=100)
-    for label, mib in lines.items():  # neuron.remat dashed: it lies on remat off
-        ax.plot(steps, mib, marker="o", label=label, linestyle="--" if label == "neuron.remat" else "-")
+    for label, mib in lines.items():
+        ax.plot(steps, mib, marker="o", label=label, linestyle="--" if label.startswith("neuron.") else "-")
     ax.set_xlabel("T (time steps)")
     ax.set_ylabel("XLA temporary memory (MiB)")
     ax.set_title(f"Seq-MNIST CE-LIF train step, batch {batch}", fontsize=10)

@@ -1,5 +1,6 @@
-"""Rematerialisation (issue 33 §2): ``neuron.remat`` recomputes a layer's time loop in the backward
-pass; values and gradients are those of the stored loop, for every registered neuron kind.
+"""Rematerialisation (issue 33 §2): ``neuron.remat=k`` recomputes a layer's time loop in the backward
+pass, every step or every k steps; values and gradients are those of the stored loop, for every
+registered neuron kind.
 ``model.remat`` (:func:`snnjax.core.scan.time_scan`) does the same for the sequence net's per-step
 scan, every step or every k steps. The conv net has no per-step scan (``neuron.remat`` covers it)."""
 
@@ -36,20 +37,50 @@ def _check_remat_equal(kind):
     x = jax.random.normal(jax.random.key(0), (T, B, N), jnp.float64) * 1.5 + 0.6
     te = jax.random.uniform(jax.random.key(1), (T, N), jnp.float64) if NEURON_KINDS[kind].needs_te else None
     results = []
-    for remat in (False, True):
+    for remat in (0, 1, 4):  # off; every step; chunks of 4 (T = 6: one full chunk and a short one)
         layer, loss = _loss(NeuronConfig(kind=kind, remat=remat), te)
         params = layer.init(jax.random.key(2), x, te=te)
         value, grads = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))(params, x)
         results.append((value, grads))
-    (v0, g0), (v1, g1) = results
-    np.testing.assert_allclose(v1, v0, rtol=1e-12, atol=0)
-    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12), g1, g0)
+    (v0, g0), *rematerialised = results
+    for v1, g1 in rematerialised:
+        np.testing.assert_allclose(v1, v0, rtol=1e-12, atol=0)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12), g1, g0)
     assert float(jnp.abs(g0[1]).sum()) > 0  # the surrogate gradient reaches the input
+
+
+@pytest.mark.parametrize("value,expected", [(True, 1), (False, 0), ("28", 28), (3, 3)])
+def test_neuron_remat_reads_a_bool_or_a_digit_string_as_its_int(value, expected):
+    assert NeuronConfig(remat=value).remat == expected
+
+
+@pytest.mark.parametrize("value,impl,message", [
+    (-1, "scan", "neuron.remat must be 0 (off), 1 (every step) or k > 1 (every k steps), got -1"),
+    (2.5, "scan", "neuron.remat must be 0 (off), 1 (every step) or k > 1 (every k steps), got 2.5"),
+    (2, "pallas", "neuron.remat rematerialises the step scan; use impl='scan' with it"),
+])
+def test_a_bad_neuron_remat_is_one_line(value, impl, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        NeuronConfig(remat=value, impl=impl)
+
+
+def test_neuron_remat_every_k_steps_stores_less_than_the_plain_loop():
+    """XLA's compiled temporary memory of one layer's gradient at T = 256: chunks of 16 steps keep
+    the state at chunk starts, not every step's residuals."""
+    x = jnp.ones((256, 64, 128))
+
+    def temp_bytes(remat):
+        layer = SpikingNeuron(NeuronConfig(kind="alif", remat=remat))
+        params = layer.init(jax.random.key(0), x[:2])
+        grad = jax.jit(jax.grad(lambda p, x: layer.apply(p, x).sum(), argnums=1))
+        return grad.lower(params, x).compile().memory_analysis().temp_size_in_bytes
+
+    assert temp_bytes(16) < 0.5 * temp_bytes(0)
 
 
 def test_remat_puts_a_checkpoint_in_the_program():
     x = jnp.ones((4, 2, 3))
-    for remat, expected in ((False, False), (True, True)):
+    for remat, expected in ((0, False), (1, True), (2, True)):
         layer = SpikingNeuron(NeuronConfig(remat=remat))
         params = layer.init(jax.random.key(0), x)
         jaxpr = jax.make_jaxpr(jax.grad(lambda p: layer.apply(p, x).sum()))(params)

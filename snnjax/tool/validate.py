@@ -273,7 +273,7 @@ def _check_values(config: ml_collections.ConfigDict, problems: list[str]) -> Non
     _choice(problems, "model.scan", m.get("scan", "auto"), SCANS)
     if m.get("remat", 0) and (m.get("arch") != "sequence" or m.get("scan", "auto") == "layer"):
         problems.append(f"model.remat={m.remat} rematerialises a sequence net's per-step scan (model.scan='step' or 'auto'); "
-                        "for per-layer loops and conv nets set model.neuron.remat=True instead")
+                        "for per-layer loops and conv nets set model.neuron.remat=k instead")
     if m.get("pool", "max") not in POOLS:
         problems.append(f"model.pool={m.pool!r} must be one of {list(POOLS)} (what 'p2' in the spec means)")
 

@@ -40,6 +40,7 @@ from jax.typing import ArrayLike, DTypeLike
 from snnjax.core import surrogate
 from snnjax.core.neurons.ce_lif import THRESHOLD_DRIVES
 from snnjax.core.registry import Registry
+from snnjax.core.scan import time_scan
 
 Array = jax.Array
 State = Any  # a neuron's NamedTuple state (LIFState, ALIFState, ...)
@@ -87,10 +88,11 @@ class NeuronConfig:
         syn_decay: synaptic current decay α (``cuba_lif``).
         unroll: ``lax.scan`` unroll factor, or ``"auto"`` (:meth:`scan_unroll`): the whole loop
             unrolled for sequences of up to :data:`AUTO_UNROLL_MAX_STEPS` steps, else 1.
-        remat: rematerialise the neuron's time loop (``jax.checkpoint`` of the whole sequence): the
-            backward pass recomputes the loop from the layer's input instead of storing every step's
-            intermediates (``[T, ...]`` arrays per step quantity), for the same values and gradients
-            (issue 33; ``model.remat`` does the same for the whole net's per-step scan).
+        remat: rematerialise the neuron's time loop (:func:`snnjax.core.scan.time_scan` of
+            :meth:`NeuronKind.step`): 0 off; 1 ``jax.checkpoint`` of every step; ``k > 1`` every ``k``
+            steps (the backward pass stores the state at chunk starts and recomputes one chunk at a
+            time). Same values and gradients (issue 33; ``model.remat`` does the same for the whole
+            sequence net's per-step scan). ``True`` reads as 1. Needs ``impl="scan"``.
         impl: ``scan`` (``lax.scan``, every neuron) or ``pallas`` (the fused kernel of
             :mod:`snnjax.kernels`, LIF, LLC-LIF, IF, PLIF, ALIF and CE-LIF).
         precision: ``float32``, or ``bfloat16``: the layer emits bfloat16 spikes (exactly 0/1), so
@@ -118,7 +120,7 @@ class NeuronConfig:
     syn_decay: float = 0.5
     threshold_drive: str = "u_prev"
     unroll: int | str = "auto"
-    remat: bool = False
+    remat: int = 0
     impl: str = "scan"
     precision: str = "float32"
 
@@ -126,6 +128,8 @@ class NeuronConfig:
         kind = NEURON_KINDS.lookup(self.kind)
         if isinstance(self.unroll, str) and self.unroll.isdigit():  # "--config.model.neuron.unroll=8"
             object.__setattr__(self, "unroll", int(self.unroll))
+        if isinstance(self.remat, bool) or (isinstance(self.remat, str) and self.remat.isdigit()):
+            object.__setattr__(self, "remat", int(self.remat))  # True: every step; "--...remat=28"
         problems = _switch_problems(self, kind) + _surrogate_problems(self) + unused_options(self, kind)
         if problems:
             raise ValueError(problems[0])
@@ -200,6 +204,11 @@ def _switch_problems(cfg: NeuronConfig, kind: NeuronKind) -> list[str]:
     if not (cfg.unroll == "auto" or (isinstance(cfg.unroll, int) and not isinstance(cfg.unroll, bool)
                                      and cfg.unroll >= 1)):
         problems.append(f"neuron.unroll must be a positive int or 'auto', got {cfg.unroll!r}")
+    if isinstance(cfg.remat, bool) or not isinstance(cfg.remat, int) or cfg.remat < 0:
+        problems.append(f"neuron.remat must be 0 (off), 1 (every step) or k > 1 (every k steps), got {cfg.remat!r}")
+    elif cfg.remat and cfg.impl == "pallas":
+        problems.append("neuron.remat rematerialises the step scan; use impl='scan' with it (the pallas kernel "
+                        "keeps its own residuals)")
     if cfg.threshold_drive not in THRESHOLD_DRIVES:
         problems.append(f"neuron.threshold_drive must be one of {THRESHOLD_DRIVES}, got {cfg.threshold_drive!r}")
     elif cfg.impl == "pallas" and cfg.threshold_drive != "u_prev":
@@ -319,22 +328,29 @@ class NeuronKind:
 
             state, s_seq = jax.lax.scan(step, state, x_seq)
         """
+        return self.scan_steps(cfg, params, x_seq, state, te)
+
+    def scan_steps(self, cfg: NeuronConfig, params: Params, x_seq: Array, state: State | None,
+                   te: Array | None, remat: int = 0) -> tuple[Array, State]:
+        """:meth:`step` scanned over ``x_seq`` (:func:`snnjax.core.scan.time_scan`, rematerialised
+        every ``remat`` steps): ``(s_seq, final state)``."""
         if state is None:
             state = self.init_state(cfg, params, x_seq.shape[1:], x_seq.dtype)
         fn = self.step(cfg, params)
         if te is None:
-            state, s_seq = jax.lax.scan(lambda st, x_t: fn(st, x_t), state, x_seq, unroll=cfg.unroll)
+            state, s_seq = time_scan(lambda st, x_t: fn(st, x_t), state, x_seq, unroll=cfg.unroll, remat=remat)
         else:
-            state, s_seq = jax.lax.scan(lambda st, xs: fn(st, *xs), state, (x_seq, te), unroll=cfg.unroll)
+            state, s_seq = time_scan(lambda st, xs: fn(st, *xs), state, (x_seq, te), unroll=cfg.unroll, remat=remat)
         return s_seq, state
 
     def run(self, cfg: NeuronConfig, params: Params, x_seq: Array, state: State | None = None,
             te: Array | None = None) -> tuple[Array, State]:
-        """:meth:`sequence` with ``cfg.unroll="auto"`` resolved for this ``T``; ``cfg.remat``: under
-        ``jax.checkpoint`` (the backward pass recomputes the loop instead of storing it)."""
+        """:meth:`sequence` with ``cfg.unroll="auto"`` resolved for this ``T``; with ``cfg.remat``, the
+        rematerialised scan of :meth:`step` instead (:meth:`scan_steps`: the contract test holds every
+        kind's :meth:`sequence` equal to it)."""
         cfg = dataclasses.replace(cfg, unroll=cfg.scan_unroll(x_seq.shape[0]))
         if cfg.remat:
-            return jax.checkpoint(functools.partial(self.sequence, cfg))(params, x_seq, state, te)
+            return self.scan_steps(cfg, params, x_seq, state, te, remat=cfg.remat)
         return self.sequence(cfg, params, x_seq, state, te)
 
     def parameters(self, cfg: NeuronConfig, channels: int) -> dict[str, ParamSpec]:
