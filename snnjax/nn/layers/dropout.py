@@ -11,6 +11,8 @@ same mask bit for bit, in a train step that compiles faster.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -19,6 +21,18 @@ from jax import lax
 from snnjax.core import flat_random
 
 Array = jax.Array
+
+
+def dropout(x: Array, rate: float, key: Array, broadcast_dims: Sequence[int] = ()) -> Array:
+    """Inverted dropout: each unit kept with probability ``1 − rate`` and scaled by ``1 / (1 − rate)``,
+    one Bernoulli mask (:func:`snnjax.core.flat_random.bernoulli`) shared along ``broadcast_dims``.
+    ``rate == 1`` gives zeros (no division by a zero keep probability, whose gradient would be NaN)."""
+    if rate == 1.0:
+        return jnp.zeros_like(x)
+    keep = 1.0 - rate
+    mask_shape = [1 if d in broadcast_dims else n for d, n in enumerate(x.shape)]
+    mask = jnp.broadcast_to(flat_random.bernoulli(key, keep, mask_shape), x.shape)
+    return lax.select(mask, x / keep, jnp.zeros_like(x))
 
 
 class Dropout(nn.Dropout):
@@ -32,14 +46,11 @@ class Dropout(nn.Dropout):
         deterministic = nn.merge_param("deterministic", self.deterministic, deterministic)
         if self.rate == 0.0 or deterministic:
             return inputs
-        if self.rate == 1.0:  # no division by a zero keep probability (its gradient would be NaN)
+        if self.rate == 1.0:  # no key drawn, as nn.Dropout
             return jnp.zeros_like(inputs)
-        keep = 1.0 - self.rate
         if rng is None:
             rng = self.make_rng(self.rng_collection)
-        mask_shape = [1 if d in self.broadcast_dims else n for d, n in enumerate(inputs.shape)]
-        mask = jnp.broadcast_to(flat_random.bernoulli(rng, keep, mask_shape), inputs.shape)
-        return lax.select(mask, inputs / keep, jnp.zeros_like(inputs))
+        return dropout(inputs, self.rate, rng, self.broadcast_dims)
 
 
 class TimeConsistentDropout(nn.Module):

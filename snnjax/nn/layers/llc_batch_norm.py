@@ -31,20 +31,16 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from snnjax.core.precision import at_least_float32
 from snnjax.core.time import channels_last
 
 Array = jax.Array
 
 
-def _stat_dtype(x: Array):
-    """Statistics in at least float32 (bfloat16 activations), float64 when the input is."""
-    return jnp.float64 if x.dtype == jnp.float64 else jnp.float32
-
-
 def batch_moments(x: Array) -> tuple[Array, Array]:
     """Per-channel mean and (biased) variance over every axis but the last."""
     axes = tuple(range(x.ndim - 1))
-    xs = x.astype(_stat_dtype(x))
+    xs = x.astype(at_least_float32(x))
     mean = xs.mean(axis=axes)
     var = jnp.square(xs - channels_last(mean, x.ndim)).mean(axis=axes)
     return mean, var
@@ -67,7 +63,7 @@ def llc_batch_norm(
     eps: float = 1e-5,
 ) -> Array:
     """Applies LLC-BN with given statistics: ``λ·α·k·(x − mean)/sqrt(var + eps) + β`` (channels last)."""
-    dtype = _stat_dtype(x)
+    dtype = at_least_float32(x)
     mean, var, scale, bias = (jnp.asarray(v).astype(dtype) for v in (mean, var, scale, bias))
     factor = channel_gain(scale, alpha, leak, var, eps)
     n = x.ndim
@@ -115,6 +111,52 @@ def running_update(running: Array, stats: Array, momentum: float, repeats: int =
     return m_n**steps * running + (weights[:, None] * stats).sum(axis=0)
 
 
+def layer_leak(leak: Array | float | None, own: Array | None) -> Array | float:
+    """The leak that scales the layer: ``leak`` when given (text: the neurons' k_τ(a)), else
+    ``sigmoid(w)`` of the layer's own parameter ``w`` (released code), else 1 (a plain BatchNorm)."""
+    if leak is not None:
+        return leak
+    return jax.nn.sigmoid(own) if own is not None else 1.0
+
+
+def llc_batch_norm_train(
+    x: Array,
+    running_mean: Array,
+    running_var: Array,
+    *,
+    per_step: bool,
+    momentum: float,
+    repeats: int,
+    leak: Array | float,
+    scale: Array,
+    bias: Array,
+    alpha: float = 3.2,
+    eps: float = 1e-5,
+) -> tuple[Array, Array, Array]:
+    """LLC-BN in training: normalises ``x`` with its batch statistics and returns ``(y, mean', var')``.
+
+    ``per_step=False``: one set of per-channel statistics over every axis but the last, one running
+    update. ``per_step=True``: ``x`` is ``[S, ...]``, each ``x[s]`` normalised with its own statistics,
+    the running statistics updated once per ``s`` in order. The running variance is the unbiased
+    ``var·n/(n − 1)`` (PyTorch's), each update counted ``repeats`` times (:func:`running_update`).
+    """
+    c = x.shape[-1]
+    if per_step:
+        mean, var = jax.vmap(batch_moments)(x)  # [S, C] each
+        n = x[0].size // c
+    else:
+        mean, var = batch_moments(x)
+        n = x.size // c
+        mean, var = mean[None], var[None]
+    unbiased = var * (n / max(n - 1, 1))
+    dt = running_mean.dtype
+    new_mean = running_update(running_mean, mean.astype(dt), momentum, repeats)
+    new_var = running_update(running_var, unbiased.astype(dt), momentum, repeats)
+    norm = lambda xs, m, v: llc_batch_norm(xs, m, v, leak=leak, scale=scale, bias=bias, alpha=alpha, eps=eps)
+    y = jax.vmap(norm)(x, mean, var) if per_step else norm(x, mean[0], var[0])
+    return y, new_mean, new_var
+
+
 class LLCBatchNorm(nn.Module):
     """LLC-BN over channels-last input of any rank (merge time into the batch first).
 
@@ -142,28 +184,19 @@ class LLCBatchNorm(nn.Module):
         c = x.shape[-1]
         scale = self.param("scale", nn.initializers.ones, (c,))
         bias = self.param("bias", nn.initializers.zeros, (c,))
-        if leak is None:
-            leak = jax.nn.sigmoid(self.param("w", nn.initializers.zeros, ())) if self.own_leak else 1.0
-        stat_dtype = _stat_dtype(x)  # float64 models keep float64 running statistics
+        own = self.param("w", nn.initializers.zeros, ()) if leak is None and self.own_leak else None
+        leak = layer_leak(leak, own)
+        stat_dtype = at_least_float32(x)  # float64 models keep float64 running statistics
         ra_mean = self.variable("batch_stats", "mean", lambda: jnp.zeros((c,), stat_dtype))
         ra_var = self.variable("batch_stats", "var", lambda: jnp.ones((c,), stat_dtype))
         if not train:
             return llc_batch_norm(
                 x, ra_mean.value, ra_var.value, leak=leak, scale=scale, bias=bias, alpha=self.alpha, eps=self.eps
             )
-        if self.per_step:
-            mean, var = jax.vmap(batch_moments)(x)  # [S, C] each
-            n = x[0].size // c
-        else:
-            mean, var = batch_moments(x)
-            n = x.size // c
-            mean, var = mean[None], var[None]
+        y, mean, var = llc_batch_norm_train(
+            x, ra_mean.value, ra_var.value, per_step=self.per_step, momentum=self.momentum, repeats=self.repeats,
+            leak=leak, scale=scale, bias=bias, alpha=self.alpha, eps=self.eps,
+        )
         if not self.is_initializing():
-            unbiased = var * (n / max(n - 1, 1))  # PyTorch keeps the unbiased variance
-            dt = ra_mean.value.dtype
-            ra_mean.value = running_update(ra_mean.value, mean.astype(dt), self.momentum, self.repeats)
-            ra_var.value = running_update(ra_var.value, unbiased.astype(dt), self.momentum, self.repeats)
-        if not self.per_step:
-            return llc_batch_norm(x, mean[0], var[0], leak=leak, scale=scale, bias=bias, alpha=self.alpha, eps=self.eps)
-        norm = lambda xs, m, v: llc_batch_norm(xs, m, v, leak=leak, scale=scale, bias=bias, alpha=self.alpha, eps=self.eps)
-        return jax.vmap(norm)(x, mean, var)
+            ra_mean.value, ra_var.value = mean, var
+        return y

@@ -27,6 +27,11 @@ def block_boundary(x: Array, detach: bool) -> Array:
     return jax.lax.stop_gradient(x) if detach else x
 
 
+def flatten_steps(x: Array) -> Array:
+    """``[T, B, ...] -> [T, B, N]``: every step's features as one vector (what a head reads)."""
+    return x.reshape(x.shape[:2] + (-1,))
+
+
 class LocalClassifier(nn.Module):
     """Auxiliary classifier ``[T, B, ...] -> [T, B, K]`` (spike rates after voting).
 
@@ -48,8 +53,7 @@ class LocalClassifier(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array, *, train: bool) -> Array:
-        flat = x.reshape(x.shape[:2] + (-1,))
-        flat = TimeConsistentDropout(self.dropout)(flat, train=train)
+        flat = TimeConsistentDropout(self.dropout)(flatten_steps(x), train=train)
         current = SeqDense(self.num_classes * self.votes_per_class, use_bias=self.use_bias, analog_input=self.analog_input)(flat)
         spikes = SpikingNeuron(self.neuron)(current)
         return vote(spikes, self.num_classes)

@@ -19,10 +19,14 @@ The attention is computed in the input's precision (at least float32: bfloat16 i
 
 from __future__ import annotations
 
+from typing import Callable
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
+from snnjax.core.precision import at_least_float32
 from snnjax.nn.layers.dropout import Dropout
 from snnjax.nn.layers.spiking import NeuronConfig, SpikingNeuron
 from snnjax.nn.layers.synapse import SeqDense
@@ -30,6 +34,34 @@ from snnjax.nn.layers.synapse import SeqDense
 Array = jax.Array
 
 OSSA_FORMS = ("text", "code")
+
+
+def qk_width(channels: int, form: str, reduction: int) -> int:
+    """The width of f and g: C (text) or ``max(C // reduction, 1)`` (code)."""
+    if form not in OSSA_FORMS:
+        raise ValueError(f"ossa form must be one of {OSSA_FORMS}, got {form!r}")
+    return channels if form == "text" else max(channels // reduction, 1)
+
+
+def positions(calls: Array) -> Array:
+    """``[S, B, H, W, C] -> [S, B, N, C]``: the N = H·W positions the attention runs over."""
+    steps, b, h, w, c = calls.shape
+    return calls.reshape(steps, b, h * w, c)
+
+
+def attend(f: Array, g: Array, v: Array, dtype: DTypeLike,
+           drop: Callable[[Array], Array] = lambda attention: attention) -> Array:
+    """:math:`O = \\mathrm{softmax}(f g^\\top) v` over positions, ``[S, B, N, ·] -> [S, B, N, C_v]``, in
+    ``dtype``; ``drop`` acts on the attention matrix (the code form's dropout)."""
+    scores = jnp.einsum("sbic,sbjc->sbij", f.astype(dtype), g.astype(dtype))
+    attention = drop(jax.nn.softmax(scores, axis=-1))
+    return jnp.einsum("sbij,sbjc->sbic", attention, v.astype(dtype))
+
+
+def onset_output(attended: Array, calls: Array, gamma: Array | None) -> Array:
+    """The block's output map from ``O [S, B, N, C]``: O itself (text) or ``γ·O + x`` (code, ``gamma``)."""
+    out = attended.astype(calls.dtype).reshape(calls.shape)
+    return out if gamma is None else (gamma.astype(calls.dtype) * out + calls).astype(calls.dtype)
 
 
 class OSSA(nn.Module):
@@ -50,25 +82,18 @@ class OSSA(nn.Module):
     @nn.compact
     def __call__(self, x: Array, *, train: bool) -> Array:
         """``[B, H, W, C] -> [B, H, W, C]``, or ``[S, B, H, W, C]`` (S calls in a row) ``-> [S, B, H, W, C]``."""
-        if self.form not in OSSA_FORMS:
-            raise ValueError(f"ossa form must be one of {OSSA_FORMS}, got {self.form!r}")
         single = x.ndim == 4
         calls = x[None] if single else x
-        steps, b, h, w, c = calls.shape
-        qk_width = c if self.form == "text" else max(c // self.reduction, 1)
-        positions = calls.reshape(steps, b, h * w, c)
-        dtype = jnp.float64 if x.dtype == jnp.float64 else jnp.float32  # bfloat16 → float32
+        width = qk_width(calls.shape[-1], self.form, self.reduction)
+        at = positions(calls)
 
         def branch(width: int, name: str) -> Array:
-            current = SeqDense(width, name=f"{name}_conv")(positions)  # a 1×1 conv
+            current = SeqDense(width, name=f"{name}_conv")(at)  # a 1×1 conv
             return SpikingNeuron(self.neuron, name=f"{name}_neuron")(current)  # [S, B, N, width]
 
-        f, g, v = branch(qk_width, "f"), branch(qk_width, "g"), branch(c, "h")
-        scores = jnp.einsum("sbic,sbjc->sbij", f.astype(dtype), g.astype(dtype))
-        attention = jax.nn.softmax(scores, axis=-1)
-        attention = Dropout(self.attn_dropout, deterministic=not train)(attention)
-        out = jnp.einsum("sbij,sbjc->sbic", attention, v.astype(dtype)).astype(x.dtype).reshape(calls.shape)
-        if self.form == "code":
-            gamma = self.param("gamma", nn.initializers.zeros, ())
-            out = (gamma.astype(x.dtype) * out + calls).astype(x.dtype)
+        f, g, v = branch(width, "f"), branch(width, "g"), branch(calls.shape[-1], "h")
+        drop = Dropout(self.attn_dropout, deterministic=not train)
+        attended = attend(f, g, v, at_least_float32(x), drop)
+        gamma = self.param("gamma", nn.initializers.zeros, ()) if self.form == "code" else None
+        out = onset_output(attended, calls, gamma)
         return out[0] if single else out

@@ -91,3 +91,18 @@ def pool(x: Array, kind: str, k: int, impl: str = "auto") -> Array:
         return nn.max_pool(x, window_shape=(k, k), strides=(k, k), padding="VALID")
     summed = nn.pool(x, 0.0, jax.lax.add, window_shape=(k, k), strides=(k, k), padding="VALID")
     return summed / jnp.asarray(k * k, x.dtype)
+
+
+def subsample(x: Array, k: int) -> Array:
+    """``[T, B, H, W, C] -> [T, B, ⌈H/k⌉, ⌈W/k⌉, C]``: every k-th row and column (a spec's ``s{k}``)."""
+    return x[:, :, ::k, ::k]
+
+
+def downsample(x: Array, kind: str, k: int, pool_kind: str = "max", max_pool_impl: str = "auto") -> Array:
+    """A spec's weightless spatial layer on ``[T, B, H, W, C]``: ``kind="pool"`` (:func:`pool` by
+    ``pool_kind``; ``max_pool_impl`` for max pooling) or ``"subsample"`` (:func:`subsample`)."""
+    if kind == "subsample":
+        return subsample(x, k)
+    if kind != "pool":
+        raise ValueError(f"downsample kind must be 'pool' or 'subsample', got {kind!r}")
+    return pool(x, pool_kind, k, impl=max_pool_impl if pool_kind == "max" else "xla")

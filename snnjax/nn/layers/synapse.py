@@ -13,11 +13,12 @@ input is analog (counted as MACs rather than accumulates).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 from snnjax.core import flat_random
 from snnjax.nn.layers import conv as conv_lib
@@ -35,6 +36,41 @@ def torch_uniform(fan_in: int):
         return flat_random.uniform(key, shape, dtype, -bound, bound)
 
     return init
+
+
+def conv_fan_in(in_features: int, kernel_size: int) -> int:
+    """A ``k×k`` convolution's fan-in ``C_in·k²`` (PyTorch's, for :func:`torch_uniform`)."""
+    return in_features * kernel_size * kernel_size
+
+
+def dense(x: Array, kernel: Array, bias: Array | None, dtype: DTypeLike | None = None) -> Array:
+    """``x W + b`` over the last axis, computed in ``dtype`` (default: ``x``'s)."""
+    dtype = dtype or x.dtype
+    y = x.astype(dtype) @ kernel.astype(dtype)
+    return y if bias is None else y + channels_last(bias.astype(dtype), y.ndim)
+
+
+def conv_same(x: Array, kernel: Array, bias: Array | None, strides: int, impl: str,
+              dtype: DTypeLike | None = None) -> Array:
+    """NHWC 2-D convolution with "same" padding and an HWIO kernel, plus ``b``, computed in ``dtype``.
+
+    ``impl``: ``"xla"`` (``lax.conv_general_dilated``), ``"canonical"`` (:func:`snnjax.layers.conv.conv2d`,
+    the same values) or ``"auto"`` (:func:`snnjax.layers.conv.resolve_impl`).
+    """
+    dtype = dtype or x.dtype
+    x, kernel, window = x.astype(dtype), kernel.astype(dtype), (strides, strides)
+    if conv_lib.resolve_impl(impl) == "canonical":
+        y = conv_lib.conv2d(x, kernel, window, "SAME")
+    else:
+        y = jax.lax.conv_general_dilated(x, kernel, window_strides=window, padding="SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y if bias is None else y + channels_last(bias.astype(dtype), y.ndim)
+
+
+def over_time(layer: Callable[[Array], Array], x: Array, time_major: bool = True) -> Array:
+    """``layer`` applied to ``x [T, B, ...]`` as one call on the merged ``[T·B, ...]`` (``time_major``),
+    or to ``x`` as it is."""
+    return split_time(layer(merge_time(x)), x.shape[0]) if time_major else layer(x)
 
 
 def sow_synops(module: nn.Module, macs: int, input_rate: Array, analog_input: bool, steps: int) -> None:
@@ -79,14 +115,10 @@ class SeqDense(nn.Module):
     def __call__(self, x: Array) -> Array:
         fan_in = x.shape[-1]
         kernel = self.param("kernel", torch_uniform(fan_in), (fan_in, self.features))
-        flat = merge_time(x) if self.time_major else x
-        dtype = self.dtype or x.dtype
-        y = flat.astype(dtype) @ kernel.astype(dtype)
-        if self.use_bias:
-            bias = self.param("bias", torch_uniform(fan_in), (self.features,))
-            y = y + channels_last(bias.astype(dtype), y.ndim)
+        bias = self.param("bias", torch_uniform(fan_in), (self.features,)) if self.use_bias else None
+        y = over_time(lambda flat: dense(flat, kernel, bias, self.dtype), x, self.time_major)
         _sow_synops(self, x if self.time_major else x[None], fan_in * self.features, self.analog_input)
-        return split_time(y, x.shape[0]) if self.time_major else y
+        return y
 
 
 class SeqConv(nn.Module):
@@ -109,21 +141,12 @@ class SeqConv(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        c_in = x.shape[-1]
-        k = self.kernel_size
-        fan_in = c_in * k * k
+        c_in, k = x.shape[-1], self.kernel_size
+        fan_in = conv_fan_in(c_in, k)
         kernel = self.param("kernel", torch_uniform(fan_in), (k, k, c_in, self.features))
-        flat = merge_time(x) if self.time_major else x
-        dtype = self.dtype or x.dtype
-        strides = (self.strides, self.strides)
-        if conv_lib.resolve_impl(self.impl) == "canonical":
-            y = conv_lib.conv2d(flat.astype(dtype), kernel.astype(dtype), strides, "SAME")
-        else:
-            y = jax.lax.conv_general_dilated(flat.astype(dtype), kernel.astype(dtype), window_strides=strides,
-                                             padding="SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        if self.use_bias:
-            bias = self.param("bias", torch_uniform(fan_in), (self.features,))
-            y = y + channels_last(bias.astype(dtype), y.ndim)
-        macs = y.shape[1] * y.shape[2] * fan_in * self.features
-        _sow_synops(self, x if self.time_major else x[None], macs, self.analog_input)
-        return split_time(y, x.shape[0]) if self.time_major else y
+        bias = self.param("bias", torch_uniform(fan_in), (self.features,)) if self.use_bias else None
+        conv = lambda flat: conv_same(flat, kernel, bias, self.strides, self.impl, self.dtype)
+        y = over_time(conv, x, self.time_major)
+        out_hw = y.shape[-3] * y.shape[-2]
+        _sow_synops(self, x if self.time_major else x[None], out_hw * fan_in * self.features, self.analog_input)
+        return y

@@ -35,8 +35,8 @@ from flax import nnx
 from jax.typing import DTypeLike
 
 from snnjax.core import encoders
-from snnjax.nn.layers.local_classifier import block_boundary
-from snnjax.nn.layers.pooling import pool
+from snnjax.nn.layers.local_classifier import block_boundary, flatten_steps
+from snnjax.nn.layers.pooling import downsample
 from snnjax.nn.layers.spiking import NeuronConfig
 from snnjax.core.voting import vote
 from snnjax.nn.models.conv_net import ConvOptions
@@ -196,8 +196,9 @@ class ConvSNN(nnx.Module):
                 self._local_head("local0", shape, rngs)
             rest = self.trunk[1:]
             if opts.ossa and opts.ossa_onset == "separate":
-                onset_shape = self._build_trunk(rest, shape, "onset_", rngs, ossa=True, heads=False)
-                shape = self._build_trunk(rest, shape, "", rngs, ossa=False, heads=False) if opts.time_steps > 1 else onset_shape
+                if opts.time_steps > 1:  # Linen creates the t ≥ 1 trunk only when there is a t ≥ 1
+                    self._build_trunk(rest, shape, "", rngs, ossa=False, heads=False)
+                shape = self._build_trunk(rest, shape, "onset_", rngs, ossa=True, heads=False)  # the same widths
             else:
                 shape = self._build_trunk(rest, shape, "", rngs, ossa=opts.ossa, heads=True)
         elif self.trunk:
@@ -289,8 +290,10 @@ class ConvSNN(nnx.Module):
             rest = self.trunk[1:]
             if opts.ossa and opts.ossa_onset == "separate":
                 onset = self._trunk(run, rest, h[:calls], "onset_", ossa_calls=calls, heads=False)
-                later = self._trunk(run, rest, h[calls:], "", ossa_calls=0, heads=False) if opts.time_steps > 1 else None
-                h = onset if later is None else jnp.concatenate([onset, later], axis=0)
+                if opts.time_steps > 1:
+                    later = self._trunk(run, rest, h[calls:], "", ossa_calls=0, heads=False)
+                    onset = jnp.concatenate([onset, later], axis=0)
+                h = onset
             else:
                 h = self._trunk(run, rest, h, "", ossa_calls=calls if opts.ossa else 0, heads=True)
         elif self.trunk:
@@ -301,7 +304,7 @@ class ConvSNN(nnx.Module):
             self._local(run, f"local{int(self.first_is_conv)}", h_local)
             h = block_boundary(h, opts.local_detach)
         once = self.static and not self.trunk
-        h = h.reshape(h.shape[0], -1) if once else h.reshape(h.shape[:2] + (-1,))
+        h = h.reshape(h.shape[0], -1) if once else flatten_steps(h)
         out = self._head(h, run.state, run.new_state, opts, keys, train=train, once=once)
         return ModelOutput(out=out, local_outs=tuple(run.local_outs), readout=opts.readout), run.new_state
 
@@ -336,10 +339,8 @@ class ConvSNN(nnx.Module):
                     self._local(run, f"local{n_conv}", h)
                     h = block_boundary(h, opts.local_detach)
                 n_conv += 1
-            elif layer.kind == "pool":
-                h = pool(h, layer.pool, layer.size, impl=opts.max_pool_impl if layer.pool == "max" else "xla")
-            elif layer.kind == "subsample":
-                h = h[:, :, :: layer.size, :: layer.size]
+            elif layer.kind in ("pool", "subsample"):
+                h = downsample(h, layer.kind, layer.size, layer.pool, opts.max_pool_impl)
             elif layer.kind == "dropout":
                 h = time_consistent_dropout(h, opts.dropout, next(run.keys), train=run.train)
         return h

@@ -4,7 +4,7 @@
     y = \\lambda\\,\\alpha\\,k_\\tau(a)\\,\\frac{x - \\mathrm{E}[x]}{\\sqrt{\\mathrm{Var}[x] + \\epsilon}} + \\beta
 
 The same layer as :class:`snnjax.layers.LLCBatchNorm` over the same pure functions
-(:func:`snnjax.layers.llc_batch_norm.llc_batch_norm`, ``batch_moments``, ``running_update``), with
+(:func:`snnjax.layers.llc_batch_norm.llc_batch_norm`, ``llc_batch_norm_train``, ``layer_leak``), with
 parameters ``scale``, ``bias`` (and its own leak ``w``) and the running statistics ``mean``, ``var``
 as ``nnx.BatchStat``, updated in place in training as ``nnx.BatchNorm`` does (Linen's ``batch_stats``).
 """
@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import DTypeLike
 
-from snnjax.nn.layers.llc_batch_norm import batch_moments, llc_batch_norm, running_update
+from snnjax.nn.layers.llc_batch_norm import layer_leak, llc_batch_norm, llc_batch_norm_train
 
 Array = jax.Array
 
@@ -51,23 +51,10 @@ class LLCBatchNorm(nnx.Module):
         """Normalises ``x``; in training also updates the running statistics (in place), each call's
         statistics counted ``repeats`` times (default: the layer's ``repeats``)."""
         repeats = self.repeats if repeats is None else repeats
-        if leak is None:
-            leak = jax.nn.sigmoid(self.w[...]) if self.w is not None else 1.0
+        leak = layer_leak(leak, self.w[...] if self.w is not None else None)
         kwargs = dict(leak=leak, scale=self.scale[...], bias=self.bias[...], alpha=self.alpha, eps=self.eps)
         if not train:
             return llc_batch_norm(x, self.mean[...], self.var[...], **kwargs)
-        c = x.shape[-1]
-        if self.per_step:
-            mean, var = jax.vmap(batch_moments)(x)  # [S, C] each
-            n = x[0].size // c
-        else:
-            mean, var = batch_moments(x)
-            n = x.size // c
-            mean, var = mean[None], var[None]
-        unbiased = var * (n / max(n - 1, 1))  # PyTorch keeps the unbiased variance
-        dt = self.mean[...].dtype
-        self.mean[...] = running_update(self.mean[...], mean.astype(dt), self.momentum, repeats)
-        self.var[...] = running_update(self.var[...], unbiased.astype(dt), self.momentum, repeats)
-        if not self.per_step:
-            return llc_batch_norm(x, mean[0], var[0], **kwargs)
-        return jax.vmap(lambda xs, m, v: llc_batch_norm(xs, m, v, **kwargs))(x, mean, var)
+        y, self.mean[...], self.var[...] = llc_batch_norm_train(
+            x, self.mean[...], self.var[...], per_step=self.per_step, momentum=self.momentum, repeats=repeats, **kwargs)
+        return y

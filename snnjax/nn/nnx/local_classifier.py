@@ -12,6 +12,7 @@ from typing import Any
 import jax
 from flax import nnx
 
+from snnjax.nn.layers.local_classifier import flatten_steps
 from snnjax.nn.layers.spiking import NeuronConfig
 from snnjax.core.voting import vote
 from snnjax.nn.nnx.dropout import time_consistent_dropout
@@ -35,6 +36,6 @@ class LocalClassifier(nnx.Module):
 
     def __call__(self, x: Array, state: Any = None, *, train: bool, key: Array | None = None) -> tuple[Array, Any]:
         """``x [T, B, ...]`` from the neurons' ``state`` (None: rest) -> ``(votes [T, B, K], state)``."""
-        flat = time_consistent_dropout(x.reshape(x.shape[:2] + (-1,)), self.dropout, key, train=train)
+        flat = time_consistent_dropout(flatten_steps(x), self.dropout, key, train=train)
         spikes, state = self.SpikingNeuron_0(self.SeqDense_0(flat), state)
         return vote(spikes, self.num_classes), state

@@ -6,9 +6,10 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from snnjax.core import flat_random
-from snnjax.nn.layers.ossa import OSSA_FORMS
+from snnjax.core.precision import at_least_float32
+from snnjax.nn.layers.ossa import attend, onset_output, positions, qk_width
 from snnjax.nn.layers.spiking import NeuronConfig
+from snnjax.nn.nnx.dropout import keyed_dropout
 from snnjax.nn.nnx.neuron import SpikingNeuron
 from snnjax.nn.nnx.synapse import SeqDense
 
@@ -35,10 +36,8 @@ class OSSA(nnx.Module):
 
     def __init__(self, channels: int, neuron: NeuronConfig, *, form: str = "text", reduction: int = 8,
                  attn_dropout: float = 0.0, rngs: nnx.Rngs):
-        if form not in OSSA_FORMS:
-            raise ValueError(f"ossa form must be one of {OSSA_FORMS}, got {form!r}")
-        qk_width = channels if form == "text" else max(channels // reduction, 1)
-        for name, width in (("f", qk_width), ("g", qk_width), ("h", channels)):
+        width = qk_width(channels, form, reduction)
+        for name, width in (("f", width), ("g", width), ("h", channels)):
             setattr(self, f"{name}_conv", SeqDense(channels, width, rngs=rngs))  # a 1×1 conv over positions
             setattr(self, f"{name}_neuron", SpikingNeuron(width, neuron, rngs=rngs))
         self.gamma = nnx.Param(jnp.zeros((), jnp.float32)) if form == "code" else None
@@ -47,23 +46,14 @@ class OSSA(nnx.Module):
     def __call__(self, x: Array, *, train: bool, key: Array | None = None) -> Array:
         """``[B, H, W, C] -> [B, H, W, C]``, or ``[S, B, H, W, C] -> [S, B, H, W, C]``."""
         calls = x[None] if x.ndim == 4 else x
-        steps, b, h, w, c = calls.shape
-        positions = calls.reshape(steps, b, h * w, c)
-        dtype = jnp.float64 if x.dtype == jnp.float64 else jnp.float32
+        at = positions(calls)
 
         def branch(name: str) -> Array:
-            current = getattr(self, f"{name}_conv")(positions)
+            current = getattr(self, f"{name}_conv")(at)
             return getattr(self, f"{name}_neuron")(current)[0]  # [S, B, N, width], from rest
 
-        f, g, v = branch("f"), branch("g"), branch("h")
-        attention = jax.nn.softmax(jnp.einsum("sbic,sbjc->sbij", f.astype(dtype), g.astype(dtype)), axis=-1)
-        if train and self.attn_dropout:
-            if key is None:
-                raise ValueError("OSSA's attention dropout in training needs a PRNG key")
-            keep = 1.0 - self.attn_dropout
-            mask = flat_random.bernoulli(key, keep, attention.shape)
-            attention = jax.lax.select(mask, attention / jnp.asarray(keep, dtype), jnp.zeros_like(attention))
-        out = jnp.einsum("sbij,sbjc->sbic", attention, v.astype(dtype)).astype(x.dtype).reshape(calls.shape)
-        if self.gamma is not None:
-            out = (self.gamma[...].astype(x.dtype) * out + calls).astype(x.dtype)
+        drop = lambda attention: keyed_dropout(attention, self.attn_dropout, key, train=train,
+                                               what="OSSA's attention dropout")
+        attended = attend(branch("f"), branch("g"), branch("h"), at_least_float32(x), drop)
+        out = onset_output(attended, calls, self.gamma[...] if self.gamma is not None else None)
         return out[0] if x.ndim == 4 else out

@@ -4,9 +4,9 @@
 
 The same layers as :mod:`snnjax.layers.synapse` (parameter names ``kernel`` and ``bias``, their
 shapes, PyTorch's default init :math:`U(-1/\\sqrt{\\text{fan\\_in}}, 1/\\sqrt{\\text{fan\\_in}})`, and the
-same arithmetic: the product in the input's dtype), without the ``synops`` sowing of the Linen
-layers: NNX has no collections to sow into without turning them into module state, so the energy
-estimate stays with the Linen models.
+same pure functions :func:`snnjax.layers.synapse.dense`, ``conv_same`` and ``over_time``), without the
+``synops`` sowing of the Linen layers: NNX has no collections to sow into without turning them into
+module state, so the energy estimate stays with the Linen models.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ import jax.numpy as jnp
 from flax import nnx
 from jax.typing import DTypeLike
 
-from snnjax.nn.layers import conv as conv_lib
-from snnjax.nn.layers.synapse import torch_uniform
-from snnjax.core.time import channels_last, merge_time, split_time
+from snnjax.nn.layers.synapse import conv_fan_in, conv_same, dense, over_time, torch_uniform
 
 Array = jax.Array
 
@@ -47,16 +45,10 @@ class SeqDense(nnx.Module):
 
     def step(self, x_t: Array) -> Array:
         """``[B, in_features] -> [B, out_features]``: the product of one step."""
-        dtype = self.dtype or x_t.dtype
-        y = x_t.astype(dtype) @ self.kernel[...].astype(dtype)
-        if self.bias is not None:
-            y = y + channels_last(self.bias[...].astype(dtype), y.ndim)
-        return y
+        return dense(x_t, self.kernel[...], self.bias[...] if self.bias is not None else None, self.dtype)
 
     def __call__(self, x: Array) -> Array:
-        if not self.time_major:
-            return self.step(x)
-        return split_time(self.step(merge_time(x)), x.shape[0])
+        return over_time(self.step, x, self.time_major)
 
 
 class SeqConv(nnx.Module):
@@ -69,7 +61,7 @@ class SeqConv(nnx.Module):
     def __init__(self, in_features: int, out_features: int, kernel_size: int = 3, *, strides: int = 1,
                  use_bias: bool = False, time_major: bool = True, dtype: DTypeLike | None = None,
                  param_dtype: DTypeLike = jnp.float32, impl: str = "auto", rngs: nnx.Rngs):
-        fan_in = in_features * kernel_size * kernel_size
+        fan_in = conv_fan_in(in_features, kernel_size)
         init = torch_uniform(fan_in)
         self.kernel = nnx.Param(init(rngs.params(), (kernel_size, kernel_size, in_features, out_features), param_dtype))
         self.bias = nnx.Param(init(rngs.params(), (out_features,), param_dtype)) if use_bias else None
@@ -79,19 +71,8 @@ class SeqConv(nnx.Module):
         self.impl = impl
 
     def _conv(self, x: Array) -> Array:
-        dtype = self.dtype or x.dtype
-        kernel = self.kernel[...].astype(dtype)
-        strides = (self.strides, self.strides)
-        if conv_lib.resolve_impl(self.impl) == "canonical":
-            y = conv_lib.conv2d(x.astype(dtype), kernel, strides, "SAME")
-        else:
-            y = jax.lax.conv_general_dilated(x.astype(dtype), kernel, window_strides=strides, padding="SAME",
-                                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
-        if self.bias is not None:
-            y = y + channels_last(self.bias[...].astype(dtype), y.ndim)
-        return y
+        bias = self.bias[...] if self.bias is not None else None
+        return conv_same(x, self.kernel[...], bias, self.strides, self.impl, self.dtype)
 
     def __call__(self, x: Array) -> Array:
-        if not self.time_major:
-            return self._conv(x)
-        return split_time(self._conv(merge_time(x)), x.shape[0])
+        return over_time(self._conv, x, self.time_major)
