@@ -50,6 +50,7 @@ def _alif_run(impl, x, v0, eta0, decay, rho, beta, v_th, theta, alpha, kind, res
     return out, grads
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(SPIKE_FNS))
 def test_alif_matches_scan_over_the_configuration_matrix(kind):
     def both(alpha, x3, x5, v03, v05, e03, e05, decay, rho, beta, v_th, theta):
@@ -113,6 +114,7 @@ def _ce_lif_run(impl, x, te, v0, u0, th0, decay, rho, v_th, theta, alpha, kind, 
     return out, grads
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(SPIKE_FNS))
 def test_ce_lif_matches_scan_over_the_configuration_matrix(kind):
     def both(alpha, x3, x5, te3, te5, s3, s5, decay, rho, v_th, theta):
@@ -157,6 +159,7 @@ def test_ce_lif_matches_scan_over_the_configuration_matrix(kind):
 # --- through the public API and the layer ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rest_state_defaults_and_bfloat16_input():
     """No state given: rest (θ₀ = v_th for CE-LIF, its gradient through the initial θ too); a
     bfloat16 input keeps bfloat16 spikes and gradients while the float32 state stays float32."""
@@ -195,6 +198,7 @@ def test_rest_state_defaults_and_bfloat16_input():
     _close(g_p, g_s, rtol=1e-2)  # rounded to bfloat16 once, at the end
 
 
+@pytest.mark.slow
 def test_jit_vmap_grad_and_one_step():
     te = _normal((1, 20), 40, 0.0, 0.3)
     x1 = _normal((1, 3, 20), 41, 0.5, 0.7)  # T = 1: an empty backward loop
@@ -221,6 +225,7 @@ def test_jit_vmap_grad_and_one_step():
         chex.assert_trees_all_close(a, b, atol=1e-5, rtol=1e-5, custom_message=name)
 
 
+@pytest.mark.slow
 def test_spiking_neuron_layer_impl_switch():
     """``config.model.neuron.impl = "pallas"`` reaches ALIF and CE-LIF layers: same spikes, same grads."""
     x = _normal((6, 4, 12), 50, 0.6, 0.6)

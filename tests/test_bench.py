@@ -24,6 +24,7 @@ def _malloc_left_alone(monkeypatch):
     monkeypatch.setenv("SNNJAX_HOST_MALLOC", "default")
 
 
+@pytest.mark.slow
 def test_quick_bench_prints_one_record_per_mode(capsys):
     assert run.main(["--quick", "--steps", "1", "--only", "seq_plif"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -52,6 +53,7 @@ def test_peer_mode_without_the_peers_says_so(capsys, monkeypatch):
         run.main(["--quick", "--peer", "snntorch"])
 
 
+@pytest.mark.slow
 def test_batch_and_time_steps_override_the_workload_sizes(capsys):
     seed = {w.name: w for w in workloads.workloads(quick=True)}["seed_bn_lif"]
     resized = run.resized(seed, batch=2, time_steps=3)
@@ -64,6 +66,7 @@ def test_batch_and_time_steps_override_the_workload_sizes(capsys):
     assert [(r["mode"], r["batch"], r["T"]) for r in lines] == [("train", 8, 6), ("eval", 8, 6)]
 
 
+@pytest.mark.slow
 def test_scan_option_times_both_sequence_scans_and_their_ratio(capsys):
     assert run.main(["--quick", "--steps", "1", "--only", "seq_ce_lif", "--batch", "4", "--T", "5",
                      "--scan", "layer", "step"]) == 0
@@ -97,6 +100,7 @@ def _flax_layout(name, shape):
     return (shape[2], shape[3], shape[1], shape[0]) if len(shape) == 4 else (shape[1], shape[0])
 
 
+@pytest.mark.slow
 def test_unroll_option_alternates_the_values_and_gives_ratios_to_the_first(capsys):
     assert run.main(["--quick", "--steps", "1", "--only", "dense_lif", "--unroll", "1", "auto"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -189,6 +193,7 @@ def test_peer_mode_times_spyx_beside_ours(capsys):
             assert r["samples_per_s"] > 0 and r["T"] == 3 and "spyx" in r
 
 
+@pytest.mark.slow
 def test_peer_mode_runs_spikingjelly_on_this_machine(capsys):
     """Where SpikingJelly is installed (on the CPU too), ``--peer`` times the peer net beside ours."""
     pytest.importorskip("spikingjelly.activation_based", exc_type=ImportError)
@@ -205,6 +210,7 @@ def test_peer_mode_runs_spikingjelly_on_this_machine(capsys):
     assert lines[2]["ratio"] == "snnjax/spikingjelly seq_ce_lif train batch 4"
 
 
+@pytest.mark.slow
 def test_peer_mode_with_loops_compares_each_loop_with_the_peer_step(capsys):
     pytest.importorskip("spikingjelly.activation_based", exc_type=ImportError)
     argv = ["--quick", "--steps", "2", "--steps_per_call", "2", "--peer", "spikingjelly", "--only", "seq_ce_lif", "--batch", "4",
@@ -289,6 +295,7 @@ def test_table_pairs_records_only_within_one_malloc_mode():
     assert lines[3] == "| w | train | 4 | 8 | step | scan | retain | 45 | 25 | 1.80× |"
 
 
+@pytest.mark.slow
 def test_a_loop_whose_steps_are_not_finite_gives_no_device_figure(capsys, monkeypatch):
     """The device loop stops a call at a non-finite step, so its time would not be that of the steps
     asked for: a note replaces its figure; the host loop's (the same arithmetic) is kept, flagged."""
@@ -310,6 +317,7 @@ def test_bench_lines_say_their_malloc_mode(capsys):
     assert lines and all(r["host_malloc"] == "default" for r in lines)
 
 
+@pytest.mark.slow
 def test_host_malloc_bench_measures_each_mode_in_its_own_process(capsys):
     """``bench.host_malloc``: a child process per mode, each record saying what it measured, and a
     summary with each mode's fastest record and the ratio of their step times."""
@@ -355,6 +363,7 @@ def test_conv_backward_checks_every_variant_equal_and_prints_each(capsys):
     assert all(r["ms"] > 0 for r in lines)
 
 
+@pytest.mark.slow
 def test_compile_random_checks_each_draw_equal_and_prints_both_compile_times(capsys):
     from bench import compile_random
 
@@ -366,6 +375,7 @@ def test_compile_random_checks_each_draw_equal_and_prints_both_compile_times(cap
     assert lines[-1]["jax"] == jax.__version__
 
 
+@pytest.mark.slow
 def test_compile_profile_plugin_records_each_tests_compile_time(tmp_path):
     from bench import compile_profile
 

@@ -66,6 +66,7 @@ def test_shd_batch_is_time_major_spikes_at_five_percent():
     assert wl.JAXPIKE_SHD_CASES == ((256, 256), (1024, 32))
 
 
+@pytest.mark.slow
 def test_hand_net_has_jaxpikes_parameters(batch):
     variables = wl.shd_hand_net().init(jax.random.PRNGKey(0), jnp.asarray(batch[0]))
     shapes = jax.tree.map(lambda a: a.shape, variables["params"])
@@ -117,6 +118,7 @@ def test_hand_net_train_step_is_finite(batch):
     assert optax.adam(wl.SHD_LEARNING_RATE).init(variables) is not None
 
 
+@pytest.mark.slow
 def test_sequence_snn_config_builds_the_nearest_net():
     from snnjax import models
     from snnjax.tool import validate
@@ -132,6 +134,7 @@ def test_sequence_snn_config_builds_the_nearest_net():
     assert model.apply(variables, x, train=False).out.shape == (16, 2, wl.SHD_CLASSES)
 
 
+@pytest.mark.slow
 def test_quick_bench_without_the_peer_runs_snnjax_only(capsys, monkeypatch):
     monkeypatch.setattr(peer_jaxpike, "available", lambda: False)
     assert peer_jaxpike.main(["--case", "8", "4", "--steps", "1", "--repeats", "1", "--hand_unroll", "1"]) == 0

@@ -38,6 +38,7 @@ def test_the_drives_differ_and_the_default_is_the_papers_reading():
     assert not np.array_equal(spikes["u_prev"], spikes["u_prev_scaled"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("drive", neurons.THRESHOLD_DRIVES)
 def test_te_learns_under_every_drive(drive):
     x = jax.random.normal(jax.random.PRNGKey(3), (12, 2, 5)) + 0.5

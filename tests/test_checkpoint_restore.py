@@ -126,6 +126,7 @@ def test_an_explicit_unreadable_step_is_an_error_not_a_fallback(tmp_path):
     assert meta == {"epoch": 1}
 
 
+@pytest.mark.slow
 def test_training_resumes_from_the_newest_readable_checkpoint_and_sets_the_bad_one_aside(tmp_path, capsys):
     from configs import smoke
     from snnjax.tool import train_lib

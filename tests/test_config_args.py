@@ -50,6 +50,7 @@ def test_the_keys_that_default_to_none_are_known():
     assert sorted(_none_default_keys()) == sorted(NONE_DEFAULT_VALUES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config_file", ["configs/smoke.py", "configs/smoke_bpsa.py"])
 def test_every_key_that_defaults_to_none_can_be_set_from_the_command_line(config_file):
     """``--config.model.neuron.surrogate_param=2.0`` was refused by the flag parser ("Type NoneType

@@ -407,6 +407,7 @@ ABLATION_COUNTS = {  # llc_lif_ablation rows, against "full" (25,794,869)
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_model_builds_and_traces_at_full_size(case):
     trace = _abstract(*case)
@@ -430,6 +431,7 @@ def test_real_runs_cover_every_switch_value():
     assert len(REAL_CASES) <= 16 or RUN_ALL  # keep this file quick
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", REAL_CASES, ids=_id)
 def test_shrunk_step_is_finite(case):
     cfg = _shrunk(*case)
@@ -451,6 +453,7 @@ def test_shrunk_step_is_finite(case):
     assert output.out.shape[1] == 2
 
 
+@pytest.mark.slow
 def test_command_line_loading_with_arg_and_override():
     """As ``train.py`` loads a config: a file path with ``:arg``, overrides, run from the repository root."""
     code = (
@@ -693,6 +696,7 @@ def test_shrink_spec_keeps_structure():
     assert shrink_spec("16c3-p2-10") == "8c3-p2-10"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name,arg",
     [("ce_lif_seq_mnist", "88"), ("ce_lif_seq_mnist_recurrent", "136"), ("ce_lif_seq_mnist_baseline", "alif_rec")],
@@ -718,6 +722,7 @@ def test_ce_lif_gradients_are_finite_over_784_steps(name, arg):
     assert np.isfinite(largest) and largest < 10.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", ["llc_lif_fashion_mnist_code", "bpsa_mnist_code"])
 def test_code_models_stay_in_float64(stem):
     """A float64 model of a ``_code`` config (shrunk widths, every switch kept) computes in float64

@@ -34,6 +34,7 @@ CASES = [((7, 7), 3, 1, "SAME"), ((8, 5), 3, 2, "SAME"), ((7, 6), 2, 2, "SAME"),
          ((6, 6), 3, 1, "VALID"), ((7, 8), 3, 2, "VALID"), ((6, 7), 3, 2, ((2, 0), (1, 3))), ((5, 5), 1, 1, "SAME")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size,k,s,padding", CASES)
 def test_conv2d_forward_equals_numpy_and_gradients_equal_autodiff_in_float64(size, k, s, padding):
     with jax.enable_x64(True):
@@ -60,6 +61,7 @@ def test_conv2d_gradients_match_finite_differences():
                                   order=1, modes=("rev",), eps=1e-6)
 
 
+@pytest.mark.slow
 def test_same_padding_is_xlas():
     for size, k, s in itertools.product(range(1, 12), range(1, 6), range(1, 4)):
         lo, hi = conv_lib.same_padding(size, k, s)
@@ -106,6 +108,7 @@ def test_inside_a_while_loop_every_gradient_convolution_stays_canonical():
     assert autodiff != {"b01f_01io->b01f"}
 
 
+@pytest.mark.slow
 def test_seq_conv_impls_agree_and_auto_resolves_by_platform(key):
     x = jax.random.bernoulli(key, 0.3, (3, 2, 6, 6, 2)).astype(jnp.float32)
     outs = {}

@@ -80,6 +80,7 @@ def runs():
     return _train(mesh4, initial), _train(mesh1, initial), mesh4, mesh1
 
 
+@pytest.mark.slow
 def test_four_devices_train_like_one(runs):
     (state4, losses4, _, live4), (state1, losses1, _, _), mesh4, _ = runs
     assert mesh4.size == NUM_DEVICES
@@ -95,6 +96,7 @@ def test_four_devices_train_like_one(runs):
             np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=2e-5, atol=1e-6, err_msg=name)
 
 
+@pytest.mark.slow
 def test_device_loop_on_four_devices_trains_like_one_device_step_by_step(runs):
     """The same 3 batches as one device-loop call (K = 3, data held replicated, batches gathered and
     sharded on the device) on 4 devices: the state equals the 1-device host loop's."""

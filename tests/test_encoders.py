@@ -49,6 +49,7 @@ def test_equal_to_snntorch_spikegen():
             np.testing.assert_array_equal(np.asarray(ours), peer.numpy())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("copies", [1, 3, 8, encoders.STACKED_COPIES_MAX + 1])
 @pytest.mark.parametrize("axis", [0, 1])
 def test_repeat_equals_broadcast_and_its_gradient_sums_the_copies(copies, axis):

@@ -7,6 +7,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -18,20 +20,24 @@ def _run(name, *args):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_custom_scan_trains_a_recurrent_layer():
     result = _run("custom_scan")
     assert result["last_loss"] < 0.5 * result["first_loss"]
 
 
+@pytest.mark.slow
 def test_check_surrogate_gradient():
     assert _run("check_surrogate_gradient")["max_abs_error"] < 1e-6
 
 
+@pytest.mark.slow
 def test_train_with_library_api_learns():
     result = _run("train_with_library_api", 1, 1280)
     assert result["test_accuracy"] > 0.5  # chance is 0.1
 
 
+@pytest.mark.slow
 def test_evaluate_checkpoint_matches_the_run_summary(tmp_path):
     from configs import smoke
     from snnjax.tool import train_lib
@@ -46,6 +52,7 @@ def test_evaluate_checkpoint_matches_the_run_summary(tmp_path):
     assert abs(result["test_accuracy"] - summary["final_test_accuracy"]) < 1e-6
 
 
+@pytest.mark.slow
 def test_chunked_inference_equals_one_call():
     result = _run("chunked_inference")
     assert (result["steps"], result["chunks"], result["state_t"]) == (784, 4, 784)
@@ -64,6 +71,7 @@ def _run_fails(name, *args) -> str:
     return proc.stderr.strip()
 
 
+@pytest.mark.slow
 def test_evaluate_checkpoint_without_an_argument_says_how_to_call_it():
     # was an IndexError on sys.argv[1]
     assert _run_fails("evaluate_checkpoint").startswith("error: no run directory given; usage: python "
@@ -71,6 +79,7 @@ def test_evaluate_checkpoint_without_an_argument_says_how_to_call_it():
     assert "unknown option(s) ['--latest']" in _run_fails("evaluate_checkpoint", "--latest")
 
 
+@pytest.mark.slow
 def test_evaluate_checkpoint_on_an_empty_or_missing_folder_says_it_is_no_run(tmp_path):
     assert _run_fails("evaluate_checkpoint", tmp_path) == (
         f"error: {tmp_path} holds no config.json: it is not a run directory written by train.py (or the run has "

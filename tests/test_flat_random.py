@@ -24,6 +24,7 @@ def _equal(a, b):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_draws_equal_jax_random_bit_for_bit(shape):
     key = jax.random.PRNGKey(3)
@@ -33,6 +34,7 @@ def test_draws_equal_jax_random_bit_for_bit(shape):
     _equal(flat_random.bernoulli(key, p), jax.random.bernoulli(key, p))  # p per element
 
 
+@pytest.mark.slow
 def test_typed_keys_bfloat16_and_a_scalar_probability():
     key, shape = jax.random.key(3), (2, 3, 4)
     _equal(flat_random.uniform(key, shape, jnp.bfloat16), jax.random.uniform(key, shape, jnp.bfloat16))
@@ -40,6 +42,7 @@ def test_typed_keys_bfloat16_and_a_scalar_probability():
     _equal(flat_random.bernoulli(key, 0.3, shape), jax.random.bernoulli(key, 0.3, shape))
 
 
+@pytest.mark.slow
 def test_a_broadcast_probability_and_float64_under_x64():
     key = jax.random.PRNGKey(5)
     p = jnp.linspace(0.0, 1.0, 4).reshape(1, 1, 4)  # broadcast along the first two axes
@@ -49,6 +52,7 @@ def test_a_broadcast_probability_and_float64_under_x64():
         _equal(flat_random.normal(key, (3, 4, 5), jnp.float64), jax.random.normal(key, (3, 4, 5), jnp.float64))
 
 
+@pytest.mark.slow
 def test_the_same_under_jit_vmap_and_the_older_threefry_counters():
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
     draw = jax.jit(jax.vmap(lambda k: flat_random.uniform(k, (2, 3, 4))))
@@ -63,6 +67,7 @@ def test_other_prngs_fall_back_to_jax_random():
     _equal(flat_random.bernoulli(key, 0.5, (2, 3, 4)), jax.random.bernoulli(key, 0.5, (2, 3, 4)))
 
 
+@pytest.mark.slow
 def test_the_inits_give_jax_randoms_numbers():
     key = jax.random.PRNGKey(7)
     shape = (3, 3, 4, 8)  # a conv kernel
@@ -70,6 +75,7 @@ def test_the_inits_give_jax_randoms_numbers():
     _equal(normal_init(0.01, 0.02)(key, (5, 6)), 0.01 + 0.02 * jax.random.normal(key, (5, 6)))
 
 
+@pytest.mark.slow
 def test_the_rate_encoder_draws_jax_randoms_spikes():
     x = jax.random.uniform(jax.random.PRNGKey(0), (2, 4, 4, 1))
     key = jax.random.PRNGKey(1)
@@ -77,6 +83,7 @@ def test_the_rate_encoder_draws_jax_randoms_spikes():
     _equal(encoders.rate(x, 3, key), jax.random.bernoulli(key, p).astype(x.dtype))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("broadcast_dims", [(), (0,), (0, 2)])
 @pytest.mark.parametrize("rate", [0.0, 0.3, 1.0])
 def test_dropout_equals_flax_dropout(broadcast_dims, rate):

@@ -44,6 +44,7 @@ def _faults_per_call(mode: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not GLIBC, reason="the settings are glibc's")
 def test_retained_memory_stops_the_per_call_page_faults():
     default, retained = _faults_per_call("default"), _faults_per_call("retain")
@@ -77,6 +78,7 @@ def test_train_py_names_a_bad_setting_in_one_line(tmp_path):
     assert not (tmp_path / "w").exists()
 
 
+@pytest.mark.slow
 def test_train_py_reuses_freed_memory_when_asked_and_says_so_in_its_summary(tmp_path):
     env = cpu_env(1, SNNJAX_HOST_MALLOC="retain")
     subprocess.run([sys.executable, "train.py", "--config", "configs/smoke.py", "--workdir", str(tmp_path / "w"),

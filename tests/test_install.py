@@ -93,6 +93,7 @@ def test_resolve_argv_changes_only_the_config_value():
     assert config_files.resolve_argv(["prog", "--workdir", "w"]) == (["prog", "--workdir", "w"], {})
 
 
+@pytest.mark.slow
 def test_an_uninstalled_checkout_finds_its_configs(tmp_path):
     """With no install (the editable finder removed, the checkout on sys.path) the loader registers configs/."""
     code = (

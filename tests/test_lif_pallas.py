@@ -47,6 +47,7 @@ def _run(impl, x, v0, decay, v_th, theta, alpha, kind, reset, detach, decay_inpu
     return s, v, grads
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(SPIKE_FNS))
 def test_matches_scan_over_the_configuration_matrix(kind):
     def both(alpha, x3, x5, v03, v05, decay, v_th, theta):
@@ -83,6 +84,7 @@ def test_matches_scan_over_the_configuration_matrix(kind):
         assert float(jnp.abs(g8 - g0).max()) > 1e-3, config
 
 
+@pytest.mark.slow
 def test_per_channel_and_per_neuron_decay():
     """LLC-LIF's per-channel leak through ``llc_lif(..., impl=...)`` and a full per-neuron decay."""
     x = _normal(SHAPE_5D, 4, 0.5, 0.7)
@@ -137,6 +139,7 @@ def test_bfloat16_input_float32_membrane():
     np.testing.assert_array_equal(np.asarray(s_b, np.float32), np.asarray(s_p, np.float32))
 
 
+@pytest.mark.slow
 def test_jit_vmap_grad_through_lif():
     f = lambda x, impl: neurons.lif(x, decay=0.7, v_th=0.8, spike_fn=surrogate.triangle(0.5),
                                     bpta_alpha=0.2, impl=impl)
@@ -151,6 +154,7 @@ def test_jit_vmap_grad_through_lif():
     _close(g_v, jax.vmap(jax.grad(loss), in_axes=(1, None), out_axes=1)(xs, "scan"))
 
 
+@pytest.mark.slow
 def test_edges_of_time_and_blocks():
     """One step (an empty backward loop), an exact multiple of the block, several padded blocks."""
     cases = [(1, 7, 32), (4, 64, 32), (4, 150, 128)]  # (T, N, block)

@@ -10,6 +10,7 @@ from snnjax import layers, models
 import jitted
 
 
+@pytest.mark.slow
 def test_train_mode_normalises_to_std_alpha_times_leak(key):
     x = 3.0 + 2.0 * jax.random.normal(key, (4, 8, 5, 5, 6))  # [T, B, H, W, C]
     bn = layers.LLCBatchNorm(alpha=3.2)
@@ -43,6 +44,7 @@ def test_running_statistics_follow_pytorch(key):
     np.testing.assert_allclose(np.asarray(y), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fold_into_weights_equals_conv_then_norm(key):
     k1, k2, k3 = jax.random.split(key, 3)
     x = jax.random.normal(k1, (2, 6, 6, 3))
@@ -70,6 +72,7 @@ def _trained_variables(model, x, steps=3):
     return variables
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("norm,leak", [("llc_bn", "shared"), ("llc_bn", "own"), ("bn", "shared")])
 def test_folded_network_equals_unfolded_in_eval(norm, leak):
     cfg = models.default_model_config()
@@ -104,6 +107,7 @@ def test_folded_network_equals_unfolded_in_eval(norm, leak):
         np.testing.assert_allclose(np.asarray(pre_f["intermediates"]["conv1"]["conv"]["__call__"][0]), np.asarray(expected), rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_per_step_statistics_normalise_each_step_to_zero_mean(key):
     """Released code: in training each time step is normalised with its own batch statistics."""
     steps = 4
@@ -121,6 +125,7 @@ def test_per_step_statistics_normalise_each_step_to_zero_mean(key):
     np.testing.assert_allclose(np.asarray(per_step.apply(v, x, train=False)), np.asarray(pooled.apply(v, x, train=False)))
 
 
+@pytest.mark.slow
 def test_per_step_running_statistics_update_once_per_step_in_order(key):
     steps, m = 3, 0.9
     x = 1.0 + jnp.arange(steps, dtype=jnp.float32)[:, None, None] + jax.random.normal(key, (steps, 10, 4))
@@ -142,6 +147,7 @@ def test_per_step_running_statistics_update_once_per_step_in_order(key):
     np.testing.assert_allclose(np.asarray(state5["batch_stats"]["var"]), m**5 + (1 - m**5) * once.var(0, ddof=1), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_static_first_conv_updates_running_statistics_per_step_under_the_bpsa_switch():
     """``static_norm_updates="per_step"``: the static first conv's BN counts its statistics once per
     step, as the BP-STA code that recomputes that conv at every step; ``"once"`` as the llc-lif code."""
@@ -162,6 +168,7 @@ def test_static_first_conv_updates_running_statistics_per_step_under_the_bpsa_sw
     np.testing.assert_allclose(stats["per_step"], (1 - 0.9**3) * batch_mean, rtol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flavour", ["llc_lif_code", "bpsa_code"])
 def test_folding_works_for_the_released_code_switches(flavour):
     cfg = models.default_model_config()

@@ -109,6 +109,7 @@ def _cfg(**kw):
     return c
 
 
+@pytest.mark.slow
 def test_total_loss_from_config_applies_options_and_regularisers():
     model = SequenceSNN(hidden=(6, 5), num_outputs=K, neuron=NeuronConfig(kind="lif", decay=0.6, v_th=0.2))
     x = jax.random.uniform(jax.random.PRNGKey(0), (B, 3, 3, 1))

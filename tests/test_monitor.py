@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from snnjax import monitor, neurons
 from snnjax.layers import NeuronConfig
@@ -10,6 +11,7 @@ from snnjax.models import SequenceSNN
 from snnjax.core import encoders
 
 
+@pytest.mark.slow
 def test_records_spikes_and_membranes_of_every_layer():
     cfg = NeuronConfig(kind="lif", decay=0.6, v_th=0.3)
     model = SequenceSNN(hidden=(5, 4), num_outputs=3, neuron=cfg, recurrent_layers=(1,))

@@ -37,6 +37,7 @@ def _hand_bpsa(alpha, detach):
     return np.array([dl_du0, dl_du1, dl_du2])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alpha", [0.0, 0.8, 0.2])
 @pytest.mark.parametrize("detach", [True, False])
 def test_bpsa_bpta_three_steps_by_hand(alpha, detach):
@@ -66,6 +67,7 @@ def test_bpta_worked_check_of_notes():
     assert float(jax.grad(o1)(x, 0.0)[0, 0]) == 0.0
 
 
+@pytest.mark.slow
 def test_bpta_reaches_the_released_code_by_arguments():
     """The authors' BP-STA node, step by step: u += x; s = [u ≥ θ]·u/sg(u); u = u(1 - s);
     u += 0.2(s - sg(s)); u *= 0.9.  Written here in JAX; equals lif(..., bpta_alpha=0.2) in value and gradient."""
@@ -121,6 +123,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_scan_gradient_matches_finite_differences(case):
     f = CASES[case]
@@ -135,6 +138,7 @@ def test_scan_gradient_matches_finite_differences(case):
         np.testing.assert_allclose(float(jax.grad(loss_p)(jnp.float64(p0))), _central_difference(loss_p, np.float64(p0)), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.slow
 def test_ce_lif_te_gradient_matches_finite_differences():
     with jax.enable_x64(True):
         rng = np.random.default_rng(1)
@@ -182,6 +186,7 @@ RELAXATION_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(RELAXATION_CASES))
 def test_surrogate_gradient_through_time_matches_the_smooth_relaxation(case):
     from snnjax import testing

@@ -179,6 +179,7 @@ def test_narrower_state_dtype_than_the_input_is_refused(name):
         call(_x(name), init((B, N), jnp.float16))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NEURON_CALLS))
 def test_wider_state_dtype_keeps_the_membrane_in_the_state_dtype(name):
     """bfloat16 currents with a float32 state: the documented mixed-precision use, allowed."""
@@ -204,6 +205,7 @@ def _registry_kinds():
     return sorted(NEURON_KINDS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind_name", _registry_kinds())
 def test_every_registered_kind_refuses_a_state_of_another_rank_in_the_layer_and_its_step(kind_name):
     """Through the registry: ``SpikingNeuron(kind)`` with a carried state and ``step_function``."""

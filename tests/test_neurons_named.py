@@ -224,6 +224,7 @@ def test_leaky_and_synaptic_equal_snntorch(reset):
     np.testing.assert_allclose(np.asarray(state.syn), syn.numpy(), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_if_and_plif_equal_spikingjelly():
     torch = _torch()
     pytest.importorskip("spikingjelly")

@@ -52,6 +52,7 @@ def _case(seed):
 SEEDS = range(8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_li_parallel_equals_sequential_and_numpy_float64(seed):
     x, k, decay_input, v0 = _case(seed)
@@ -70,6 +71,7 @@ def test_li_parallel_equals_sequential_and_numpy_float64(seed):
     np.testing.assert_allclose(np.asarray(state.v), np.asarray(seq_state.v), rtol=1e-12, atol=1e-12 * scale)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_lif_no_reset_equals_sequential_and_numpy_float64(seed):
     x, k, decay_input, v0 = _case(seed)
@@ -90,6 +92,7 @@ def test_lif_no_reset_equals_sequential_and_numpy_float64(seed):
     np.testing.assert_allclose(np.asarray(state.v), np.asarray(state_scan.v), rtol=1e-12, atol=1e-12 * scale)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_steps", [784, 3000])
 def test_float32_within_rounding_at_long_sequences(num_steps):
     rng = np.random.default_rng(num_steps)
@@ -107,6 +110,7 @@ def test_float32_within_rounding_at_long_sequences(num_steps):
     np.testing.assert_allclose(np.asarray(st_par.v), np.asarray(st_seq.v), rtol=1e-5, atol=2e-6 * scale)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_state_carries_across_chunks(seed):
     x, k, decay_input, v0 = _case(seed + 20)
@@ -134,6 +138,7 @@ def _grads(f, x, k, v_th, v0, w):
     return jax.grad(loss, argnums=(0, 1, 2, 3))(x, k, v_th, v0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("decay_input", [False, True])
 @pytest.mark.parametrize("spike_fn", [surrogate.atan(), surrogate.bpsa()], ids=["atan", "bpsa"])
 def test_gradients_equal_the_sequential_form(decay_input, spike_fn):
@@ -160,6 +165,7 @@ def test_gradients_equal_the_sequential_form(decay_input, spike_fn):
     np.testing.assert_allclose(np.asarray(g_par), np.asarray(g_seq), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_li_gradient_by_hand():
     """L = Σ_t c_t v_t with v_t = Σ_{t'≤t} k^{t-t'} x_t' + k^t v_0, so
     ∂L/∂x_t' = Σ_{t≥t'} c_t k^{t-t'}, ∂L/∂v_0 = Σ_t c_t k^t, ∂L/∂k = Σ_t c_t Σ_{t'} (t-t') k^{t-t'-1} x_t' + t k^{t-1} v_0."""
@@ -179,6 +185,7 @@ def test_li_gradient_by_hand():
     np.testing.assert_allclose(float(gv0), dv0, rtol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spike_fn", [surrogate.sigmoid(4.0), surrogate.erf(2.0)], ids=["sigmoid", "erf"])
 def test_lif_no_reset_gradient_matches_finite_differences_of_its_relaxation(spike_fn):
     x = np.random.default_rng(7).normal(0.4, 0.6, (6, 2, 3))
@@ -189,6 +196,7 @@ def test_lif_no_reset_gradient_matches_finite_differences_of_its_relaxation(spik
                                                            decay_input=True))
 
 
+@pytest.mark.slow
 def test_jit_and_vmap():
     rng = np.random.default_rng(9)
     x = jnp.asarray(rng.normal(0.3, 1.0, (30, 4, 6)), jnp.float32)
@@ -206,6 +214,7 @@ def test_jit_and_vmap():
         chex.assert_trees_all_close(out_v[:, 1], f(2 * x, jnp.float32(0.9))[0], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_psn_equals_spikingjelly_definition_in_numpy():
     rng = np.random.default_rng(11)
     t = 6
@@ -257,6 +266,7 @@ def test_bench_prints_one_json_line_per_case(capsys):
     assert all(r["T"] == 5 for r in lines if "form" in r)
 
 
+@pytest.mark.slow
 def test_lif_no_reset_kind_runs_in_a_layer_and_carries_its_state(key):
     from snnjax.layers import NeuronConfig, SpikingNeuron
 
@@ -274,6 +284,7 @@ def test_lif_no_reset_kind_runs_in_a_layer_and_carries_its_state(key):
         NeuronConfig(kind="lif_no_reset", bpta_alpha=0.2)
 
 
+@pytest.mark.slow
 def test_affine_scan_backward_pass_equals_the_sequential_one_for_time_varying_maps():
     """The custom VJP (the adjoint recurrence as a reverse scan) against autodiff of a lax.scan of
     h_t = a_t h_{t-1} + b_t, with a different a_t at every step."""

@@ -89,6 +89,7 @@ def _assert_same(new, ref):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spike", sorted(_spike_fns()))
 @pytest.mark.parametrize("reset", ["soft", "hard"])
 @pytest.mark.parametrize("per_neuron", [False, True])
@@ -152,6 +153,7 @@ def test_li_outputs_and_gradients_equal_the_frozen_implementation(per_neuron, ca
         _assert_same(new(x, decay, state), ref(x, decay, state))
 
 
+@pytest.mark.slow
 def test_strict_equals_the_frozen_wrapper_under_vmap_and_for_its_parameter():
     with jax.enable_x64(True):
         u = jnp.linspace(-1.0, 2.0, 13)  # holds u == v_th exactly (0.5)

@@ -402,11 +402,13 @@ def tmp(tmp_path_factory):
     return str(tmp_path_factory.mktemp("nir_interop"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("peer,net", MUST_AGREE)
 def test_peer_reads_snnjax_default_export_with_identical_spikes(peer, net, tmp):
     assert export_outcome(peer, net, tmp) == {"result": "same spikes", "detail": ""}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("peer,net", [(p, n) for p in PEERS for n in PEER_NETS if (p, n) != ("snnTorch", "IF")])
 def test_snnjax_reads_peer_default_export_with_identical_spikes(peer, net, tmp):
     assert import_outcome(peer, net, tmp) == {"result": "same spikes", "detail": ""}

@@ -139,6 +139,7 @@ def _config(spec, changes):
     return nir_net_config(spec, changes, T)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(ROUND_TRIPS))
 def test_round_trip_through_a_file_equals_model_apply(name, tmp_path):
     spec, shape, changes, options = ROUND_TRIPS[name]
@@ -166,6 +167,7 @@ def test_round_trip_through_a_file_equals_model_apply(name, tmp_path):
     assert ("IF" in kinds and "LIF" not in kinds) if changes.get("neuron.kind") == "if" else "LIF" in kinds
 
 
+@pytest.mark.slow
 def test_export_layouts_node_kinds_and_training_only_parts():
     cfg = _config("4c3-ap2-dp-6c3-ap2-20-dp-10", {"norm": "none", "neuron.kind": "llc_lif", "local_heads": "code"})
     x = jnp.zeros((1, 10, 10, 3))
@@ -348,6 +350,7 @@ def test_import_rejects_graphs_that_are_not_chains():
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_affine_lif_affine_lif_graph_equals_numpy(tmp_path):
     rng = np.random.default_rng(3)
     w1, b1 = rng.normal(0, 0.8, (6, 4)), rng.normal(0.2, 0.1, 6)
@@ -373,6 +376,7 @@ def test_affine_lif_affine_lif_graph_equals_numpy(tmp_path):
     assert set(params["lif2"]) == {"tau", "r", "v_leak", "v_threshold", "v_reset"}
 
 
+@pytest.mark.slow
 def test_conv_graph_with_every_other_node_equals_numpy(tmp_path):
     rng = np.random.default_rng(4)
     dt = 0.5
@@ -412,6 +416,7 @@ def test_conv_graph_with_every_other_node_equals_numpy(tmp_path):
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_imported_network_is_differentiable_and_checks_its_input():
     n = 5
     graph = _chain(

@@ -145,6 +145,7 @@ def test_sgdr_per_step_is_smooth_inside_a_cycle():
     np.testing.assert_allclose(got, expected, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_schedule_accepts_python_ints_and_vectors():
     cfg = _cfg(learning_rate=1.0, schedule="sgdr", sgdr_period_epochs=2, sgdr_mult=2)
     _, schedule = optim.make_optimizer(cfg, steps_per_epoch=1, num_epochs=10)

@@ -34,6 +34,7 @@ def test_ossa_text_form_by_hand(key):
     np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_ossa_code_form_starts_as_identity_and_reduces_channels(key):
     x = jax.random.bernoulli(key, 0.5, (2, 4, 4, 16)).astype(jnp.float32)
     ossa = layers.OSSA(layers.NeuronConfig(kind="llc_lif", decay_input=True, v_th=0.05), form="code", attn_dropout=0.1)
@@ -70,6 +71,7 @@ def _captured(model, v, names):
     return inter["intermediates"]
 
 
+@pytest.mark.slow
 def test_ossa_in_the_network_changes_only_step_zero_of_its_block():
     """The current into the next conv block (a stateless conv of the pooled spikes) differs at t = 0
     between the nets with and without OSSA, and is identical at every step t = 1..T-1."""
@@ -85,6 +87,7 @@ def test_ossa_in_the_network_changes_only_step_zero_of_its_block():
     np.testing.assert_array_equal(np.asarray(a[1:]), np.asarray(b[1:]))
 
 
+@pytest.mark.slow
 def test_separate_onset_block_uses_the_onset_weights_at_step_zero_only():
     cfg = _conv_cfg(ossa=True, ossa_form="code", ossa_onset="separate", local_heads="code")
     model = models.build_model(cfg, 10)
@@ -108,6 +111,7 @@ def test_separate_onset_block_uses_the_onset_weights_at_step_zero_only():
         assert differs == changed_steps, (block, differs)
 
 
+@pytest.mark.slow
 def test_ossa_over_successive_calls_carries_its_neurons(key):
     """``[S, B, H, W, C]``: S calls at t = 0 (the released double call); the f, g, h neurons advance
     over the calls, so the second call of the same input differs from the first; a single call
@@ -122,6 +126,7 @@ def test_ossa_over_successive_calls_carries_its_neurons(key):
     assert not np.allclose(np.asarray(twice[1]), np.asarray(twice[0]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("heads,count", [("none", 0), ("per_conv", 2), ("code", 2)])
 def test_local_heads_count(heads, count):
     model = models.build_model(_conv_cfg(local_heads=heads), 10)
@@ -151,6 +156,7 @@ def _soft_surrogate_cfg(**kw):
     return cfg
 
 
+@pytest.mark.slow
 def test_without_detach_the_global_loss_reaches_the_first_block():
     cfg = _soft_surrogate_cfg(local_heads="per_conv", local_detach=False)
     model = models.build_model(cfg, 10)
@@ -160,6 +166,7 @@ def test_without_detach_the_global_loss_reaches_the_first_block():
     assert _norm(g["conv0"]) > 0 and _norm(g["conv1"]) > 0
 
 
+@pytest.mark.slow
 def test_with_detach_no_gradient_crosses_a_block():
     cfg = _soft_surrogate_cfg(local_heads="per_conv", local_detach=True)
     model = models.build_model(cfg, 10)

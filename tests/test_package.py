@@ -134,6 +134,7 @@ def test_validate_reexports_the_one_config_error():
     assert issubclass(errors.ConfigError, ValueError)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["snnjax.tool.input_pipeline", "snnjax.tool.run_lock", "snnjax.tool.config_diff"])
 def test_modules_that_raise_config_error_do_not_import_validate(module):
     assert "snnjax.tool.validate" not in _modules_after(f"import {module}")

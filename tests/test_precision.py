@@ -32,6 +32,7 @@ def test_bad_precision():
         NeuronConfig(precision="float16")
 
 
+@pytest.mark.slow
 def test_bfloat16_changes_smoke_accuracy_by_at_most_half_a_point(tmp_path):
     """``configs/smoke.py`` trained twice, float32 and bfloat16 spikes: the final test accuracies
     (1,000 test images) differ by at most 0.5 points. On one device, as ``make smoke`` trains it

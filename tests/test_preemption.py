@@ -82,6 +82,7 @@ def _final(workdir: Path):
         return ckpt.restore()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loop", ["host", "device"])
 def test_a_signal_saves_a_checkpoint_and_the_rerun_ends_as_an_uninterrupted_run(tmp_path, monkeypatch, loop):
     reference = tl.train_and_evaluate(_config(loop), tmp_path / "reference", progress=False)
@@ -113,6 +114,7 @@ def test_a_signal_saves_a_checkpoint_and_the_rerun_ends_as_an_uninterrupted_run(
     assert resumed["samples_per_s"] is not None
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_train_py_is_one_line_and_the_same_command_resumes(tmp_path):
     workdir = tmp_path / "run"
     args = [sys.executable, "train.py", "--config", "configs/smoke.py", "--workdir", str(workdir),

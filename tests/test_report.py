@@ -98,6 +98,7 @@ def _model_spikes(run, index=0):
     return spikes
 
 
+@pytest.mark.slow
 def test_spike_trains_are_the_model_spikes(conv_run):
     run = report.load_run(conv_run)
     trains = report.spike_trains(run)
@@ -275,6 +276,7 @@ def test_each_figure_has_a_linked_svg_and_a_caption_in_sentences(conv_run):
     assert "whole test set" in _text(captions["firing_rates"])
 
 
+@pytest.mark.slow
 def test_report_on_a_ce_lif_run(tmp_path, figures):
     config = smoke_ce_lif.get_config()
     with config.unlocked():

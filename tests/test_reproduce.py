@@ -156,6 +156,7 @@ def _reproduce(args: list[str], timeout: int) -> subprocess.CompletedProcess:
                           text=True, timeout=timeout, env=cpu_env(1))
 
 
+@pytest.mark.slow
 def test_the_command_runs_a_plan_and_writes_table_artifacts_and_figure(tmp_path):
     runs, out = tmp_path / "runs", tmp_path / "docs" / "results"
     cmd = ["smoke", "--runs_dir", str(runs), "--out", str(out)]

@@ -67,6 +67,7 @@ def _copy(run: Path, to: Path) -> Path:
 # --------------------------------------------------------------------------- item 1: links
 
 
+@pytest.mark.slow
 def test_a_lock_linked_to_another_file_is_refused_by_train_py_and_the_file_is_untouched(tmp_path):
     """The issue's own reproduction: `.lock` a symbolic link to a file outside the run."""
     victim = tmp_path / "victim.txt"
@@ -122,6 +123,7 @@ def test_the_writers_never_write_through_a_link(tmp_path):
 # --------------------------------------------------------------------------- item 3: config.json deleted
 
 
+@pytest.mark.slow
 def test_a_deleted_config_json_is_recovered_from_the_history_and_a_change_is_refused(finished_run, tmp_path,
                                                                                       capsys):
     run, config = finished_run
@@ -139,6 +141,7 @@ def test_a_deleted_config_json_is_recovered_from_the_history_and_a_change_is_ref
     assert json.loads((workdir / "config.json").read_text())["train"]["num_epochs"] == 2.0
 
 
+@pytest.mark.slow
 def test_no_config_json_and_no_history_is_refused_unless_a_change_is_allowed(finished_run, tmp_path):
     run, config = finished_run
     workdir = _copy(run, tmp_path / "run")
@@ -158,6 +161,7 @@ def test_no_config_json_and_no_history_is_refused_unless_a_change_is_allowed(fin
 # --------------------------------------------------------------------------- item 9: checkpoints deleted
 
 
+@pytest.mark.slow
 def test_without_checkpoints_an_earlier_runs_files_are_moved_aside_not_erased(finished_run, tmp_path, capsys):
     run, config = finished_run
     workdir = _copy(run, tmp_path / "run")
@@ -199,6 +203,7 @@ def test_a_damaged_line_before_the_last_is_an_error_naming_it(tmp_path):
         run_files.read_jsonl(tmp_path / "metrics.jsonl")
 
 
+@pytest.mark.slow
 def test_a_config_json_that_is_not_json_is_one_error_naming_it(finished_run, tmp_path):
     run, config = finished_run
     workdir = _copy(run, tmp_path / "run")

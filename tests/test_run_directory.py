@@ -229,6 +229,7 @@ def test_no_module_but_run_files_parses_json_lines():
 # --------------------------------------------------------------------------- one torn-line warning
 
 
+@pytest.mark.slow
 def test_a_torn_last_line_gives_the_same_warning_from_train_resume_report_and_reproduce(tmp_path, capsys):
     from test_run_dir_safety import changed, small
 

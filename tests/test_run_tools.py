@@ -51,6 +51,7 @@ def run_4_devices(tmp_path_factory):
     return workdir
 
 
+@pytest.mark.slow
 def test_run_trained_on_4_devices_is_evaluated_reported_and_exported_on_1(run_4_devices, tmp_path):
     shardings = json.loads((run_4_devices / "checkpoints" / "4" / "state" / "_sharding").read_text())
     meshes = {len(json.loads(s)["device_mesh"]["mesh"]) for s in shardings.values()}
@@ -96,6 +97,7 @@ def half_written_run(run_4_devices, tmp_path):
     return workdir
 
 
+@pytest.mark.slow
 def test_export_on_a_half_written_run_prints_its_one_line(half_written_run):
     done = subprocess.run([sys.executable, "-m", "snnjax.export", str(half_written_run)], cwd=REPO, env=cpu_env(1),
                           capture_output=True, text=True, timeout=300)
@@ -104,6 +106,7 @@ def test_export_on_a_half_written_run_prints_its_one_line(half_written_run):
     assert (half_written_run / "checkpoints" / "4.orbax-checkpoint-tmp").is_dir()  # a reader cleans up nothing
 
 
+@pytest.mark.slow
 def test_report_on_a_half_written_run_plots_the_curves_and_says_what_is_missing(half_written_run):
     done = subprocess.run([sys.executable, "-m", "snnjax.report", str(half_written_run)], cwd=REPO, env=cpu_env(1),
                           capture_output=True, text=True, timeout=300)

@@ -33,6 +33,7 @@ NETS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_chunked_inference_equals_one_call(name):
     model = SequenceSNN(num_outputs=4, **NETS[name])
@@ -50,6 +51,7 @@ def test_chunked_inference_equals_one_call(name):
     assert float(jnp.abs(whole.out).sum()) > 0  # the readout is not trivially zero
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_per_step_whole_net_scan_equals_per_layer_scans(name):
     model = SequenceSNN(num_outputs=4, scan="layer", **NETS[name])
@@ -86,6 +88,7 @@ def _scans(fn, *args, primitive="scan") -> int:
     return _count(jax.make_jaxpr(fn)(*args).jaxpr, primitive)
 
 
+@pytest.mark.slow
 def test_auto_scan_is_one_whole_net_scan_for_eval_on_cpu_and_per_layer_scans_in_training():
     assert jax.default_backend() == "cpu"
     model = SequenceSNN(num_outputs=4, hidden=(8, 6, 5))  # scan="auto", the default
@@ -191,6 +194,7 @@ CONV_NETS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CONV_NETS))
 def test_conv_net_chunked_inference_with_neuron_state_equals_one_call(name):
     encoder, switches = CONV_NETS[name]

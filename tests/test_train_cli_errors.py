@@ -58,6 +58,7 @@ def _mnist_args(folder: Path, workdir: Path) -> list[str]:
             f"--config.data.data_dir={folder}", *SHORT]
 
 
+@pytest.mark.slow
 def test_truncated_gz_names_the_file(mnist_dir, tmp_path):
     bad = mnist_dir / "t10k-images-idx3-ubyte.gz"
     bad.write_bytes(bad.read_bytes()[:5000])
@@ -67,6 +68,7 @@ def test_truncated_gz_names_the_file(mnist_dir, tmp_path):
                      f"end-of-stream marker was reached). {idx.REPLACE_HINT}"]
 
 
+@pytest.mark.slow
 def test_bad_idx_header_names_the_file(mnist_dir, tmp_path):
     bad = mnist_dir / "train-labels-idx1-ubyte.gz"
     bad.write_bytes(gzip.compress(b"\x00\x00\x08\x03" + gzip.decompress(bad.read_bytes())[4:]))
@@ -106,6 +108,7 @@ def test_argument_to_a_config_without_variants(tmp_path):
                      "drop ':foo' (--config smoke) and change keys with --config.<section>.<key>=<value>"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("inside", [False, True])
 def test_workdir_that_is_a_file(tmp_path, inside):
     file = tmp_path / "notes.txt"
@@ -136,6 +139,7 @@ ENOSPC_WRAPPER = textwrap.dedent(f"""
 """)
 
 
+@pytest.mark.slow
 def test_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path):
     workdir = tmp_path / "run"
     args = ["--config", "configs/smoke.py", "--workdir", str(workdir), "--config.train.num_steps=4",

@@ -243,6 +243,7 @@ def test_energy_report_uses_the_paper_constants():
 # --------------------------------------------------------------------------- safety
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     """NaN inputs from epoch 1 on: the run stops at its first step with a clear message, and the
     checkpoint of the end of epoch 0 stays the latest, with finite parameters."""
@@ -302,6 +303,7 @@ def _train_records(workdir):
     return [{k: v for k, v in r.items() if k != "train/samples_per_s"} for r in records]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("augment", ["none", "affine"])
 def test_device_loop_with_k_steps_per_call_equals_the_host_loop(tmp_path, augment):
     """K = 3 steps per call, cadences (log and checkpoint every 2) not multiples of K, 4 devices,
@@ -470,6 +472,7 @@ def test_a_failed_config_change_resume_writes_nothing(smoke_run, tmp_path):
     assert tl.train_and_evaluate(smoke_run[1], workdir, progress=False)["steps"] == 3  # still readable
 
 
+@pytest.mark.slow
 def test_config_history_records_which_steps_ran_under_which_config(smoke_run, tmp_path):
     workdir = tmp_path / "run"
     shutil.copytree(smoke_run[0], workdir)
@@ -483,6 +486,7 @@ def test_config_history_records_which_steps_ran_under_which_config(smoke_run, tm
     assert not (workdir / "summary.json").read_text() == (smoke_run[0] / "summary.json").read_text()
 
 
+@pytest.mark.slow
 def test_a_checkpoint_that_is_not_written_stops_the_run(tmp_path, monkeypatch):
     """orbax may decline a save (it returns False); the run must not go on as if it had saved."""
     monkeypatch.setattr(checkpointing.Checkpointer, "save", lambda self, *args, **kwargs: False)
@@ -519,6 +523,7 @@ def _one_train_step(loss_updates: dict):
     return step(state, x, y)[1]
 
 
+@pytest.mark.slow
 def test_the_train_step_applies_the_loss_options_and_regularisers_of_the_config():
     plain = _one_train_step({})
     regularised = _one_train_step({"l1_rate_sparsity": 0.5})
