@@ -43,6 +43,8 @@ def _set(config, dotted: str, value):
         ("model.neuron.kind", "izhikevich", "model.neuron.kind='izhikevich' is unknown"),
         ("model.encoder", "phase", "model.encoder='phase' is unknown"),
         ("optim.learning_rate", 0.0, "learning_rate=0.0 must be > 0"),
+        ("train.loop", "gpu", "train.loop='gpu' is unknown"),  # checked with the rest, before any compile
+        ("loss.reduction", "max", r"loss.reduction='max' is unknown; choose one of \['mean', 'sum'\]"),
     ],
 )
 def test_bad_values_are_refused(key, value, message):

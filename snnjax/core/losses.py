@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import optax
 
 from snnjax.core.output import ModelOutput, read_out
-from snnjax.core.registry import Registry
+from snnjax.core.registry import Registry, choice_problem
 
 Array = jax.Array
 
@@ -28,6 +28,9 @@ Array = jax.Array
 def _loss_dtype(x: Array):
     """Losses in at least float32 (bfloat16 outputs are promoted), float64 for a float64 model."""
     return jnp.float64 if x.dtype == jnp.float64 else jnp.float32
+
+
+REDUCTIONS = ("mean", "sum")  # how a loss reduces over classes (``loss.reduction``)
 
 
 def mse_rate(out: Array, labels: Array, readout: str = "mean", reduction: str = "mean") -> Array:
@@ -247,11 +250,8 @@ def config_problems(loss_cfg) -> list[str]:
     The training loop (``snnjax.tool.train_steps``) computes its loss with :func:`total_loss_from_config`,
     so every option and regulariser checked here is applied by ``train.py``.
     """
-    problems = []
-    if loss_cfg.get("name") not in LOSSES:
-        problems.append(f"loss.name={loss_cfg.get('name')!r} is unknown; choose one of {sorted(LOSSES)}")
-    if loss_cfg.get("reduction", "mean") not in ("mean", "sum"):
-        problems.append(f"loss.reduction={loss_cfg.get('reduction')!r} must be 'mean' or 'sum'")
+    problems = [p for p in (choice_problem("loss.name", loss_cfg.get("name"), LOSSES),
+                            choice_problem("loss.reduction", loss_cfg.get("reduction", "mean"), REDUCTIONS)) if p]
     for key in REGULARISERS:
         if float(loss_cfg.get(key, 0.0)) < 0:
             problems.append(f"loss.{key}={loss_cfg.get(key)} is a weight and must be >= 0 (0 = off)")

@@ -29,7 +29,8 @@ An entry is added by a call or as a decorator, and a test adds its own only insi
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+import difflib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Generic, TypeVar, overload
 
 T = TypeVar("T")
@@ -101,3 +102,18 @@ class Registry(Mapping[str, T], Generic[T]):
 
     def __repr__(self) -> str:
         return repr(tuple(self.names()))
+
+
+def choice_problem(key: str, value: object, choices: Iterable[object]) -> str | None:
+    """The one-line problem of a config value that is not one of ``choices`` (None: it is one).
+
+    ``"model.arch='sequnce' is unknown (did you mean 'sequence'?); choose one of [...]"``: the one
+    wording of every unknown-choice message of the config checks (``snnjax.tool.validate``,
+    ``snnjax.core.losses.config_problems``).
+    """
+    choices = sorted(choices, key=str)
+    if value in choices:
+        return None
+    close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{key}={value!r} is unknown{hint}; choose one of {choices}"

@@ -158,13 +158,6 @@ class _TrainMetrics:
                 "gradient clipping (--config.optim.grad_clip_norm=1.0), or check the data for NaN/inf.")
 
 
-def _check_loop_config(tc: ml_collections.ConfigDict) -> None:
-    if tc.loop not in LOOPS:
-        raise validate.ConfigError(f"train.loop={tc.loop!r} must be one of {LOOPS}")
-    if int(tc.steps_per_call) < 1:
-        raise validate.ConfigError(f"train.steps_per_call={tc.steps_per_call} must be >= 1")
-
-
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike, *,
                        devices: Iterable[jax.Device] | None = None, allow_config_change: bool = False,
                        progress: bool = True) -> dict:
@@ -196,8 +189,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
     tc = config.train
 
     # Everything that can be wrong with the config fails here, before any compile.
-    validate.check_config(config, mesh.size)
-    _check_loop_config(tc)
+    validate.check_config(config, mesh.size)  # train.loop and steps_per_call among the rest
     dataset = data_lib.load(config.data)
     model = validate.check_with_data(config, dataset)
     length = run_length(tc, dataset.train.num_examples)

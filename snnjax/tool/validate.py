@@ -41,6 +41,8 @@ from snnjax.nn.layers.spiking import NEURON_KINDS, NeuronConfig
 from snnjax.nn.models import MODELS, SCANS, build_model
 from snnjax.nn.models.conv_net import ConvOptions
 from snnjax.core.output import READOUTS
+from snnjax.core.registry import choice_problem
+from snnjax.tool.device_loop import LOOPS
 from snnjax.nn.models.spec import POOLS, parse_spec
 
 
@@ -51,10 +53,9 @@ def _fail(problems: Sequence[str]) -> None:
 
 
 def _choice(problems: list[str], key: str, value, choices: Sequence[str]) -> None:
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        problems.append(f"{key}={value!r} is unknown{hint}; choose one of {sorted(choices)}")
+    problem = choice_problem(key, value, choices)
+    if problem is not None:
+        problems.append(problem)
 
 
 # --------------------------------------------------------------------------- command line
@@ -349,15 +350,13 @@ def check_config(config: ml_collections.ConfigDict, num_devices: int = 1) -> Non
 
     _choice(problems, "optim.name", o.name, optim.OPTIMIZERS)
     _choice(problems, "optim.schedule", o.schedule, optim.SCHEDULES)
+    _choice(problems, "train.loop", t.get("loop", "auto"), LOOPS)
     if not float(o.learning_rate) > 0.0:
         problems.append(f"optim.learning_rate={o.learning_rate} must be > 0")
     if o.grad_clip_norm is not None and float(o.grad_clip_norm) < 0.0:
         problems.append(f"optim.grad_clip_norm={o.grad_clip_norm} must be >= 0 (0 = no clipping)")
 
-    _choice(problems, "loss.name", lo.name, sorted(losses.LOSSES))
-    _choice(problems, "loss.reduction", lo.reduction, ("mean", "sum"))
-    problems.extend(p for p in losses.config_problems(lo)
-                    if not p.startswith(("loss.name=", "loss.reduction=")))  # those two: checked above
+    problems.extend(losses.config_problems(lo))  # the loss section's one owner
 
     for key in ("batch_size", "eval_batch_size"):
         _check_global_batch(problems, f"train.{key}", int(t[key]), num_devices)
