@@ -124,7 +124,7 @@ def test_pyproject_ships_every_subpackage_and_the_configs():
     assert not gone, f"{gone} in [tool.setuptools] packages have no folder: the build fails"
     assert "snnjax.configs" in folders
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {"snnjax-train": "snnjax.train:run"}
+    assert scripts == {"snnjax-train": "snnjax.tool.train:run"}
 
 
 # --------------------------------------------------------------------------- the wheel, outside a checkout
@@ -155,7 +155,7 @@ def installed(tmp_path_factory) -> Path:
     assert {"snnjax/configs/__init__.py", "snnjax/configs/common.py", "snnjax/configs/README.md",
             "snnjax/tool/train.py", "snnjax/tool/config_files.py", "snnjax/assets/mnist_small.npz"} <= files
     assert not [f for f in files if f.split("/")[0] in ("configs", "train.py", "tests")]  # no generic top level
-    assert "snnjax-train = snnjax.train:run" in entry_points
+    assert "snnjax-train = snnjax.tool.train:run" in entry_points
     target = root / "site"
     install = subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(target), str(wheel)],
                              capture_output=True, text=True, timeout=300)

@@ -204,7 +204,7 @@ def _spellings(path: Path) -> list[str]:
 def test_only_the_run_directory_class_spells_the_file_names():
     sources = [*sorted((REPO / "snnjax").rglob("*.py")), *sorted((REPO / "bench").glob("*.py")),
                *sorted((REPO / "examples").glob("*.py")), REPO / "train.py"]
-    owner = REPO / "snnjax" / "run_directory.py"
+    owner = REPO / "snnjax" / "tool" / "run_directory.py"
     assert owner in sources and len(_spellings(owner)) == 9  # each name once, as a constant
     others = [line for path in sources if path != owner for line in _spellings(path)]
     assert others == [], "spell the file names through snnjax.tool.run_directory.RunDirectory:\n" + "\n".join(others)

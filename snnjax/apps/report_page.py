@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from snnjax.tool.run_directory import RunDirectory
+
 DIGITS = 4
 
 _SI_PREFIXES = {-15: "f", -12: "p", -9: "n", -6: "µ", -3: "m", 0: "", 3: "k", 6: "M", 9: "G"}
@@ -229,8 +231,8 @@ def write_page(out: Path, title: str, plots: Sequence[Plot], summary: Mapping[st
         parts.append("<h2>Results</h2>" + table(summary_rows(summary), ("what", "value"), table_id="summary"))
         parts.append(energy_section(summary.get("energy") or {}))
     else:
-        parts.append("<p>No <code>summary.json</code> yet: the run has not finished; the figures show what it "
-                     "logged so far.</p>")
+        parts.append(f"<p>No <code>{RunDirectory.SUMMARY}</code> yet: the run has not finished; the figures show "
+                     "what it logged so far.</p>")
     parts.append(firing_rate_section(test_rates, example_rates, example))
     if plots:
         parts.append("<h2>Figures</h2>" + "".join(figure_html(p) for p in plots))
