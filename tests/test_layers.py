@@ -217,6 +217,7 @@ def test_released_bpsa_spike_value_and_gradient():
     np.testing.assert_array_equal(np.asarray(spike(u32, 0.5)), [0.0, 1.0, 1.0])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(2, 3, 4, 4, 5), (1, 2, 7, 5, 3)])  # the second with floor crops
 def test_argmax_max_pool_equals_autodiff_of_flax_max_pool(shape):
     from snnjax.layers.pooling import max_pool_argmax

@@ -131,6 +131,7 @@ def test_lif_baseline_has_no_temporal_encoding():
     assert count == 128 + 16_640 + 65_792 + 2_570  # ce-lif Table 1's LIF* feedforward: 85.1k
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", ["8c3-p2-16-10", "30-16-10"])
 def test_static_first_layer_equals_running_it_every_step(spec):
     """Under direct coding the first conv or dense layer runs once on [B, ...]; feeding the same
@@ -218,6 +219,7 @@ def test_double_trunk_call_reaches_threshold_in_half_the_steps():
     np.testing.assert_array_equal(calls, [[0, 0], [0, 1], [0, 0], [0, 1]])  # threshold at t = 1
 
 
+@pytest.mark.slow
 def test_split_first_neuron_forgets_the_first_step():
     """With two onset neurons the t ≥ 1 neuron starts from rest at t = 1: its output at t = 1 does not
     depend on the input at t = 0; with one neuron carried over all T it does."""
@@ -252,6 +254,7 @@ LLC_CODE = dict(
 )
 
 
+@pytest.mark.slow
 def test_double_trunk_call_feeds_the_head_the_first_call_and_the_local_head_the_second():
     cfg = _tiny(**LLC_CODE, trunk_calls=2, first_neuron="split", norm_stats="per_step")
     cfg.neuron.kind = "llc_lif"
@@ -289,6 +292,7 @@ def test_double_trunk_call_feeds_the_head_the_first_call_and_the_local_head_the_
         np.testing.assert_allclose(np.asarray(state["batch_stats"][block]["norm"]["mean"]), mean, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_code_switches_default_to_the_text_model():
     """The new keys at their defaults build the same parameters and outputs as before (text)."""
     base = _tiny(norm="llc_bn", ossa=True, local_heads="per_conv")
@@ -304,6 +308,7 @@ def test_code_switches_default_to_the_text_model():
     chex.assert_trees_all_equal(a, b)
 
 
+@pytest.mark.slow
 def test_no_dense_bias_and_conv_bias_switches():
     v = models.build_model(_tiny(dense_bias=False, local_heads="code"), 10).init(TINY_RNGS, TINY_X, train=False)
     for name in ("fc0", "fc1"):
@@ -393,6 +398,7 @@ def test_subsample_token_keeps_every_second_pixel():
     chex.assert_trees_all_close(inter["intermediates"]["fc0"]["__call__"][0], seen @ fc0["kernel"] + fc0["bias"][None, None], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_argmax_max_pool_impl_gives_the_same_gradients():
     cfg = _tiny()
     cfg.spec = "4c3-mp2-4c3-mp2-24-10"

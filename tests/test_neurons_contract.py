@@ -77,6 +77,7 @@ BF16_EPS = float(jnp.finfo(jnp.bfloat16).eps)  # 2**-7, the spacing of bfloat16 
 GRAD_RTOL = {"leaky-subtract-strict": 0.25}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NEURONS))
 def test_bfloat16_run_matches_float32_in_conv_layout(name):
     """The bfloat16 run is the float32 run up to bfloat16 rounding.
@@ -126,6 +127,7 @@ def test_unroll_does_not_change_results(name):
                     elements=st.floats(-3.0, 3.0, width=32)),
     split=st.integers(0, 5),
 )
+@pytest.mark.slow
 def test_spikes_binary_and_state_carries_across_calls(name, data, split):
     f = _JITTED[name]  # one compile per drawn shape (eager, each call dispatches and compiles op by op)
     x = jnp.asarray(data)
@@ -147,6 +149,7 @@ def test_spikes_binary_and_state_carries_across_calls(name, data, split):
     split=st.integers(1, 7),
     seed=st.integers(0, 100),
 )
+@pytest.mark.slow
 def test_ce_lif_state_carries_across_calls(data, split, seed):
     x = jnp.asarray(data)
     te = jnp.asarray(np.random.default_rng(seed).normal(0.0, 0.5, (x.shape[0], x.shape[2])), jnp.float32)

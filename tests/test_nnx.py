@@ -188,6 +188,7 @@ def _nnx_sequence(case: str, seed: int = 0) -> snnx.SequenceSNN:
                             rngs=nnx.Rngs(seed))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(SEQUENCE_CASES))
 def test_sequence_snn_equals_linen_outputs_states_and_gradients_float64(case):
     with jax.enable_x64(True):
@@ -225,6 +226,7 @@ def test_sequence_snn_equals_linen_outputs_states_and_gradients_float64(case):
         chex.assert_trees_all_close((snnx.linen_tree(g_model), g_h_nnx), (g_p, g_h), **TOL)
 
 
+@pytest.mark.slow
 def test_sequence_snn_chunks_and_scanned_steps_equal_one_call():
     linen_model, variables, h = _linen_sequence("ce_lif_recurrent")
     model = snnx.SequenceSNN.from_linen(linen_model, variables)
@@ -297,6 +299,7 @@ def test_import_snnjax_does_not_load_flax_nnx():
     assert out.strip() == "False"
 
 
+@pytest.mark.slow
 def test_example_trains_and_its_step_scan_and_linen_twin_agree():
     import pathlib
     import runpy
@@ -358,6 +361,7 @@ def _local_loss(out) -> jax.Array:
     return sum((0.7 + i) * jnp.sum(local) for i, local in enumerate(out.local_outs))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CONV_CASES))
 def test_conv_snn_equals_linen_outputs_statistics_states_and_gradients_float64(case):
     spec, input_shape, neuron, opts = CONV_CASES[case]

@@ -128,6 +128,7 @@ def test_a_moved_path_still_imports_the_folder_module(old, new):
     assert importlib.import_module(old) is importlib.import_module(new)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("old", ["snnjax.train_lib", "snnjax.layers.encoders", "snnjax.nir_io"])
 def test_a_moved_path_warns_once_with_its_new_path(old):
     code = (f"import warnings\nwarnings.simplefilter('always')\nwith warnings.catch_warnings(record=True) as w:\n"

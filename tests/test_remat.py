@@ -26,6 +26,7 @@ def _loss(config: NeuronConfig, te: jax.Array | None):
     return layer, loss
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(NEURON_KINDS))
 def test_remat_gives_the_same_spikes_and_gradients_for_every_kind(kind):
     with jax.enable_x64(True):
@@ -144,6 +145,7 @@ SEQ_NETS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("remat", [1, 5])  # 36 steps: every step; chunks of 5 and one of 1
 @pytest.mark.parametrize("name", sorted(SEQ_NETS))
 def test_model_remat_gives_the_per_step_scans_values_and_gradients(name, remat):
@@ -196,6 +198,7 @@ def test_the_config_check_refuses_model_remat_without_a_per_step_scan():
             check_config(config)
 
 
+@pytest.mark.slow
 def test_memory_bench_gives_each_cases_memory_analysis_time_and_ratio():
     from bench import memory
 

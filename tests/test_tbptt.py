@@ -100,6 +100,7 @@ def _assert_trees_close(a, b):
     jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12), a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [T, 50])
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_chunks_of_T_steps_or_more_give_the_full_gradient(name, k):
@@ -111,6 +112,7 @@ def test_chunks_of_T_steps_or_more_give_the_full_gradient(name, k):
         _assert_trees_close(grads, full_grads)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [12, 5])  # 3 chunks; 7 chunks and one of a step
 @pytest.mark.parametrize("name", sorted(NETS))
 def test_shorter_chunks_drop_exactly_the_cross_chunk_terms(name, k):
@@ -154,6 +156,7 @@ def test_a_model_without_carried_state_is_refused():
                                     "classification", jax.random.key(0), tbptt_steps=4)
 
 
+@pytest.mark.slow
 def test_a_short_run_with_truncated_bptt_trains(tmp_path):
     config = smoke_ce_lif.get_config()
     config.model.hidden = (8, 8)
