@@ -4,7 +4,7 @@
 # What it does, from the repository root, writing every log and JSON line into OUTDIR:
 #   1. installs snnjax over the machine's own JAX: `pip install --no-deps -e .`, plus the wheels in
 #      .whl/ (git-ignored) for what the machine lacks (ml-collections, spikingjelly, loguru, tqdm);
-#   2. runs the fused-kernel tests on the default backend: tests/test_pallas_device.py (on a GPU:
+#   2. runs the fused-kernel tests on the default backend: tests/core/test_pallas_device.py (on a GPU:
 #      the Triton-compiled kernels at the benchmark's sizes, spikes bit-identical to the lax.scan,
 #      gradients to float32 rounding) and the CUDA-lowering tests;
 #   3. runs `python -m bench.run --peer` for both loops (`--loop host device`, where bench.run has
@@ -82,10 +82,10 @@ else
 fi
 
 # 2. kernel tests -------------------------------------------------------------------------------
-say "pytest tests/test_pallas_device.py and the CUDA-lowering tests"
-timeout 150 "$PY" -m pytest -q -p no:cacheprovider tests/test_pallas_device.py \
-  "tests/test_lif_pallas.py::test_lowers_to_triton_for_cuda" \
-  "tests/test_alif_ce_lif_pallas.py::test_lowers_to_triton_for_cuda" \
+say "pytest tests/core/test_pallas_device.py and the CUDA-lowering tests"
+timeout 150 "$PY" -m pytest -q -p no:cacheprovider tests/core/test_pallas_device.py \
+  "tests/core/test_lif_pallas.py::test_lowers_to_triton_for_cuda" \
+  "tests/core/test_alif_ce_lif_pallas.py::test_lowers_to_triton_for_cuda" \
   --junitxml="$OUT/pytest_kernels.xml" >"$OUT/pytest_kernels.log" 2>&1
 rc=$?
 tail -n 3 "$OUT/pytest_kernels.log" | tee -a "$LOG"

@@ -23,7 +23,7 @@ rate (no schedule is mentioned), no weight decay, no gradient clipping, seed 0, 
 (``detach_reset=True``, as SpikingJelly users commonly train): differentiating the hard reset
 ``u·(1 − s)`` through the spike adds ``−α·u·g'`` to every step's membrane Jacobian, and over 784 steps
 that overflows — the gradient of TE is ``inf`` and of the first layer ``NaN`` at initialisation on real
-MNIST (``tests/test_configs.py::test_ce_lif_gradients_are_finite_over_784_steps``). For the same
+MNIST (``tests/tool/test_configs.py::test_ce_lif_gradients_are_finite_over_784_steps``). For the same
 reason the recurrent variants scale PyTorch's init of the recurrent weights by 0.5: at 1.0 the
 gradients of [64,136,136] CE-LIF are ``inf`` and of recurrent ALIF ~1e21 at initialisation; at 0.5
 their largest entry is 0.15.

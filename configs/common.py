@@ -3,7 +3,7 @@
 A config is run by name, ``--config <name>:<arg>`` (``snnjax-train``, ``python -m snnjax.train``,
 and ``train.py`` in a checkout, which also takes the path ``configs/<name>.py:<arg>``); ``arg`` is a
 string (or None when the ``:<arg>`` part is left out). Each config lists the values it documents in a module-level ``ARGS``
-tuple, default first; ``tests/test_configs.py`` loads every one of them.
+tuple, default first; ``tests/tool/test_configs.py`` loads every one of them.
 """
 
 from __future__ import annotations

@@ -155,3 +155,52 @@ def test_python_dash_m_runs_each_command_by_its_public_path(command):
     output = result.stdout + result.stderr
     assert result.returncode in (0, 1) and "Traceback" not in output, output[-2000:]  # absl's --help exits 1
     assert "usage" in output.lower() or "Try --helpfull" in output
+
+
+# --------------------------------------------------------------------------- tests mirror the package
+TESTS = REPO / "tests"
+# package-wide tests: the package and its layout, the docs' tutorials and examples, the benchmarks
+TOP_LEVEL_TESTS = {"test_package.py", "test_package_layout.py", "test_tutorials.py", "test_examples.py",
+                   "test_example_progress.py", "test_smoke_docs.py", "test_bench.py", "test_bench_peers.py"}
+
+
+def units(layer: str) -> list[str]:
+    """Each module and subpackage directly in ``snnjax/<layer>/`` (``snnjax.core.neurons``, ``snnjax.core.scan``)."""
+    folder = PACKAGE / layer
+    found = [p for p in folder.iterdir() if (p.suffix == ".py" and p.name != "__init__.py") or (p / "__init__.py").is_file()]
+    return sorted(f"snnjax.{layer}.{p.stem}" for p in found)
+
+
+def tested_modules(sources: list[str]) -> set[str]:
+    """The folder paths of the snnjax modules ``sources`` import (aliases resolved; ``"snnjax.x"`` strings count)."""
+    names = set()
+    for source in sources:
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("snnjax."):
+                names.add(node.value.split(":")[0])
+    return {(_aliases.target(n) or (n,))[0] for n in names}
+
+
+def untested(layer: str, sources: list[str]) -> list[str]:
+    tested = tested_modules(sources)
+    return [u for u in units(layer) if not any(t == u or t.startswith(u + ".") for t in tested)]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_every_module_of_a_layer_is_tested_in_its_mirror_folder(layer):
+    sources = [p.read_text() for p in sorted((TESTS / layer).glob("test_*.py"))]
+    assert sources, f"tests/{layer}/ has no tests"
+    assert untested(layer, sources) == []
+
+
+def test_the_mirror_check_finds_an_untested_module():
+    assert "snnjax.core.voting" in untested("core", ["from snnjax import neurons\nimport snnjax.core.scan\n"])
+    assert "snnjax.core.neurons" not in untested("core", ["from snnjax import neurons\n"])  # the alias counts
+
+
+def test_only_package_wide_tests_sit_at_the_top_of_tests():
+    assert {p.name for p in TESTS.glob("test_*.py")} == TOP_LEVEL_TESTS

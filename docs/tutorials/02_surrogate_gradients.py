@@ -148,4 +148,4 @@ print(f"LIF gradient through time = finite differences of its relaxation (max ab
 
 # %% [markdown]
 # BPTA and `detach_reset=True` fail this check by design: their gradients are no function's
-# derivative. `tests/test_neurons_gradients.py` checks them against hand-derived formulas instead.
+# derivative. `tests/core/test_neurons_gradients.py` checks them against hand-derived formulas instead.

@@ -97,7 +97,7 @@ print(tool_mesh.shape, "| a batch of 8 images:", xb.sharding.spec, [s.data.shape
 # or `JAX_COORDINATOR_ADDRESS` with `JAX_NUM_PROCESSES` and `JAX_PROCESS_ID`; each process then loads
 # its own contiguous slice of every global batch. What changes against one host is only where
 # processes start and where the files live; 2 processes × 2 devices train exactly what 1 × 4 does
-# (`tests/test_multihost.py`). By hand, on two hosts:
+# (`tests/tool/test_multihost.py`). By hand, on two hosts:
 #
 # ```bash
 # JAX_COORDINATOR_ADDRESS=10.0.0.1:1234 JAX_NUM_PROCESSES=2 JAX_PROCESS_ID=0 \

@@ -18,7 +18,7 @@ step (a spiking net's currents, membranes, spikes and surrogate derivatives, per
   shorter chunk.
 
 Values and gradients are those of the plain scan (the same operations, recomputed; tested in
-float64 to 1e-12, ``tests/test_remat.py``). ``xs`` and the stacked outputs are ``[T, ...]``
+float64 to 1e-12, ``tests/nn/test_remat.py``). ``xs`` and the stacked outputs are ``[T, ...]``
 (time-major), as everywhere in snnjax.
 """
 

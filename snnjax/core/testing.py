@@ -192,7 +192,7 @@ def assert_neuron_grad_matches_relaxation(
     Gradients that are by design no function's derivative fail this check, rightly: BPTA
     (``bpta_alpha != 0`` adds :math:`\\alpha(s - \\mathrm{sg}(s))`, zero in every forward pass) and
     ``detach_reset=True`` (the reset's dependence on the spike is real in the forward pass). Check
-    those against hand-derived formulas (``tests/test_neurons_gradients.py``).
+    those against hand-derived formulas (``tests/core/test_neurons_gradients.py``).
 
     Args:
         step: ``step(state, x_t, spike_fn, params) -> (state, s_t)``, calling ``spike_fn(u, v_th)``

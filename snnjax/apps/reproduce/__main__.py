@@ -187,7 +187,7 @@ def write_report(plan_name: str, arms, runs_dir: Path, out: Path, results_md: Pa
     Only finished runs enter the report: their artifacts are copied and they make its rows and
     figures; a run still going is said on stderr and left out (its row reads ``missing``) until it
     finishes. So the report is a function of the checked-in artifacts alone, whatever is running,
-    and ``tests/test_results_docs.py`` can regenerate it from them."""
+    and ``tests/apps/test_results_docs.py`` can regenerate it from them."""
     experiments = plans.runs_of(arms)
     rows, sources = [], {}
     for e in experiments:

@@ -8,7 +8,7 @@ each as one Pallas forward kernel and one Pallas backward kernel (a ``jax.custom
 over time inside the kernel (:mod:`snnjax.kernels.common` holds what they share).
 
 Status: correct in interpret mode (equal to the ``lax.scan`` reference in spikes, final state and
-gradients, checked on CPU by ``tests/test_lif_pallas.py`` and ``tests/test_alif_ce_lif_pallas.py``);
+gradients, checked on CPU by ``tests/core/test_lif_pallas.py`` and ``tests/core/test_alif_ce_lif_pallas.py``);
 GPU speed not yet measured. Pallas's Triton lowering is checked on CPU by lowering for CUDA; the
 kernels have not yet been compiled or run on a GPU (``bench/gpu_check.sh`` does both).
 """

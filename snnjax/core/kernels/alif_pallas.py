@@ -34,7 +34,7 @@ threshold and its hyper-parameter, for :math:`t = T-1, \\dots, 0`:
 
 and :math:`\\bar v_0 = \\delta_v`, :math:`\\bar\\eta_0 = \\delta_\\eta` after step 0. :math:`\\bar\\alpha = 0`.
 
-Status: equal to the scan in interpret mode (``tests/test_alif_ce_lif_pallas.py``); GPU not yet run.
+Status: equal to the scan in interpret mode (``tests/core/test_alif_ce_lif_pallas.py``); GPU not yet run.
 """
 
 from __future__ import annotations

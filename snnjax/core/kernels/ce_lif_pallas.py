@@ -39,7 +39,7 @@ the spike function's derivatives in :math:`u`, the threshold and its hyper-param
 
 and the initial state's cotangents are :math:`(\\delta_v, \\delta_u, \\delta_\\theta)` after step 0.
 
-Status: equal to the scan in interpret mode (``tests/test_alif_ce_lif_pallas.py``); GPU not yet run.
+Status: equal to the scan in interpret mode (``tests/core/test_alif_ce_lif_pallas.py``); GPU not yet run.
 """
 
 from __future__ import annotations

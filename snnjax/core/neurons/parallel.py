@@ -13,7 +13,7 @@ and their applications"; Martin & Cundy 2018, "Parallelizing linear recurrent ne
 sequence length"). A carried state :math:`h_0` is folded into the first element,
 :math:`b_1 \\leftarrow a_1 h_0 + b_1`, so a sequence run in chunks equals one call. The results
 equal the sequential forms (:func:`snnjax.neurons.li`, :func:`lif_no_reset` with ``impl="scan"``)
-within rounding: the scan adds the same terms in another order (``tests/test_neurons_parallel.py``:
+within rounding: the scan adds the same terms in another order (``tests/core/test_neurons_parallel.py``:
 1e-12 in float64). A reset makes the recurrence depend on the spikes, so LIF with reset, ALIF and
 CE-LIF stay sequential. On a CPU the sequential scan is the faster of the two (3–9× at T = 3,000 on
 2 cores, ``docs/performance.md``, ``python -m bench.parallel_neurons``); the associative form is for

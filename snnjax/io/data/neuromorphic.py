@@ -91,7 +91,7 @@ def _offline(tonic_cls: type, suffix: str) -> type:
     downloading. It keeps the class name, which tonic uses as the folder name.
 
     ``_check_exists`` is private to tonic, so ``pyproject.toml`` pins tonic to the releases whose
-    ``__init__`` the tests in ``tests/test_data_neuromorphic.py`` checked (it asks
+    ``__init__`` the tests in ``tests/io/test_data_neuromorphic.py`` checked (it asks
     ``self._check_exists()``, calls ``self.download()`` on False, then lists
     ``location_on_system/folder_name``).
     """

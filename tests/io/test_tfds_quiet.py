@@ -11,7 +11,7 @@ pytest.importorskip("tensorflow_datasets")
 
 from snnjax import data  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_missing_tfds_dataset_logs_no_folder_warnings(tmp_path, caplog):

@@ -19,7 +19,7 @@ from snnjax.tool import train_lib as tl
 from snnjax.reproduce import plans, results
 from snnjax.tool.run_directory import TIE_RULE, RunDirectory
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # --------------------------------------------------------------------------- each file round-trips

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "run_v0_1_0"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "run_v0_1_0"
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from snnjax.tool import run_files
 from snnjax.tool import steppers
 from snnjax.tool import train_lib as tl
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_first_signal_is_recorded_and_a_second_one_gets_the_default_action():

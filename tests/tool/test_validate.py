@@ -14,7 +14,7 @@ from snnjax.tool import validate
 from snnjax.tool.config import base_config
 from snnjax.tool.validate import ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _set(config, dotted: str, value):

@@ -43,7 +43,7 @@ from snnjax import losses
 from snnjax.tool import validate
 from snnjax.data.neuromorphic import EVENT_SETS, SHD_CHANNELS, SHD_CLASSES
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # configs/ is a package at the repository root, as train.py sees it
     sys.path.insert(0, str(REPO))
 
@@ -103,7 +103,7 @@ def _stand_in_data(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
         width, height, polarities = EVENT_SETS[d.name].sensor_size
         shape, classes = (int(d.time_bins), height, width, polarities), EVENT_SETS[d.name].num_classes
     else:
-        raise AssertionError(f"tests/test_configs.py knows no input shape for dataset {d.name!r}")
+        raise AssertionError(f"tests/tool/test_configs.py knows no input shape for dataset {d.name!r}")
     stand_in = ml_collections.ConfigDict(d.to_dict())
     stand_in.update(name="random", shape=shape, num_classes=classes, num_train=8, num_test=8, augment="none")
     return stand_in

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from snnjax.tool import train_lib as tl
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _smoke_config():

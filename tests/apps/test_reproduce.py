@@ -17,7 +17,7 @@ from snnjax.tool import validate
 from snnjax.reproduce import plans, results, table
 from snnjax.tool.run_directory import RunDirectory
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ALL = [e for plan in plans.PLANS.values() for e in plan]
 
 

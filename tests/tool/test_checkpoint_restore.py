@@ -1,6 +1,6 @@
 """Restoring from damaged checkpoints: fall back to the newest readable one, say so, delete nothing.
 
-The save side is tested in ``tests/test_checkpointing.py``.
+The save side is tested in ``tests/tool/test_checkpointing.py``.
 """
 
 import os

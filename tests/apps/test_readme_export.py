@@ -14,7 +14,7 @@ from configs import smoke_nir  # noqa: E402
 from snnjax import nir_io  # noqa: E402
 from snnjax.tool import train_lib
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _readme_commands() -> tuple[str, str]:

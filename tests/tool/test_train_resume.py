@@ -23,7 +23,7 @@ import numpy as np
 
 from snnjax.tool.checkpointing import Checkpointer
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MID_EPOCH_STEP = 12  # checkpoint_every_steps=3 with 8 steps per epoch: step 4 of epoch 1
 TOTAL_STEPS = 24
 SHRINK = [

@@ -35,7 +35,7 @@ from snnjax.data.dataset import ArraySplit
 from snnjax.models import build_model
 from snnjax.core.output import ModelOutput
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def smoke_config() -> ml_collections.ConfigDict:

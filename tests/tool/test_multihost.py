@@ -17,7 +17,7 @@ import jax
 
 from snnjax.tool import checkpointing
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # A tiny run: 3 steps of a small conv net, evaluated on the 1,000 test images.
 ARGS = ["--config", "configs/smoke.py", "--config.model.spec=4c3-p2-8c3-p2-20-10", "--config.train.num_steps=3",
         "--config.train.checkpoint_every_steps=3", "--config.train.batch_size=16", "--config.train.eval_batch_size=1000"]

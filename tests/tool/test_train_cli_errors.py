@@ -16,7 +16,7 @@ from cpu_env import cpu_env
 from snnjax.tool import checkpointing
 from snnjax.data import idx
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHORT = ["--config.train.num_steps=2", "--config.train.eval_batch_size=1000"]
 
 

@@ -34,7 +34,7 @@ from snnjax.tool.run_dir import load_run
 # fallback has already moved on (not seen outside pytest: a script doing the same restores prints nothing).
 pytestmark = pytest.mark.filterwarnings("ignore:Exception ignored in. None:pytest.PytestUnraisableExceptionWarning")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from snnjax.tool import validate
 from snnjax.tool import train_lib as tl
 from snnjax.tool.run_directory import RunDirectory
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def small(num_epochs: float = 1.0) -> ml_collections.ConfigDict:

@@ -18,7 +18,7 @@ from snnjax.data import augment, idx, neuromorphic, search, tfds_source, vision
 from snnjax.data.dataset import check_indices
 
 SHARED_DATA = Path(os.environ.get(
-    "SNNJAX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    "SNNJAX_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
 
 
 @pytest.fixture(autouse=True)

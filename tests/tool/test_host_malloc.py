@@ -14,7 +14,7 @@ from cpu_env import cpu_env
 
 from snnjax.tool import host_malloc
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 
 # A jitted call whose 36 MiB output and cumulative-sum buffers (above glibc's largest mmap threshold, 32 MiB)

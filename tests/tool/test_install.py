@@ -24,7 +24,7 @@ from cpu_env import cpu_env
 
 from snnjax.tool import config_files
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # the checkout's configs/ as a package of its own, to compare with
     sys.path.insert(0, str(REPO))
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-CONFIG_FILES = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.py")
+CONFIG_FILES = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "configs").glob("*.py")
                       if "def get_config" in p.read_text())
 
 
@@ -69,7 +69,7 @@ def test_every_key_that_defaults_to_none_can_be_set_from_the_command_line(config
         "print(json.dumps({k: eval('c.value.' + k) for k in %r}))\n" % sorted(NONE_DEFAULT_VALUES)
     )
     args = [f"--config.{k}={v}" for k, v in NONE_DEFAULT_VALUES.items()]
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     done = subprocess.run([sys.executable, "-c", code, f"--config={config_file}", *args], cwd=repo, capture_output=True,
                           text=True, timeout=120, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert done.returncode == 0, done.stderr[-2000:]

@@ -1,6 +1,6 @@
 """The fused Pallas ALIF and CE-LIF (interpret mode on CPU) against their ``lax.scan`` references.
 
-As ``tests/test_lif_pallas.py`` does for LIF: spikes bit-identical, final state equal to 1e-6 and
+As ``tests/core/test_lif_pallas.py`` does for LIF: spikes bit-identical, final state equal to 1e-6 and
 every gradient (input, TE, each part of the initial state, decay, ρ, β, threshold, surrogate
 hyper-parameter) equal to the scan's autodiff to ~1e-5 relative, over reset × detach_reset ×
 decay_input × surrogate (40 kernel configurations per neuron), each at BPTA α = 0 and 0.8, on a

@@ -3,7 +3,7 @@ the time step and the threshold rule.
 
 The NumPy references integrate NIR's continuous equations with forward Euler, written out here from
 the NIR node docstrings (threshold ``v > v_threshold``, reset to ``v_reset``), independently of
-snnjax.nir. tests/test_nir_interop.py runs the same files through SpikingJelly, snnTorch and Norse.
+snnjax.nir. tests/io/test_nir_interop.py runs the same files through SpikingJelly, snnTorch and Norse.
 """
 
 import itertools

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from snnjax import summary
 from snnjax.models import build_model
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CE_LIF_SEQ_MNIST = [  # the CE-LIF paper's Seq-MNIST net, T = 784 steps
     "--config.model.arch=sequence", "--config.model.encoder=pixel", "--config.model.neuron.kind=ce_lif",
     "--config.model.hidden=(64,152,152)", "--config.loss.name=cross_entropy",

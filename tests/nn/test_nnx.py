@@ -304,7 +304,7 @@ def test_example_trains_and_its_step_scan_and_linen_twin_agree():
     import pathlib
     import runpy
 
-    example = pathlib.Path(__file__).resolve().parent.parent / "examples" / "nnx_sequence.py"
+    example = pathlib.Path(__file__).resolve().parents[2] / "examples" / "nnx_sequence.py"
     main = runpy.run_path(str(example))["main"]
     with jax.numpy_dtype_promotion("standard"):  # optax's adam has no strict promotion path (snnjax.tool.optim)
         result = main(steps=60)
