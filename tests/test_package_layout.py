@@ -171,7 +171,7 @@ def units(layer: str) -> list[str]:
     return sorted(f"snnjax.{layer}.{p.stem}" for p in found)
 
 
-def tested_modules(sources: list[str]) -> set[str]:
+def modules_imported_by(sources: list[str]) -> set[str]:
     """The folder paths of the snnjax modules ``sources`` import (aliases resolved; ``"snnjax.x"`` strings count)."""
     names = set()
     for source in sources:
@@ -186,7 +186,7 @@ def tested_modules(sources: list[str]) -> set[str]:
 
 
 def untested(layer: str, sources: list[str]) -> list[str]:
-    tested = tested_modules(sources)
+    tested = modules_imported_by(sources)
     return [u for u in units(layer) if not any(t == u or t.startswith(u + ".") for t in tested)]
 
 
