@@ -26,7 +26,9 @@ COMING_FROM = sorted((DOCS / "coming-from").glob("*.md"))
 SCRIPTS = sorted(TUTORIALS.glob("[0-9][0-9]_*.py"))
 RUNNER = pathlib.Path(tutorial_runner.__file__)
 OUTPUTS = DOCS.parent / "build" / "tutorial-outputs"  # read by docs/_ext/tutorial_outputs.py
-SLOW = {"03_training", "04_train_py", "07_nir"}  # a minute or more on a 2-core CPU (the "slow" marker)
+# the "slow" marker: a minute or more on a 2-core CPU, or 5 s or more (05, 06, 08, 02) so that the fast
+# tier keeps tutorial 1 and the "Coming from" pages
+SLOW = {"02_surrogate_gradients", "03_training", "04_train_py", "05_sequences", "06_neuromorphic", "07_nir", "08_devices"}
 
 
 def test_the_tutorials_are_found():

@@ -28,6 +28,7 @@ def run_dir(tmp_path_factory):
     return workdir
 
 
+@pytest.mark.slow
 def test_export_cli_round_trip(run_dir):
     assert export.main([str(run_dir), "--format", "nir"]) == 0
     graph = nir.read(str(run_dir / "model.nir"))

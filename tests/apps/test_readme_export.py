@@ -26,6 +26,7 @@ def _readme_commands() -> tuple[str, str]:
     return train.group(1), export.group(1)
 
 
+@pytest.mark.slow
 def test_readme_export_command_writes_a_nir_graph_of_the_smoke_nir_run(tmp_path):
     workdir, command = _readme_commands()
     config = smoke_nir.get_config()

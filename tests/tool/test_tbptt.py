@@ -129,6 +129,7 @@ def test_shorter_chunks_drop_exactly_the_cross_chunk_terms(name, k):
         assert max(jax.tree.leaves(difference)) > 1e-6, first  # ...which is not the full one
 
 
+@pytest.mark.slow
 def test_the_train_step_takes_one_update_from_the_truncated_gradient():
     with jax.enable_x64(True):
         model, params, x, y = _setup("ce_lif")
