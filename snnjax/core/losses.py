@@ -20,14 +20,10 @@ import jax.numpy as jnp
 import optax
 
 from snnjax.core.output import ModelOutput, read_out
+from snnjax.core.precision import at_least_float32  # losses in at least float32, float64 in a float64 model
 from snnjax.core.registry import Registry, choice_problem
 
 Array = jax.Array
-
-
-def _loss_dtype(x: Array):
-    """Losses in at least float32 (bfloat16 outputs are promoted), float64 for a float64 model."""
-    return jnp.float64 if x.dtype == jnp.float64 else jnp.float32
 
 
 REDUCTIONS = ("mean", "sum")  # how a loss reduces over classes (``loss.reduction``)
@@ -36,7 +32,7 @@ REDUCTIONS = ("mean", "sum")  # how a loss reduces over classes (``loss.reductio
 def mse_rate(out: Array, labels: Array, readout: str = "mean", reduction: str = "mean") -> Array:
     """MSE between read-out rates ``[B, K]`` and one-hot ``labels [B]``."""
     rates = read_out(out, readout)
-    rates = rates.astype(_loss_dtype(rates))
+    rates = rates.astype(at_least_float32(rates))
     target = jax.nn.one_hot(labels, rates.shape[-1], dtype=rates.dtype)
     sq = jnp.square(rates - target)
     per_example = sq.mean(axis=-1) if reduction == "mean" else sq.sum(axis=-1)
@@ -46,7 +42,7 @@ def mse_rate(out: Array, labels: Array, readout: str = "mean", reduction: str = 
 def cross_entropy(out: Array, labels: Array, readout: str = "mean", reduction: str = "mean") -> Array:
     """Softmax cross-entropy of the read-out logits against integer labels (``[B]`` or ``[B, T]``)."""
     logits = read_out(out, readout)
-    logits = logits.astype(_loss_dtype(logits))
+    logits = logits.astype(at_least_float32(logits))
     if readout == "per_step":
         logits = jnp.swapaxes(logits, 0, 1)  # [B, T, K] to match labels [B, T]
     return optax.softmax_cross_entropy_with_integer_labels(logits, labels.astype(jnp.int32)).mean()
@@ -55,7 +51,7 @@ def cross_entropy(out: Array, labels: Array, readout: str = "mean", reduction: s
 def mse_regression(out: Array, targets: Array, readout: str = "last", reduction: str = "mean") -> Array:
     """MSE of a scalar read-out ``[B, 1]`` against float ``targets [B]``."""
     pred = read_out(out, readout)
-    pred = pred.astype(_loss_dtype(pred))[..., 0]
+    pred = pred.astype(at_least_float32(pred))[..., 0]
     return jnp.square(pred - targets.astype(pred.dtype)).mean()
 
 
