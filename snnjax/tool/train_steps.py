@@ -223,7 +223,6 @@ def tbptt_value_and_grad(model: nn.Module, params: PyTree, x: jax.Array, rngs: d
     h = model.apply(variables, x, method="encode", rngs=rngs)
     steps = h.shape[0]
     chunk_steps = min(chunk_steps, steps)  # one chunk of T steps: the full gradient
-    chunks, rest = divmod(steps, chunk_steps)
     state0 = model.apply(variables, h.shape[1], h.dtype, method="initial_state")
 
     def chunk(params, h_c, state):
@@ -233,31 +232,11 @@ def tbptt_value_and_grad(model: nn.Module, params: PyTree, x: jax.Array, rngs: d
                                                 return_state=True, rngs=rngs, mutable=mutable)
         return (output.out, cols.get("spike_counts") if spike_counts else None), new_state
 
-    def split(tree):
-        """``[T, ...]`` leaves into ``([chunks, k, ...] full chunks, [rest, ...] the remainder)``."""
-        head = jax.tree.map(lambda a: a[: chunks * chunk_steps].reshape((chunks, chunk_steps) + a.shape[1:]), tree)
-        return head, jax.tree.map(lambda a: a[chunks * chunk_steps:], tree)
-
-    h_head, h_rest = split(h)
-
-    # Pass 1: forward, no derivatives; each chunk's entering state is kept for pass 2.
-    def forward(carry, h_c):
-        state, counts = carry
-        (out, c_counts), new_state = chunk(params, h_c, state)
-        counts = c_counts if counts is None else jax.tree.map(jnp.add, counts, c_counts)
-        return (new_state, counts), (out, state)
-
-    counts = None
-    if spike_counts:  # the structure of a chunk's counts, zeros: the scan's initial carry
-        counts = jax.tree.map(jnp.zeros_like, jax.eval_shape(lambda: chunk(params, h[:1], state0)[0][1]))
-    (state, counts), (outs, entering) = jax.lax.scan(forward, (state0, counts), h_head)
-    outs = outs.reshape((chunks * chunk_steps,) + outs.shape[2:])
-    if rest:
-        (out_rest, c_counts), _ = chunk(params, h_rest, state)
-        outs = jnp.concatenate([outs, out_rest])
-        counts = c_counts if counts is None else jax.tree.map(jnp.add, counts, c_counts)
-    rest_state = state
-    outs, counts, entering, rest_state = jax.lax.stop_gradient((outs, counts, entering, rest_state))
+    chunks = _Chunks(steps, chunk_steps)
+    counts0 = None
+    if spike_counts:  # the structure of a chunk's counts, zeros: the forward scan's initial carry
+        counts0 = jax.tree.map(jnp.zeros_like, jax.eval_shape(lambda: chunk(params, h[:1], state0)[0][1]))
+    outs, counts, entering = _tbptt_forward(chunk, params, chunks.split(h), state0, counts0)
 
     def loss_on(outs, counts):
         output = ModelOutput(out=outs, local_outs=(), readout=model.readout)
@@ -265,8 +244,53 @@ def tbptt_value_and_grad(model: nn.Module, params: PyTree, x: jax.Array, rngs: d
         return loss, (output, parts)
 
     (loss, aux), (g_outs, g_counts) = jax.value_and_grad(loss_on, argnums=(0, 1), has_aux=True)(outs, counts)
+    grads = _tbptt_backward(chunk, params, chunks.split(h), entering, chunks.split(g_outs), g_counts)
+    return (loss, aux), grads
 
-    # Pass 2: each chunk's gradient from its entering state (the state it passes on gets no cotangent).
+
+class _Chunks:
+    """``T`` steps as full chunks of ``k`` and a shorter remainder (empty when ``k`` divides ``T``)."""
+
+    def __init__(self, steps: int, chunk_steps: int):
+        self.full, self.k = steps // chunk_steps, chunk_steps
+
+    def split(self, tree: PyTree) -> tuple[PyTree, PyTree | None]:
+        """``[T, ...]`` leaves into ``([chunks, k, ...] full chunks, [rest, ...] the remainder or None)``."""
+        cut = self.full * self.k
+        head = jax.tree.map(lambda a: a[:cut].reshape((self.full, self.k) + a.shape[1:]), tree)
+        rest = jax.tree.map(lambda a: a[cut:], tree)
+        return head, (rest if jax.tree.leaves(rest)[0].shape[0] else None)
+
+
+def _add_counts(total: PyTree | None, counts: PyTree | None) -> PyTree | None:
+    return counts if total is None else jax.tree.map(jnp.add, total, counts)
+
+
+def _tbptt_forward(chunk: Callable, params: PyTree, h_split: tuple, state0: PyTree,
+                   counts0: PyTree | None) -> tuple[jax.Array, PyTree | None, tuple]:
+    """:func:`tbptt_value_and_grad`'s pass 1, no derivatives: ``(outputs [T, ...], summed spike
+    counts, (each full chunk's entering state, the remainder's))``, all ``stop_gradient``-ed."""
+    h_head, h_rest = h_split
+
+    def forward(carry, h_c):
+        state, counts = carry
+        (out, c_counts), new_state = chunk(params, h_c, state)
+        return (new_state, _add_counts(counts, c_counts)), (out, state)
+
+    (state, counts), (outs, entering) = jax.lax.scan(forward, (state0, counts0), h_head)
+    outs = outs.reshape((outs.shape[0] * outs.shape[1],) + outs.shape[2:])
+    if h_rest is not None:
+        (out_rest, c_counts), _ = chunk(params, h_rest, state)
+        outs, counts = jnp.concatenate([outs, out_rest]), _add_counts(counts, c_counts)
+    return jax.lax.stop_gradient((outs, counts, (entering, state)))
+
+
+def _tbptt_backward(chunk: Callable, params: PyTree, h_split: tuple, entering: tuple, g_split: tuple,
+                    g_counts: PyTree | None) -> PyTree:
+    """:func:`tbptt_value_and_grad`'s pass 2: each chunk's gradient from its entering state (the state
+    it passes on gets no cotangent), summed; one chunk's residuals live at a time."""
+    (h_head, h_rest), (g_head, g_rest), (entering_head, rest_state) = h_split, g_split, entering
+
     def chunk_grad(h_c, state, g_out):
         _, pull = jax.vjp(lambda p: chunk(p, h_c, state)[0], params)
         return pull((g_out, g_counts))[0]
@@ -274,11 +298,10 @@ def tbptt_value_and_grad(model: nn.Module, params: PyTree, x: jax.Array, rngs: d
     def backward(grads, xs):
         return jax.tree.map(jnp.add, grads, chunk_grad(*xs)), None
 
-    g_head, g_rest = split(g_outs)
-    grads, _ = jax.lax.scan(backward, jax.tree.map(jnp.zeros_like, params), (h_head, entering, g_head))
-    if rest:
+    grads, _ = jax.lax.scan(backward, jax.tree.map(jnp.zeros_like, params), (h_head, entering_head, g_head))
+    if h_rest is not None:
         grads = jax.tree.map(jnp.add, grads, chunk_grad(h_rest, rest_state, g_rest))
-    return (loss, aux), grads
+    return grads
 
 
 def trace_once(fn: Callable) -> Callable:
