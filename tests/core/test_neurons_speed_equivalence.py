@@ -83,7 +83,8 @@ def _spike_fns():
 
 
 def _assert_same(new, ref):
-    # The arithmetic is the same, operation for operation; 1e-13 leaves room for XLA's fusion choices.
+    # The arithmetic is the same but for the order of one addition in leaky's membrane, (βc - r) + x
+    # against (βc + x) - r; 1e-13 leaves room for that and for XLA's fusion choices.
     for a, b in zip(jax.tree.leaves(new), jax.tree.leaves(ref)):
         assert a.dtype == b.dtype and a.shape == b.shape
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-13, atol=1e-13)

@@ -6,6 +6,11 @@ arguments ``v_th``, ``spike_fn``, ``state``, ``reset`` and ``detach_reset``; the
 LLC-LIF, IF, PLIF, ALIF, CE-LIF) also ``bpta_alpha``. ``leaky`` and ``cuba_lif`` follow snnTorch's
 convention of resetting by the previous step's spike.
 
+For a net written by hand from these functions, :func:`time_scan` (a step's scan, rematerialised
+every k steps) and :func:`remat_chunks` (any sequence function computed chunk by chunk, each chunk
+rematerialised) trade recomputation for memory that does not grow with T
+(:mod:`snnjax.core.scan`).
+
 What a layer needs to use a neuron by name is its kind (:mod:`snnjax.core.neurons.kind`): the
 :class:`NeuronKind` classes of :mod:`snnjax.core.neurons.kinds`, registered in :data:`NEURON_KINDS`
 and configured by :class:`NeuronConfig`.
@@ -28,6 +33,7 @@ from snnjax.core.neurons.lif import (
 )
 from snnjax.core.neurons.parallel import li_parallel, lif_no_reset, lif_no_reset_step, linear_recurrence, psn, psn_init
 from snnjax.core.neurons.plif import plif, plif_leak, plif_step, plif_w_init
+from snnjax.core.scan import remat_chunks, time_scan
 from snnjax.core.neurons.kind import NEURON_KINDS, NeuronConfig, NeuronKind, ParamSpec, register_neuron  # noqa: I001
 from snnjax.core.neurons import kinds  # noqa: E402,F401  registers the built-in kinds
 
@@ -77,4 +83,6 @@ __all__ = [
     "psn",
     "psn_init",
     "register_neuron",
+    "remat_chunks",
+    "time_scan",
 ]
