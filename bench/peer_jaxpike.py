@@ -10,7 +10,8 @@ The workload is jaxpike 0.1.4's own SHD benchmark (``benchmarks/spyx_shd.py`` of
 ``bench/workloads.py`` says what it is) at T = 256, batch 256 and T = 1024, batch 32, on random
 input spikes at 5 % density, train step (forward, integral cross-entropy with label smoothing 0.3,
 backward, Adam 5e-4) and eval forward. Timed in one process, alternating, each the fastest of
-``--repeats`` windows of ``--steps`` steps:
+``--repeats`` windows of ``--steps`` steps; each record also has ``temp_MiB``, the XLA temporary
+memory of its compiled step (``memory_analysis()``: exact, independent of load):
 
 - jaxpike, its three runners of that file and ``benchmarks/scan_unroll.py``: ``jaxpike.unroll`` with
   its default of 8 steps per loop iteration (``path = "unroll[8]"``), ``jaxpike.unroll`` with
@@ -18,9 +19,11 @@ backward, Adam 5e-4) and eval forward. Timed in one process, alternating, each t
   chunks of the divisor of T nearest √T, each chunk rematerialised in the backward pass). Its
   train step is its benchmark's: ``eqx.filter_jit`` of ``jax.value_and_grad`` and an optax Adam
   update of ``eqx.partition``'s array leaves.
-- snnjax, the net composed by hand (:class:`bench.workloads.ShdHandNet`: ``flax.linen.Dense``,
+- snnjax, the net composed by hand (:func:`bench.workloads.shd_hand_apply`: matrix products,
   ``snnjax.neurons.leaky``, ``snnjax.neurons.li``) in a user's own ``jax.jit`` train step with the
-  state donated, at ``unroll`` 1 and 8 (``"hand[unroll=k]"``); and the nearest ``SequenceSNN``
+  state donated, at ``unroll`` 1 and 8 (``"hand[unroll=k]"``), and the same net chunked by
+  ``snnjax.neurons.remat_chunks`` with jaxpike's checkpointed chunk (the divisor of T nearest √T,
+  ``"hand[chunk=k]"``), against jaxpike's ``"checkpointed"`` runner; and the nearest ``SequenceSNN``
   ``train.py`` can build (``"sequence_snn"``: ``train.py``'s own train step, ``bench.run``'s), which
   is not the same net (``bench/workloads.py``).
 
@@ -52,6 +55,7 @@ from bench.timing import best_window, device_record, peak_memory_mib, print_reco
 
 PATHS = ("unroll[8]", "unroll[1]", "checkpointed")  # jaxpike's runners
 HAND_UNROLLS = (1, 8)
+HAND_CHUNK_UNROLLS = (1,)  # the chunked hand net's scan unrolls (jaxpike's checkpointed runner uses 8)
 REPEATS = 3
 
 
@@ -178,10 +182,18 @@ def hand_params_from_jaxpike(net) -> dict:
 # --- one timed thing per variant: call() runs one step, sync waits for it ----------------------
 
 class Variant:
-    def __init__(self, framework: str, path: str, mode: str, call: Callable[[], Any], extra: dict | None = None):
+    def __init__(self, framework: str, path: str, mode: str, call: Callable[[], Any], extra: dict | None = None,
+                 temp_mib: float | None = None):
         self.framework, self.path, self.mode, self.call = framework, path, mode, call
         self.extra = extra or {}
+        self.temp_mib = temp_mib
         self.seconds = math.inf
+        self.rounds: list[float] = []  # seconds per step of each round's window
+
+
+def temp_mib(jitted: Callable, *args) -> float:
+    """XLA's temporary memory of ``jitted`` compiled for ``args``, in MiB (``memory_analysis()``)."""
+    return round(jitted.lower(*args).compile().memory_analysis().temp_size_in_bytes / 2**20, 1)
 
 
 def _optimizer():
@@ -201,29 +213,36 @@ def jaxpike_variants(path: str, x: jax.Array, y: jax.Array, key) -> list[Variant
     tx = _optimizer()
     cell = [params, tx.init(params)]
 
-    @eqx.filter_jit
-    def train_step(params, opt_state, xs, labels):
+    def step(params, opt_state, xs, labels):
         loss, grads = jax.value_and_grad(lambda p: wl.shd_loss(run(eqx.combine(p, static), xs), labels))(params)
         updates, opt_state = tx.update(grads, opt_state, params)
         return eqx.apply_updates(params, updates), opt_state, loss
+
+    train_step = eqx.filter_jit(step)
 
     def train():
         cell[0], cell[1], loss = train_step(cell[0], cell[1], x, y)
         return loss
 
-    @eqx.filter_jit
-    def eval_step(net, xs, labels):
-        return (run(net, xs).sum(0).argmax(-1) == labels).mean()
+    def evaluate(params, xs, labels):
+        return (run(eqx.combine(params, static), xs).sum(0).argmax(-1) == labels).mean()
 
+    eval_step = eqx.filter_jit(evaluate)
     extra = {"jaxpike": jaxpike.__version__}
-    return [Variant("jaxpike", path, "train", train, extra), Variant("jaxpike", path, "eval", lambda: eval_step(net, x, y), extra)]
+    # The same functions under jax.jit (the partitioned params are a pytree of arrays and Nones) for
+    # XLA's memory analysis; filter_jit compiles the same computation.
+    return [Variant("jaxpike", path, "train", train, extra, temp_mib(jax.jit(step), *cell, x, y)),
+            Variant("jaxpike", path, "eval", lambda: eval_step(params, x, y), extra,
+                    temp_mib(jax.jit(evaluate), params, x, y))]
 
 
-def hand_variants(unroll: int, x: jax.Array, y: jax.Array, key) -> list[Variant]:
-    """snnjax's hand-composed net in a user's own jitted train step (state donated) and eval forward."""
+def hand_variants(unroll: int, x: jax.Array, y: jax.Array, key, chunk: int = 0,
+                  scalar_beta: bool = False) -> list[Variant]:
+    """snnjax's hand-composed net in a user's own jitted train step (state donated) and eval forward;
+    ``chunk > 0``: chunked by ``neurons.remat_chunks``; ``scalar_beta``: one learnt β per layer."""
     import optax
 
-    net = wl.shd_hand_net(unroll=unroll)
+    net = wl.shd_hand_net(unroll=unroll, chunk=chunk, scalar_beta=scalar_beta)
     variables = net.init(key, x[:2])
     tx = _optimizer()
 
@@ -241,8 +260,12 @@ def hand_variants(unroll: int, x: jax.Array, y: jax.Array, key) -> list[Variant]
         return loss
 
     eval_jit = jax.jit(lambda p, xs, labels: (net.apply(p, xs).sum(0).argmax(-1) == labels).mean())
-    path = f"hand[unroll={unroll}]"
-    return [Variant("snnjax", path, "train", train), Variant("snnjax", path, "eval", lambda: eval_jit(variables, x, y))]
+    if chunk:
+        path = f"hand[chunk={chunk}{f',unroll={unroll}' if unroll != 1 else ''}]"
+    else:
+        path = f"hand[unroll={unroll}{',scalar_beta' if scalar_beta else ''}]"
+    return [Variant("snnjax", path, "train", train, temp_mib=temp_mib(train_jit, cell[0], x, y)),
+            Variant("snnjax", path, "eval", lambda: eval_jit(variables, x, y), temp_mib=temp_mib(eval_jit, variables, x, y))]
 
 
 def sequence_snn_variants(x: np.ndarray, y: np.ndarray) -> list[Variant]:
@@ -265,8 +288,8 @@ def sequence_snn_variants(x: np.ndarray, y: np.ndarray) -> list[Variant]:
     variables = {"params": state.params, "batch_stats": state.batch_stats}
     forward = jax.jit(lambda v, xs: model.apply(v, xs, train=False).out)
     variables = jax.tree.map(jnp.copy, variables)  # the train step donates the state it reads
-    return [Variant("snnjax", "sequence_snn", "train", train),
-            Variant("snnjax", "sequence_snn", "eval", lambda: forward(variables, xb))]
+    return [Variant("snnjax", "sequence_snn", "train", train, temp_mib=temp_mib(step_fn, state, xb, yb)),
+            Variant("snnjax", "sequence_snn", "eval", lambda: forward(variables, xb), temp_mib=temp_mib(forward, variables, xb))]
 
 
 def time_alternating(variants: list[Variant], steps: int, warmup: int, repeats: int) -> None:
@@ -277,11 +300,20 @@ def time_alternating(variants: list[Variant], steps: int, warmup: int, repeats: 
         best_window(v.call, jax.block_until_ready, warmup, 1, 1)
     for _ in range(repeats):
         for v in variants:
-            v.seconds = min(v.seconds, best_window(v.call, jax.block_until_ready, 0, steps, 1))
+            v.rounds.append(best_window(v.call, jax.block_until_ready, 0, steps, 1))
+            v.seconds = min(v.rounds)
+
+
+def median_round_ratio(ours: Variant, theirs: Variant) -> float:
+    """The median over rounds of ``theirs``' seconds per step over ``ours``' in the same round (our
+    throughput over theirs): a slow spell of the machine hits both windows of a round alike, so
+    the per-round ratio moves less than either time."""
+    return float(np.median([t / o for o, t in zip(ours.rounds, theirs.rounds)]))
 
 
 def records(cases, steps: int, warmup: int, repeats: int, paths=PATHS, hand_unrolls=HAND_UNROLLS,
-            sequence_snn: bool = True, peer: bool = True):
+            sequence_snn: bool = True, peer: bool = True, hand_chunk_unrolls=HAND_CHUNK_UNROLLS,
+            hand_scalar_beta: bool = False):
     """JSON records per case: one per framework, path and mode, then our/their ratio lines."""
     if peer and not available():
         yield {"note": "jaxpike is not importable here (bash bench/peers/setup_venvs.sh jaxpike); snnjax only"}
@@ -293,6 +325,10 @@ def records(cases, steps: int, warmup: int, repeats: int, paths=PATHS, hand_unro
         variants = []
         for u in hand_unrolls:
             variants += hand_variants(u, x, y, jax.random.PRNGKey(0))
+        if hand_scalar_beta:
+            variants += hand_variants(1, x, y, jax.random.PRNGKey(0), scalar_beta=True)
+        for u in hand_chunk_unrolls:
+            variants += hand_variants(u, x, y, jax.random.PRNGKey(0), chunk=wl.shd_best_chunk(time_steps))
         if sequence_snn:
             variants += sequence_snn_variants(x_np, y_np)
         if peer:
@@ -300,17 +336,21 @@ def records(cases, steps: int, warmup: int, repeats: int, paths=PATHS, hand_unro
                 variants += jaxpike_variants(path, x, y, key)
         time_alternating(variants, steps, warmup, repeats)
         out = []
+        by_name = {(v.framework, v.path, v.mode): v for v in variants}
         for v in variants:
             out.append({"framework": v.framework, "workload": "shd_jaxpike", "path": v.path, "mode": v.mode,
                         "batch": batch, "T": time_steps, "ms_per_step": round(1000 * v.seconds, 3),
-                        "samples_per_s": round(batch / v.seconds, 1), "peak_mem_MiB": peak_memory_mib(),
+                        "samples_per_s": round(batch / v.seconds, 1), "temp_MiB": v.temp_mib,
+                        "peak_mem_MiB": peak_memory_mib(),
                         **v.extra, **device_record()})
         yield from out
         for ours in (r for r in out if r["framework"] == "snnjax"):
             for theirs in (r for r in out if r["framework"] == "jaxpike" and r["mode"] == ours["mode"]):
+                pair = (by_name[("snnjax", ours["path"], ours["mode"])], by_name[("jaxpike", theirs["path"], theirs["mode"])])
                 yield {"ratio": f"snnjax {ours['path']}/jaxpike {theirs['path']} shd_jaxpike {ours['mode']} "
                                 f"T {time_steps} batch {batch}",
-                       "samples_per_s_ratio": round(ours["samples_per_s"] / theirs["samples_per_s"], 2)}
+                       "samples_per_s_ratio": round(ours["samples_per_s"] / theirs["samples_per_s"], 2),
+                       "median_round_ratio": round(median_round_ratio(*pair), 2), "rounds": len(pair[0].rounds)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -324,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hand_unroll", nargs="*", type=int, default=list(HAND_UNROLLS),
                         help="snnjax hand-composed net: lax.scan unroll values")
     parser.add_argument("--no_sequence_snn", action="store_true", help="leave out the SequenceSNN rows")
+    parser.add_argument("--hand_chunk_unroll", nargs="*", type=int, default=list(HAND_CHUNK_UNROLLS),
+                        help="the hand net chunked by neurons.remat_chunks: lax.scan unroll values (none: leave it out)")
+    parser.add_argument("--hand_scalar_beta", action="store_true",
+                        help="add the hand net at unroll 1 with one learnt beta per layer (not per neuron)")
     parser.add_argument("--jaxpike_repo", help="a jaxpike checkout at v0.1.4: build the net with its "
                                                "benchmarks/spyx_shd.py (default: $JAXPIKE_REPO)")
     parser.add_argument("--jsonl", help="also write the JSON lines here")
@@ -341,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with jax.numpy_dtype_promotion("standard"), jax.numpy_rank_promotion("allow"):
         print_records(labelled(records(cases, steps, 1, args.repeats, args.paths, args.hand_unroll,
-                                              not args.no_sequence_snn)), args.jsonl)
+                                       not args.no_sequence_snn, hand_chunk_unrolls=args.hand_chunk_unroll,
+                                       hand_scalar_beta=args.hand_scalar_beta)), args.jsonl)
     return 0
 
 

@@ -114,8 +114,9 @@ def jax_peers_table(records: Iterable[dict[str, Any]]) -> str:
     """The JAX peers' table (``bench.peer_jaxpike``, ``bench.peer_brainpy``): one row per record, its
     ``path`` (which snnjax net or peer runner / neuron), samples/s, and the fastest snnjax record's
     samples/s of the same workload, mode, batch, T and host-malloc mode divided by this record's
-    (so a peer row's ratio is snnjax's lead over it). Records pair only within one file's process:
-    pass each peer's file on its own, or both when they come from one machine and session."""
+    (so a peer row's ratio is snnjax's lead over it), and its XLA temporary memory where recorded
+    (``temp_MiB``). Records pair only within one file's process: pass each peer's file on its own,
+    or both when they come from one machine and session."""
     records = [r for r in records if "framework" in r or "note" in r]
     notes = [r["note"] for r in records if "note" in r]
     rows = sorted((r for r in records if "framework" in r),  # by case, train before eval, snnjax first
@@ -125,14 +126,17 @@ def jax_peers_table(records: Iterable[dict[str, Any]]) -> str:
     for r in rows:
         if r["framework"] == "snnjax":
             best[key(r)] = max(best.get(key(r), 0.0), r["samples_per_s"])
-    lines = ["| workload | mode | batch | T | framework | path | samples/s | fastest snnjax / this |",
-             "| --- | --- | ---: | ---: | --- | --- | ---: | ---: |"]
+    memory = any(r.get("temp_MiB") is not None for r in rows)
+    lines = ["| workload | mode | batch | T | framework | path | samples/s | fastest snnjax / this |"
+             + (" XLA temp MiB |" if memory else ""),
+             "| --- | --- | ---: | ---: | --- | --- | ---: | ---: |" + (" ---: |" if memory else "")]
     for r in rows:
         ours = best.get(key(r))
         ratio = f"{ours / r['samples_per_s']:.2f}×" if ours else "–"
         path = r.get("path", "bench.run" if r["framework"] == "snnjax" else "")  # train.py's step / eval forward
+        temp = r.get("temp_MiB")
         lines.append(f"| {r['workload']} | {r['mode']} | {r['batch']} | {r.get('T')} | {r['framework']} | {path} | "
-                     f"{r['samples_per_s']:g} | {ratio} |")
+                     f"{r['samples_per_s']:g} | {ratio} |" + (f" {'–' if temp is None else f'{temp:g}'} |" if memory else ""))
     return "\n".join(lines + [f"\nnote: {n}" for n in notes])
 
 

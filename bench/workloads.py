@@ -137,8 +137,9 @@ def sequence_layout(config: ml_collections.ConfigDict, input_shape: tuple[int, .
 # SHD; the benchmark here feeds random spikes (5 % density, jaxpike's own ``--smoke`` data).
 #
 # The snnjax side, two ways:
-# - :class:`ShdHandNet`: the net composed by hand from ``snnjax.neurons.leaky`` (snnTorch / Spyx's
-#   reset by the previous spike), ``snnjax.neurons.li`` and ``flax.linen.Dense``, trained by a plain
+# - :func:`shd_hand_apply` (:class:`ShdHandNet` declares its parameters): the net composed by hand
+#   from ``snnjax.neurons.leaky`` (snnTorch / Spyx's reset by the previous spike), ``snnjax.neurons.li``
+#   and matrix products, optionally chunked by ``snnjax.neurons.remat_chunks``, trained by a plain
 #   ``jax.jit`` step of the user's own (bench/peer_jaxpike.py): how a user who jits our neurons in
 #   their own JAX code meets snnjax. It is the same function as jaxpike's net except that jaxpike's
 #   benchmark neuron emits the *previous* step's spike (``s[t] = H(v[t-1] - 1)``, read before the
@@ -170,6 +171,7 @@ def spyx_arctan_primitive(x, k):
     ``arctan(kπx) / (kπ²) + 1/2``."""
     import jax.numpy as jnp
 
+    k = jnp.asarray(k, jnp.result_type(x))  # the surrogate's parameter in the membrane's dtype
     return jnp.arctan(k * np.pi * x) / (k * np.pi * np.pi) + 0.5
 
 
@@ -190,44 +192,90 @@ def shd_beta_init(key, shape, dtype=None):
     return (jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) * 0.25 + 0.5).astype(dtype)
 
 
-def shd_hand_net(lag: bool = False, unroll: int = 1):
+def shd_hand_net(lag: bool = False, unroll: int = 1, chunk: int = 0, scalar_beta: bool = False):
     """:class:`ShdHandNet` (built on use, so importing this module needs no flax)."""
-    return _shd_hand_net_class()(lag=lag, unroll=unroll)
+    return _shd_hand_net_class()(lag=lag, unroll=unroll, chunk=chunk, scalar_beta=scalar_beta)
 
 
-def _shd_hand_net_class():
-    import flax.linen as nn
+def shd_hand_apply(params: dict, x, *, lag: bool = False, unroll: int = 1, chunk: int = 0):
+    """jaxpike's SHD net written by hand from snnjax's neurons, in plain JAX: ``x [T, B, 128]``
+    spikes -> readout membrane ``[T, B, 20]``.
+
+    Each dense layer is one matrix product on all ``t·B`` rows, each neuron layer one
+    ``neurons.leaky`` / ``neurons.li`` call (one ``lax.scan``, ``unroll`` steps per iteration) with
+    β per neuron, ``[N]``, broadcast by the neuron. ``chunk > 0``: the net runs ``chunk`` steps at a
+    time under ``neurons.remat_chunks``, each chunk rematerialised in the backward pass, the neuron
+    states carried from chunk to chunk (the same function, memory ``O(√T)`` for ``chunk ≈ √T``).
+    ``lag``: each spiking layer emits the previous step's spike (jaxpike's convention; the module
+    comment above), read from the carried state across chunks.
+
+    Args:
+        params: ``{"dense0": {"kernel": [128, 128]}, "dense1": ..., "dense2": {"kernel": [128, 20]},
+            "beta0": [128], "beta1": [128], "beta_out": [20]}`` (:class:`ShdHandNet`'s; each β may be
+            a scalar instead, one learnt leak per layer).
+    """
     import jax.numpy as jnp
 
     from snnjax import neurons
 
+    spike_fn = shd_spike_fn()
+    dtype = params["dense0"]["kernel"].dtype
+
+    def layers(states, xs):
+        h, carried = xs, []
+        for i in range(2):
+            current = h @ params[f"dense{i}"]["kernel"]
+            h, state = neurons.leaky(current, decay=jnp.clip(params[f"beta{i}"], 0.0, 1.0), v_th=1.0,
+                                     spike_fn=spike_fn, reset="soft", state=states[i], unroll=unroll)
+            if lag:
+                h = jnp.concatenate([states[i].spike[None].astype(h.dtype), h[:-1]])
+            carried.append(state)
+        current = h @ params["dense2"]["kernel"]
+        v, state = neurons.li(current, decay=jnp.clip(params["beta_out"], 0.0, 1.0), state=states[2],
+                              unroll=unroll)
+        return (*carried, state), v
+
+    batch = x.shape[1]
+    states = (neurons.leaky_init_state((batch, SHD_HIDDEN), dtype),
+              neurons.leaky_init_state((batch, SHD_HIDDEN), dtype),
+              neurons.li_init_state((batch, SHD_CLASSES), dtype))
+    x = x.astype(dtype)
+    _, v = neurons.remat_chunks(layers, states, x, chunk=chunk) if chunk else layers(states, x)
+    return v
+
+
+def shd_best_chunk(time_steps: int) -> int:
+    """The divisor of T nearest √T (the smaller on a tie): jaxpike's ``unroll_checkpointed`` chunk,
+    used for snnjax's chunked hand net too, so both recompute the same chunks."""
+    target = max(1, round(time_steps ** 0.5))
+    return min((d for d in range(1, time_steps + 1) if time_steps % d == 0), key=lambda d: (abs(d - target), d))
+
+
+def _shd_hand_net_class():
+    import flax.linen as nn
+
     class ShdHandNet(nn.Module):
-        """jaxpike's SHD benchmark net from snnjax's neurons: ``x [T, B, 128]`` spikes -> readout
-        membrane ``[T, B, 20]``. Each Dense runs once on all ``T·B`` rows, each neuron layer is one
-        ``lax.scan`` (``unroll`` steps per iteration). ``lag``: delay each spiking layer's output by
-        one step (jaxpike's convention; module comment above)."""
+        """:func:`shd_hand_apply` as a Flax module: it declares the parameters (LeCun-normal kernels
+        without biases, as jaxpike's ``Dense``; β per neuron, :func:`shd_beta_init`), in the tree
+        ``flax.linen.Dense`` layers named ``dense0..2`` would have, and runs the pure forward.
+        ``scalar_beta``: one learnt β per layer instead of one per neuron (what the per-neuron
+        parameter costs, measured by ``bench.peer_jaxpike --hand_scalar_beta``)."""
 
         lag: bool = False
         unroll: int = 1
+        chunk: int = 0
+        scalar_beta: bool = False
 
         @nn.compact
         def __call__(self, x):
             kernel_init = nn.initializers.variance_scaling(1.0, "fan_in", "normal")  # jaxpike's LeCun normal
-            spike_fn = shd_spike_fn()
-            h = x
-            for i in range(2):
-                current = nn.Dense(SHD_HIDDEN, use_bias=False, kernel_init=kernel_init, name=f"dense{i}")(h)
-                beta = self.param(f"beta{i}", shd_beta_init, (SHD_HIDDEN,))
-                decay = jnp.broadcast_to(jnp.clip(beta, 0.0, 1.0), current.shape[1:])  # β per neuron
-                h, _ = neurons.leaky(current, decay=decay, v_th=1.0, spike_fn=spike_fn, reset="soft",
-                                     unroll=self.unroll)
-                if self.lag:
-                    h = jnp.concatenate([jnp.zeros_like(h[:1]), h[:-1]])
-            current = nn.Dense(SHD_CLASSES, use_bias=False, kernel_init=kernel_init, name="dense2")(h)
-            beta = self.param("beta_out", shd_beta_init, (SHD_CLASSES,))
-            v, _ = neurons.li(current, decay=jnp.broadcast_to(jnp.clip(beta, 0.0, 1.0), current.shape[1:]),
-                              unroll=self.unroll)
-            return v
+            widths = (x.shape[-1], SHD_HIDDEN, SHD_HIDDEN, SHD_CLASSES)
+            params = {f"dense{i}": self.param(f"dense{i}", lambda key, shape: {"kernel": kernel_init(key, shape)},
+                                              widths[i:i + 2])
+                      for i in range(3)}
+            params.update({name: self.param(name, shd_beta_init, () if self.scalar_beta else (width,))
+                           for name, width in (("beta0", SHD_HIDDEN), ("beta1", SHD_HIDDEN), ("beta_out", SHD_CLASSES))})
+            return shd_hand_apply(params, x, lag=self.lag, unroll=self.unroll, chunk=self.chunk)
 
     return ShdHandNet
 

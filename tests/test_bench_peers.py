@@ -118,6 +118,41 @@ def test_hand_net_train_step_is_finite(batch):
     assert optax.adam(wl.SHD_LEARNING_RATE).init(variables) is not None
 
 
+@pytest.mark.parametrize("chunk,lag", [(5, False), (4, True), (12, False)])  # 12 steps: does not divide, divides, all
+def test_chunked_hand_net_gives_the_whole_nets_values_and_gradients(batch, chunk, lag):
+    with jax.enable_x64(True):
+        x, y = jnp.asarray(batch[0], jnp.float64), jnp.asarray(batch[1])
+        variables = _scaled(wl.shd_hand_net().init(jax.random.PRNGKey(1), x))
+        variables = jax.tree.map(lambda a: a.astype(jnp.float64), variables)
+
+        def loss(v, chunk):
+            return wl.shd_loss(wl.shd_hand_net(lag=lag, chunk=chunk).apply(v, x), y)
+
+        value, grads = jax.jit(jax.value_and_grad(loss), static_argnums=1)(variables, 0)
+        value_c, grads_c = jax.jit(jax.value_and_grad(loss), static_argnums=1)(variables, chunk)
+        np.testing.assert_allclose(value_c, value, rtol=1e-12)
+        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12), grads_c, grads)
+        assert float(jnp.abs(grads["params"]["beta1"]).sum()) > 0
+        readout = wl.shd_hand_net(lag=lag, chunk=chunk).apply(variables, x)
+        np.testing.assert_allclose(readout, _numpy_net(variables, batch[0], lag)[0], rtol=1e-10, atol=1e-10)
+
+
+def test_chunked_hand_net_train_step_keeps_one_chunks_activations():
+    x, y = (jnp.asarray(a) for a in wl.shd_random_batch(256, 16))
+    variables = wl.shd_hand_net().init(jax.random.PRNGKey(0), x[:2])
+
+    def temp_mib(chunk):
+        grad = jax.grad(lambda v: wl.shd_loss(wl.shd_hand_net(chunk=chunk).apply(v, x), y))
+        return jax.jit(grad).lower(variables).compile().memory_analysis().temp_size_in_bytes / 2**20
+
+    whole, chunked = temp_mib(0), temp_mib(wl.shd_best_chunk(256))
+    assert chunked * 3 < whole, (whole, chunked)
+
+
+def test_best_chunk_is_the_divisor_nearest_the_square_root():
+    assert [wl.shd_best_chunk(t) for t in (256, 1024, 12, 7, 1)] == [16, 32, 3, 1, 1]
+
+
 @pytest.mark.slow
 def test_sequence_snn_config_builds_the_nearest_net():
     from snnjax import models
@@ -142,8 +177,9 @@ def test_quick_bench_without_the_peer_runs_snnjax_only(capsys, monkeypatch):
     assert "jaxpike is not importable" in lines[0]["note"]
     rows = [(r["framework"], r["path"], r["mode"]) for r in lines[1:]]
     assert rows == [("snnjax", "hand[unroll=1]", "train"), ("snnjax", "hand[unroll=1]", "eval"),
+                    ("snnjax", "hand[chunk=2]", "train"), ("snnjax", "hand[chunk=2]", "eval"),
                     ("snnjax", "sequence_snn", "train"), ("snnjax", "sequence_snn", "eval")]
-    assert all(r["T"] == 8 and r["batch"] == 4 and r["samples_per_s"] > 0 for r in lines[1:])
+    assert all(r["T"] == 8 and r["batch"] == 4 and r["samples_per_s"] > 0 and r["temp_MiB"] >= 0 for r in lines[1:])
 
 
 def test_jax_peers_table_gives_the_fastest_snnjax_over_each_record():
@@ -159,6 +195,9 @@ def test_jax_peers_table_gives_the_fastest_snnjax_over_each_record():
     assert lines[3] == "| shd_jaxpike | train | 32 | 1024 | snnjax | sequence_snn | 80 | 1.25× |"
     assert lines[4] == "| shd_jaxpike | train | 32 | 1024 | jaxpike | unroll[8] | 50 | 2.00× |"
     assert lines[-1] == "note: a note"
+    with_memory = table.jax_peers_table([{**r, "temp_MiB": 12.5} for r in records[:2]]).splitlines()
+    assert with_memory[0].endswith("| XLA temp MiB |")
+    assert with_memory[2] == "| shd_jaxpike | train | 32 | 1024 | snnjax | hand[unroll=1] | 100 | 1.00× | 12.5 |"
 
 
 # --- jaxpike installed (its venv): its net against snnjax's on the same weights ---------------
