@@ -56,6 +56,10 @@ def _init_distributed() -> None:
     jax.distributed.initialize(**kwargs)  # reads JAX_COORDINATOR_ADDRESS, or detects SLURM / Open MPI
 
 
+INTERRUPTED_BEFORE_TRAINING = ("interrupted (SIGINT) before training started (while checking the config, loading the "
+                               "data or reading the run directory): nothing was trained or saved; rerun the same command")
+
+
 def main(argv: Sequence[str]) -> None:
     """``absl.app`` main: trains ``--config`` in ``--workdir``; a known error exits with one line."""
     if len(argv) > 1:
@@ -93,6 +97,9 @@ def main(argv: Sequence[str]) -> None:
                 raise
             orbax_errors.discard()
             _exit_with_one_line(line)
+        except KeyboardInterrupt:  # Ctrl-C before the training loop (in it, preemption.StopRequest has it)
+            orbax_errors.discard()
+            _exit_with_one_line(INTERRUPTED_BEFORE_TRAINING)
     orbax_errors.release()
 
 

@@ -139,6 +139,29 @@ ENOSPC_WRAPPER = textwrap.dedent(f"""
 """)
 
 
+CTRL_C_WHILE_LOADING_WRAPPER = textwrap.dedent("""
+    import os, runpy, sys
+    from snnjax.io import data
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # what Ctrl-C raises while the data loads
+    data.load = interrupted
+    sys.argv = ["train.py"] + sys.argv[1:]
+    sys.path.insert(0, os.getcwd())
+    runpy.run_path("train.py", run_name="__main__")
+""")
+
+
+def test_ctrl_c_before_training_is_one_line(tmp_path):
+    from snnjax.tool.train import INTERRUPTED_BEFORE_TRAINING
+
+    workdir = tmp_path / "run"
+    rc, lines = _train(["--config", "configs/smoke.py", "--workdir", str(workdir), *SHORT], tmp_path,
+                       wrapper=CTRL_C_WHILE_LOADING_WRAPPER)
+    assert rc == 1
+    assert lines == [INTERRUPTED_BEFORE_TRAINING]
+    assert not (workdir / "checkpoints").exists()
+
+
 @pytest.mark.slow
 def test_full_disk_is_one_line_and_keeps_the_last_checkpoint(tmp_path):
     workdir = tmp_path / "run"
