@@ -107,13 +107,13 @@ def ce_rate(out: Array, labels: Array, readout: str = "mean", reduction: str = "
 
     .. math::  L = \\frac1T \\sum_t \\mathrm{CE}(\\mathrm{softmax}(o_t), y)
     """
-    logits = out.astype(jnp.float32)
+    logits = out.astype(at_least_float32(out))
     return jnp.mean(jax.vmap(_ce, in_axes=(0, None))(logits, labels))
 
 
 def ce_count(out: Array, labels: Array, readout: str = "mean", reduction: str = "mean") -> Array:
     """snnTorch ``ce_count_loss``: cross-entropy of the spike counts, :math:`\\mathrm{CE}(\\sum_t o_t, y)`."""
-    return _ce(out.astype(jnp.float32).sum(axis=0), labels)
+    return _ce(out.astype(at_least_float32(out)).sum(axis=0), labels)
 
 
 def mse_count(out: Array, labels: Array, readout: str = "mean", reduction: str = "mean",
@@ -125,9 +125,9 @@ def mse_count(out: Array, labels: Array, readout: str = "mean", reduction: str =
 
     snnTorch truncates the targets to integers (``int(T·rate)``); here they are ``T·rate`` exactly.
     """
-    counts = out.astype(jnp.float32).sum(axis=0)
+    counts = out.astype(at_least_float32(out)).sum(axis=0)
     steps = out.shape[0]
-    one_hot = jax.nn.one_hot(labels, counts.shape[-1], dtype=jnp.float32)
+    one_hot = jax.nn.one_hot(labels, counts.shape[-1], dtype=counts.dtype)
     target = steps * (correct_rate * one_hot + incorrect_rate * (1 - one_hot))
     return _mse(counts, target, reduction) / steps
 
@@ -143,7 +143,7 @@ def tet(out: Array, labels: Array, readout: str = "mean", reduction: str = "mean
     With λ = 0 (the default) this is SpikingJelly's ``temporal_efficient_training_cross_entropy``
     (and equals :func:`ce_rate`); ``tet_target`` is φ.
     """
-    logits = out.astype(jnp.float32)
+    logits = out.astype(at_least_float32(out))
     ce = ce_rate(logits, labels)
     if tet_lambda == 0:
         return ce
@@ -154,15 +154,15 @@ def mse_membrane(out: Array, labels: Array, readout: str = "mean", reduction: st
                  on_target: float = 1.0, off_target: float = 0.0) -> Array:
     """snnTorch ``mse_membrane_loss``: every step's membrane (a non-spiking readout) against
     ``on_target`` for the label's class and ``off_target`` for the others, averaged over time."""
-    mem = out.astype(jnp.float32)
-    one_hot = jax.nn.one_hot(labels, mem.shape[-1], dtype=jnp.float32)
+    mem = out.astype(at_least_float32(out))
+    one_hot = jax.nn.one_hot(labels, mem.shape[-1], dtype=mem.dtype)
     target = on_target * one_hot + off_target * (1 - one_hot)
     return jnp.mean(jax.vmap(lambda m: _mse(m, target, reduction))(mem))
 
 
 def ce_max_membrane(out: Array, labels: Array, readout: str = "mean", reduction: str = "mean") -> Array:
     """snnTorch ``ce_max_membrane_loss``: cross-entropy of the maximum membrane over time."""
-    return _ce(out.astype(jnp.float32).max(axis=0), labels)
+    return _ce(out.astype(at_least_float32(out)).max(axis=0), labels)
 
 
 LOSSES: Registry[Callable[..., Array]] = Registry("loss", {
@@ -206,7 +206,7 @@ LOSS_OPTIONS: dict[str, tuple[str, ...]] = {
 
 
 def _layer_counts(spike_counts) -> list[Array]:
-    return [c.astype(jnp.float32).reshape(c.shape[0], -1) for c in jax.tree.leaves(spike_counts)]
+    return [c.astype(at_least_float32(c)).reshape(c.shape[0], -1) for c in jax.tree.leaves(spike_counts)]
 
 
 def l1_rate_sparsity(spike_counts, weight: float = 1e-5) -> Array:
@@ -262,15 +262,14 @@ def config_problems(loss_cfg) -> list[str]:
 
 def regularisation(spike_counts, loss_cfg) -> tuple[Array, dict[str, Array]]:
     """The weighted sum of the regularisers switched on in ``loss_cfg`` (weight > 0), and each one."""
-    total = jnp.zeros((), jnp.float32)
     parts = {}
     for key, (fn, param_key) in REGULARISERS.items():
         weight = float(loss_cfg.get(key, 0.0))
         if weight > 0:
-            value = fn(spike_counts, None if param_key is None else float(loss_cfg.get(param_key, LOSS_CONFIG_DEFAULTS[param_key])))
-            parts[f"reg_{key}"] = value
-            total = total + weight * value
-    return total, parts
+            parts[key] = weight, fn(spike_counts, None if param_key is None else float(loss_cfg.get(param_key, LOSS_CONFIG_DEFAULTS[param_key])))
+    # In the counts' precision (float64 in a float64 model); 0 in float32 when none is on.
+    total = sum(weight * value for weight, value in parts.values()) if parts else jnp.zeros((), jnp.float32)
+    return total, {f"reg_{key}": value for key, (_, value) in parts.items()}
 
 
 def uses_spike_counts(loss_cfg) -> bool:

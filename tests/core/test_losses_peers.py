@@ -73,6 +73,34 @@ def test_regularisers_match_snntorch_and_spyx_formulas():
     np.testing.assert_allclose(float(losses.sparsity_reg(counts, 0.5)), expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["ce_rate", "ce_count", "mse_count", "tet", "mse_membrane", "ce_max_membrane"])
+def test_peer_losses_keep_float64_and_promote_half_precision(name):
+    fn = getattr(losses, name)
+    with jax.enable_x64(True):
+        o = _out(4, spikes=name not in ("mse_membrane", "ce_max_membrane")).astype(np.float64)
+        o = o + 1e-9 * np.arange(o.size).reshape(o.shape)  # below float32's resolution
+        got = fn(jnp.asarray(o), jnp.asarray(LABELS))
+        assert got.dtype == jnp.float64
+        got_32 = fn(jnp.asarray(o, jnp.float32), jnp.asarray(LABELS))
+        assert got_32.dtype == jnp.float32
+        assert float(got) != float(got_32)  # the float64 input was not rounded to float32 first
+    assert fn(jnp.asarray(o, jnp.bfloat16), jnp.asarray(LABELS)).dtype == jnp.float32
+
+
+def test_regularisers_sum_in_the_counts_precision():
+    loss_cfg = ml_collections.ConfigDict(dict(default_loss_config(), l1_rate_sparsity=1e-3, silence_reg=0.5,
+                                              sparsity_reg=0.1))
+    with jax.enable_x64(True):
+        counts = {"a": {"count": (jnp.asarray(np.random.default_rng(5).integers(0, 4, (B, 6)), jnp.float64),)}}
+        total, parts = losses.regularisation(counts, loss_cfg)
+        assert total.dtype == jnp.float64 and all(v.dtype == jnp.float64 for v in parts.values())
+        assert set(parts) == {"reg_l1_rate_sparsity", "reg_silence_reg", "reg_sparsity_reg"}
+        np.testing.assert_allclose(float(total), 1e-3 * float(parts["reg_l1_rate_sparsity"])
+                                   + 0.5 * float(parts["reg_silence_reg"]) + 0.1 * float(parts["reg_sparsity_reg"]))
+    none, parts = losses.regularisation(counts, ml_collections.ConfigDict(default_loss_config()))
+    assert parts == {} and none.dtype == jnp.float32 and float(none) == 0.0
+
+
 def test_snntorch_losses_equal_ours():
     torch = pytest.importorskip("torch")
     sf = pytest.importorskip("snntorch.functional")
