@@ -262,14 +262,16 @@ def config_problems(loss_cfg) -> list[str]:
 
 def regularisation(spike_counts, loss_cfg) -> tuple[Array, dict[str, Array]]:
     """The weighted sum of the regularisers switched on in ``loss_cfg`` (weight > 0), and each one."""
-    parts = {}
+    parts, weighted = {}, []
     for key, (fn, param_key) in REGULARISERS.items():
         weight = float(loss_cfg.get(key, 0.0))
         if weight > 0:
-            parts[key] = weight, fn(spike_counts, None if param_key is None else float(loss_cfg.get(param_key, LOSS_CONFIG_DEFAULTS[param_key])))
+            value = fn(spike_counts, None if param_key is None else float(loss_cfg.get(param_key, LOSS_CONFIG_DEFAULTS[param_key])))
+            parts[f"reg_{key}"] = value
+            weighted.append(weight * value)
     # In the counts' precision (float64 in a float64 model); 0 in float32 when none is on.
-    total = sum(weight * value for weight, value in parts.values()) if parts else jnp.zeros((), jnp.float32)
-    return total, {f"reg_{key}": value for key, (_, value) in parts.items()}
+    total = sum(weighted) if weighted else jnp.zeros((), jnp.float32)
+    return total, parts
 
 
 def uses_spike_counts(loss_cfg) -> bool:

@@ -11,11 +11,11 @@ step (a spiking net's currents, membranes, spikes and surrogate derivatives, per
   carry and ``xs[t]``, ``c`` bytes of carry) and the backward pass recomputes the body's forward at
   every step: ``T · c`` stored, one extra forward pass.
 - ``remat=k > 1``: a nested scan, outer over ``⌈T / k⌉`` chunks, inner over the ``k`` steps of a chunk
-  under ``jax.checkpoint`` (:func:`remat_chunks` of the chunk's scan). The outer scan stores the carry at chunk starts only; the backward
-  pass recomputes one chunk at a time (its ``k`` steps' residuals live only while that chunk is
-  differentiated): ``(T / k) · c + k · r`` stored, one extra forward pass. ``k ≈ √(T · r / c)``
-  minimises it (``k ≈ 28`` for T = 784 when ``r ≈ c``). A ``T`` not divisible by ``k`` ends with one
-  shorter chunk.
+  under ``jax.checkpoint`` (:func:`remat_chunks` of the chunk's scan). The outer scan stores the
+  carry at chunk starts only; the backward pass recomputes one chunk at a time (its ``k`` steps'
+  residuals live only while that chunk is differentiated): ``(T / k) · c + k · r`` stored, one
+  extra forward pass. ``k ≈ √(T · r / c)`` minimises it (``k ≈ 28`` for T = 784 when ``r ≈ c``). A
+  ``T`` not divisible by ``k`` ends with one shorter chunk.
 
 :func:`remat_chunks` does the same for any sequence function that carries its state (a net written
 layer by layer, each layer on a whole chunk at once), not only for a per-step body.
