@@ -101,6 +101,19 @@ def test_regularisers_sum_in_the_counts_precision():
     assert parts == {} and none.dtype == jnp.float32 and float(none) == 0.0
 
 
+def test_a_float64_loss_adds_the_float32_counts_regulariser_in_float64():
+    """The spiking layers sow float32 counts whatever the model's precision (tests run with strict
+    dtype promotion, where float64 + float32 is an error)."""
+    loss_cfg = ml_collections.ConfigDict(dict(default_loss_config(), silence_reg=0.5))
+    counts = {"a": {"count": (jnp.asarray(np.random.default_rng(6).integers(0, 4, (B, 6)), jnp.float32),)}}
+    with jax.enable_x64(True):
+        output = ModelOutput(out=jnp.asarray(_out(7), jnp.float64))
+        total, parts = losses.total_loss_from_config(output, jnp.asarray(LABELS), loss_cfg, spike_counts=counts)
+        assert total.dtype == jnp.float64
+        np.testing.assert_allclose(float(total), float(parts["loss_global"]) + 0.5 * float(parts["reg_silence_reg"]),
+                                   rtol=1e-12)
+
+
 def test_snntorch_losses_equal_ours():
     torch = pytest.importorskip("torch")
     sf = pytest.importorskip("snntorch.functional")
