@@ -85,6 +85,17 @@ def test_the_claim_plans_are_fixed_as_issue_30_describes():
         assert all(arm in names for c in plan_claims for arm, _ in c.terms)
 
 
+def test_the_recurrent_baselines_are_ce_lif_claims_with_the_checked_in_row_as_seed_0():
+    arms = {a.name: a for a in plans.CE_LIF_RECURRENT_BASELINES}
+    assert all(a.seeds == (0, 1, 2) for a in arms.values())
+    assert plans.CLAIMS["ce_lif_recurrent_baselines"][0] == "ce_lif"
+    ce_lif = [r for r in plans.runs_of([arms["ce_lif_152_10epochs"]])]
+    assert [r.name for r in ce_lif] == ["seq_mnist_ce_lif_152", "ce_lif_152_10epochs_seed1", "ce_lif_152_10epochs_seed2"]
+    checked_in = plans.get_plan("ce_lif")[0]
+    assert {k: v for k, v in ce_lif[0].overrides.items() if k != "train.seed"} == dict(checked_in.overrides)
+    assert ce_lif[0].config == checked_in.config
+
+
 def test_the_warmup_ends_inside_the_run():
     """The last BPSA pair never left its warm-up: every claims run now reaches its peak rate."""
     for arm in plans.BPSA_CLAIMS + plans.LLC_LIF_CLAIMS:
