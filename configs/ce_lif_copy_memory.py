@@ -2,8 +2,11 @@
 
     python train.py --config configs/ce_lif_copy_memory.py --workdir runs/ce_lif_copy_100
     python train.py --config configs/ce_lif_copy_memory.py:200 --workdir runs/ce_lif_copy_200
+    python train.py --config configs/ce_lif_copy_memory.py:100,alif --workdir runs/alif_copy_100
 
-``arg``: the blank interval T (default 100; any positive integer); sequences have T + 20 steps.
+``arg``: ``T[,neuron]``: the blank interval T (default 100; any positive integer; sequences have
+T + 20 steps) and the hidden neurons (default ``ce_lif``; ``lif``, ``plif``, ``alif``: the baselines
+of ``ce_lif_common.NEURONS``, e.g. Fig. 6's ALIF).
 
 Target: Fig. 5 (e–h), learning curves of the cross-entropy: CE-LIF "can converge within 5,000
 iterations" (Experiments, "Memory Capacity Analysis"), well below the baseline loss
@@ -29,11 +32,16 @@ import ml_collections
 
 from snnjax.configs import ce_lif_common, common
 
-ARGS = ("100", "50", "200")
+ARGS = ("100", "50", "200", "100,alif")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    blank = common.positive_int(arg, 100, "ce_lif_copy_memory")
+    blank_arg, _, neuron_arg = (arg or "").partition(",")
+    blank = common.positive_int(blank_arg, 100, "ce_lif_copy_memory")
+    neuron = neuron_arg.strip() or "ce_lif"
+    if neuron not in ce_lif_common.NEURONS:
+        raise ValueError(f"config 'ce_lif_copy_memory': unknown neuron {neuron!r} in {arg!r}; choose one of "
+                         f"{list(ce_lif_common.NEURONS)}, e.g. --config ce_lif_copy_memory:{blank},alif")
     config = ce_lif_common.sequence_config(
         dataset="copy_memory",
         encoder="sequence",
@@ -41,6 +49,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         readout="per_step",
         loss="cross_entropy",
         learning_rate=1e-3,
+        neuron=neuron,
     )
     config.data.seq_len = blank
     config.data.num_train = 51_200

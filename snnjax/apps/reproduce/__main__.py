@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import datetime
 import os
 import platform
@@ -209,6 +210,8 @@ def write_report(plan_name: str, arms, runs_dir: Path, out: Path, results_md: Pa
     written += figures.plot_figures(rows, out)
     if rows[0][1].status == "finished":
         written += headline_plots(experiments[0], sources[experiments[0].name], out)
+    if plan_name in plans.GRADIENT_FLOW:
+        written += gradient_flow_plot(plans.GRADIENT_FLOW[plan_name], rows, runs_dir, out)
     body = table.markdown_table(rows)
     if any(a.seeds for a in arms):
         body = table.arm_table(arms, rows) + "\n\nEach run:\n\n" + body
@@ -299,6 +302,26 @@ def headline_plots(experiment: plans.Experiment, runs_dir: Path, out: Path) -> l
         kept = [dest / name for name in (report.TE_SIMILARITY_PNG, Path(report.TE_SIMILARITY_PNG).with_suffix(".svg").name)
                 if (dest / name).exists()]
     return [path for plot in plots if plot is not None for path in (plot.png, plot.svg)] + kept
+
+
+def gradient_flow_plot(name: str, rows, runs_dir: Path, out: Path) -> list[Path]:
+    """The plan's gradient-flow figure (:mod:`snnjax.apps.gradient_flow`) as ``out/<name>.png/.svg`` and
+    its data as ``out/<name>.json``, drawn when every run has finished with a checkpoint under
+    ``runs_dir``; otherwise the files drawn earlier (a report from checked-in artifacts) are kept."""
+    from snnjax.apps import gradient_flow
+    from snnjax.tool.run_files import write_owned
+
+    png = out / f"{name}.png"
+    files = [png, png.with_suffix(".svg"), png.with_suffix(".json")]
+    ready = [e for e, r in rows if r.status == "finished"
+             and RunDirectory(runs_dir / e.name).latest_checkpoint_step() is not None]
+    if len(ready) < len(rows):
+        return [p for p in files if p.exists()]
+    records = [gradient_flow.run_gradient_map(runs_dir / e.name) for e in ready]
+    out.mkdir(parents=True, exist_ok=True)
+    write_owned(files[2], json.dumps(records) + "\n")
+    gradient_flow.plot_gradient_flow(records, png, labels=[e.label for e in ready])
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ Plans:
   drive, the readout, the reset), 10 epochs each beside the text reading.
 - ``ce_lif_recurrent_baselines``: Fig. 4's recurrent LIF and ALIF baselines beside CE-LIF at 10
   epochs, three seeds per arm, and the CE-LIF paper's claims over them.
+- ``ce_lif_fig6``: Fig. 6, the error gradient over time steps of CE-LIF and ALIF trained on copy memory.
 - ``smoke``: one tiny run, for the tests and for trying the command.
 
 An :class:`Experiment` with ``seeds`` is an *arm*: it expands (:func:`runs_of`) into one run per
@@ -202,6 +203,18 @@ CE_LIF_RECURRENT_BASELINES = (
                         named_runs=((0, CE_LIF[0].name),)),
 )
 
+# Issue 30 §3: Fig. 6, how far back in time the error reaches in a trained net (the gradient of the
+# loss with respect to the last hidden layer's input current at every step: snnjax.apps.gradient_flow),
+# for CE-LIF and ALIF trained on copy memory for the paper's 5,000 iterations. Fig. 6's T was lost in
+# the text copy: T = 100, as our Fig. 5 row. LSTM, the paper's third model, is not a spiking net and
+# is not run. One seed each: a figure, not a claim. Drawn from the runs' checkpoints (:data:`GRADIENT_FLOW`).
+CE_LIF_FIG6 = (
+    _generated("copy_memory_fig6_ce_lif_100", "configs/ce_lif_copy_memory.py:100", "CE-LIF copy memory, T = 100",
+               "loss", "Fig. 6: the error reaches the first steps", _copy_baseline(100), "fig6_copy_memory"),
+    _generated("copy_memory_fig6_alif_100", "configs/ce_lif_copy_memory.py:100,alif", "ALIF copy memory, T = 100",
+               "loss", "Fig. 6: ALIF carries the error back less far", _copy_baseline(100), "fig6_copy_memory"),
+)
+
 # Issue 30 §3: the readings of what the paper's lost equations and table leave open, screened on the
 # validation split at 10 epochs, one seed each, beside the text reading (the checked-in
 # ``seq_mnist_ce_lif_152``). Fixed before running: the arm with the highest best validation accuracy
@@ -379,8 +392,11 @@ PLANS: dict[str, tuple[Experiment, ...]] = {
     "ce_lif": CE_LIF, "ce_lif_longer": CE_LIF_LONGER, "ce_lif_cosine": CE_LIF_COSINE,
     "llc_lif_cpu": LLC_LIF_CPU, "bpsa_cpu": BPSA_CPU, "llc_lif_claims": LLC_LIF_CLAIMS,
     "bpsa_claims": BPSA_CLAIMS, "ce_lif_seeds": CE_LIF_SEEDS, "ce_lif_screen": CE_LIF_SCREEN,
-    "ce_lif_recurrent_baselines": CE_LIF_RECURRENT_BASELINES, "smoke": SMOKE,
+    "ce_lif_recurrent_baselines": CE_LIF_RECURRENT_BASELINES, "ce_lif_fig6": CE_LIF_FIG6, "smoke": SMOKE,
 }
+
+# Plans whose report draws the gradient-flow figure (ce-lif Fig. 6) of its runs, under this name.
+GRADIENT_FLOW: dict[str, str] = {"ce_lif_fig6": "fig6_gradient_flow"}
 
 
 # Each claims plan's paper and claims (``snnjax.reproduce.claims``), written to ``claims.json``.
