@@ -115,6 +115,18 @@ def test_the_arm_table_gives_mean_std_and_every_seed(tmp_path):
 
 # --- claims --------------------------------------------------------------------------------------
 
+def test_a_zero_standard_error_resolves_nothing():
+    """Two seeds per arm that each gave one figure (84.86 % twice, 84.92 % twice, as llc_lif_claims'
+    full and PLIF arms did) measure no spread: the difference is not resolved, however small the SE."""
+    c = claims.Claim("c", "llc_lif", "a beats b", "p", "test_accuracy_at_best_validation", (("a", 1.0), ("b", -1.0)))
+    summaries = {n: {"test_accuracy_at_best_validation": v}
+                 for n, v in {"a0": 0.8486, "a1": 0.8486, "b0": 0.8492, "b1": 0.8492}.items()}
+    record = claims.evaluate_claim(c, {"a": ["a0", "a1"], "b": ["b0", "b1"]}, summaries)
+    assert record["standard_error"] == 0 and record["difference"] < 0
+    assert record["verdict"] == claims.NOT_RESOLVED
+    assert claims.verdict(-0.001, 0.0) == claims.verdict(0.001, 0.0) == claims.NOT_RESOLVED
+
+
 def test_standard_error_and_verdicts_by_hand():
     c = claims.Claim("c", "llc_lif", "a beats b", "p", "test_accuracy_at_best_validation", (("a", 1.0), ("b", -1.0)))
     a, b = [0.90, 0.91, 0.92], [0.80, 0.82, 0.84]

@@ -10,7 +10,9 @@ deviation :math:`s_i` and :math:`n_i` seeds,
 
 and the verdict is **supported** when :math:`d > 2\\,\\mathrm{SE}`, **contradicted** when
 :math:`d < -2\\,\\mathrm{SE}`, **not resolved** otherwise (issue 30's protocol). An arm with fewer than
-two finished seeds has no standard deviation: the claim is then not resolved, and a claim whose
+two finished seeds has no standard deviation: the claim is then not resolved. So is a claim whose
+standard error is 0 (every arm's seeds gave the same figure: with two seeds and a test figure
+counted in whole examples that happens by chance, and says nothing of the seed noise). A claim whose
 arms are not all finished says how many runs are (its verdict is over the finished ones only, and
 marked incomplete).
 
@@ -78,8 +80,9 @@ def arm_stats(values: Sequence[float]) -> dict[str, Any]:
 
 def verdict(difference: float | None, standard_error: float | None) -> str:
     """:data:`SUPPORTED` beyond two standard errors in the claim's direction, :data:`CONTRADICTED`
-    beyond two the other way, else :data:`NOT_RESOLVED` (also when either is unknown)."""
-    if difference is None or standard_error is None:
+    beyond two the other way, else :data:`NOT_RESOLVED` (also when either is unknown, or the
+    standard error is 0: no spread measured, so no noise to compare with)."""
+    if difference is None or standard_error is None or standard_error <= 0:
         return NOT_RESOLVED
     if difference > 2 * standard_error:
         return SUPPORTED
