@@ -237,12 +237,13 @@ def jaxpike_variants(path: str, x: jax.Array, y: jax.Array, key) -> list[Variant
 
 
 def hand_variants(unroll: int, x: jax.Array, y: jax.Array, key, chunk: int = 0,
-                  scalar_beta: bool = False) -> list[Variant]:
+                  scalar_beta: bool = False, matmul: str = "@") -> list[Variant]:
     """snnjax's hand-composed net in a user's own jitted train step (state donated) and eval forward;
-    ``chunk > 0``: chunked by ``neurons.remat_chunks``; ``scalar_beta``: one learnt β per layer."""
+    ``chunk > 0``: chunked by ``neurons.remat_chunks``; ``scalar_beta``: one learnt β per layer;
+    ``matmul="merged"``: its products on the merged ``[T·B, N]`` activations (the path gains ``,merged``)."""
     import optax
 
-    net = wl.shd_hand_net(unroll=unroll, chunk=chunk, scalar_beta=scalar_beta)
+    net = wl.shd_hand_net(unroll=unroll, chunk=chunk, scalar_beta=scalar_beta, matmul=matmul)
     variables = net.init(key, x[:2])
     tx = _optimizer()
 
@@ -260,10 +261,11 @@ def hand_variants(unroll: int, x: jax.Array, y: jax.Array, key, chunk: int = 0,
         return loss
 
     eval_jit = jax.jit(lambda p, xs, labels: (net.apply(p, xs).sum(0).argmax(-1) == labels).mean())
+    tag = ",merged" if matmul == "merged" else ""
     if chunk:
-        path = f"hand[chunk={chunk}{f',unroll={unroll}' if unroll != 1 else ''}]"
+        path = f"hand[chunk={chunk}{f',unroll={unroll}' if unroll != 1 else ''}{tag}]"
     else:
-        path = f"hand[unroll={unroll}{',scalar_beta' if scalar_beta else ''}]"
+        path = f"hand[unroll={unroll}{',scalar_beta' if scalar_beta else ''}{tag}]"
     return [Variant("snnjax", path, "train", train, temp_mib=temp_mib(train_jit, cell[0], x, y)),
             Variant("snnjax", path, "eval", lambda: eval_jit(variables, x, y), temp_mib=temp_mib(eval_jit, variables, x, y))]
 
@@ -313,7 +315,7 @@ def median_round_ratio(ours: Variant, theirs: Variant) -> float:
 
 def records(cases, steps: int, warmup: int, repeats: int, paths=PATHS, hand_unrolls=HAND_UNROLLS,
             sequence_snn: bool = True, peer: bool = True, hand_chunk_unrolls=HAND_CHUNK_UNROLLS,
-            hand_scalar_beta: bool = False):
+            hand_scalar_beta: bool = False, hand_merged: bool = False):
     """JSON records per case: one per framework, path and mode, then our/their ratio lines."""
     if peer and not available():
         yield {"note": "jaxpike is not importable here (bash bench/peers/setup_venvs.sh jaxpike); snnjax only"}
@@ -329,6 +331,10 @@ def records(cases, steps: int, warmup: int, repeats: int, paths=PATHS, hand_unro
             variants += hand_variants(1, x, y, jax.random.PRNGKey(0), scalar_beta=True)
         for u in hand_chunk_unrolls:
             variants += hand_variants(u, x, y, jax.random.PRNGKey(0), chunk=wl.shd_best_chunk(time_steps))
+        if hand_merged:
+            variants += hand_variants(1, x, y, jax.random.PRNGKey(0), matmul="merged")
+            variants += hand_variants(1, x, y, jax.random.PRNGKey(0), chunk=wl.shd_best_chunk(time_steps),
+                                      matmul="merged")
         if sequence_snn:
             variants += sequence_snn_variants(x_np, y_np)
         if peer:
@@ -368,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the hand net chunked by neurons.remat_chunks: lax.scan unroll values (none: leave it out)")
     parser.add_argument("--hand_scalar_beta", action="store_true",
                         help="add the hand net at unroll 1 with one learnt beta per layer (not per neuron)")
+    parser.add_argument("--hand_merged", action="store_true",
+                        help="add the hand net at unroll 1 and chunked with its products on the merged [T*B, N] batch")
     parser.add_argument("--jaxpike_repo", help="a jaxpike checkout at v0.1.4: build the net with its "
                                                "benchmarks/spyx_shd.py (default: $JAXPIKE_REPO)")
     parser.add_argument("--jsonl", help="also write the JSON lines here")
@@ -386,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     with jax.numpy_dtype_promotion("standard"), jax.numpy_rank_promotion("allow"):
         print_records(labelled(records(cases, steps, 1, args.repeats, args.paths, args.hand_unroll,
                                        not args.no_sequence_snn, hand_chunk_unrolls=args.hand_chunk_unroll,
-                                       hand_scalar_beta=args.hand_scalar_beta)), args.jsonl)
+                                       hand_scalar_beta=args.hand_scalar_beta, hand_merged=args.hand_merged)),
+                      args.jsonl)
     return 0
 
 

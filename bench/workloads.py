@@ -192,12 +192,12 @@ def shd_beta_init(key, shape, dtype=None):
     return (jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) * 0.25 + 0.5).astype(dtype)
 
 
-def shd_hand_net(lag: bool = False, unroll: int = 1, chunk: int = 0, scalar_beta: bool = False):
+def shd_hand_net(lag: bool = False, unroll: int = 1, chunk: int = 0, scalar_beta: bool = False, matmul: str = "@"):
     """:class:`ShdHandNet` (built on use, so importing this module needs no flax)."""
-    return _shd_hand_net_class()(lag=lag, unroll=unroll, chunk=chunk, scalar_beta=scalar_beta)
+    return _shd_hand_net_class()(lag=lag, unroll=unroll, chunk=chunk, scalar_beta=scalar_beta, matmul=matmul)
 
 
-def shd_hand_apply(params: dict, x, *, lag: bool = False, unroll: int = 1, chunk: int = 0):
+def shd_hand_apply(params: dict, x, *, lag: bool = False, unroll: int = 1, chunk: int = 0, matmul: str = "@"):
     """jaxpike's SHD net written by hand from snnjax's neurons, in plain JAX: ``x [T, B, 128]``
     spikes -> readout membrane ``[T, B, 20]``.
 
@@ -205,7 +205,13 @@ def shd_hand_apply(params: dict, x, *, lag: bool = False, unroll: int = 1, chunk
     ``neurons.leaky`` / ``neurons.li`` call (one ``lax.scan``, ``unroll`` steps per iteration) with
     β per neuron, ``[N]``, broadcast by the neuron. ``chunk > 0``: the net runs ``chunk`` steps at a
     time under ``neurons.remat_chunks``, each chunk rematerialised in the backward pass, the neuron
-    states carried from chunk to chunk (the same function, memory ``O(√T)`` for ``chunk ≈ √T``).
+    states carried from chunk to chunk (the same function, memory ``O(√T)`` for ``chunk ≈ √T``): a
+    spiking layer's state as its membrane alone, rebuilt as ``LeakyState(mem, spike_fn(mem, v_th))``
+    (the state ``neurons.leaky`` returns is exactly that), so the backward pass stores one array per
+    layer and chunk, not two. ``matmul``: ``"@"`` (``h @ kernel`` on the ``[t, B, N]`` activations) or
+    ``"merged"`` (one ``[t·B, N]`` product, ``snnjax.core.time.apply_merged``, as ``SeqDense`` does): the
+    same values, but the kernel gradient of ``"@"`` contracts two axes (t and B), which XLA:CPU runs
+    on its slow generic dot (``docs/performance.md``).
     ``lag``: each spiking layer emits the previous step's spike (jaxpike's convention; the module
     comment above), read from the carried state across chunks.
 
@@ -218,29 +224,45 @@ def shd_hand_apply(params: dict, x, *, lag: bool = False, unroll: int = 1, chunk
 
     from snnjax import neurons
 
+    from snnjax.core.time import apply_merged
+
+    if matmul not in ("@", "merged"):
+        raise ValueError(f"matmul must be '@' or 'merged', got {matmul!r}")
     spike_fn = shd_spike_fn()
     dtype = params["dense0"]["kernel"].dtype
+    if matmul == "merged":
+        product = lambda h, kernel: apply_merged(lambda flat: flat @ kernel, h)  # noqa: E731
+    else:
+        product = lambda h, kernel: h @ kernel  # noqa: E731
 
     def layers(states, xs):
         h, carried = xs, []
         for i in range(2):
-            current = h @ params[f"dense{i}"]["kernel"]
+            current = product(h, params[f"dense{i}"]["kernel"])
             h, state = neurons.leaky(current, decay=jnp.clip(params[f"beta{i}"], 0.0, 1.0), v_th=1.0,
                                      spike_fn=spike_fn, reset="soft", state=states[i], unroll=unroll)
             if lag:
                 h = jnp.concatenate([states[i].spike[None].astype(h.dtype), h[:-1]])
             carried.append(state)
-        current = h @ params["dense2"]["kernel"]
+        current = product(h, params["dense2"]["kernel"])
         v, state = neurons.li(current, decay=jnp.clip(params["beta_out"], 0.0, 1.0), state=states[2],
                               unroll=unroll)
         return (*carried, state), v
+
+    def chunk_layers(carry, xs):  # the spiking layers' states carried as their membranes
+        states = tuple(neurons.LeakyState(mem, spike_fn(mem, 1.0).astype(mem.dtype)) for mem in carry[:2]) + carry[2:]
+        states, v = layers(states, xs)
+        return (states[0].mem, states[1].mem, states[2]), v
 
     batch = x.shape[1]
     states = (neurons.leaky_init_state((batch, SHD_HIDDEN), dtype),
               neurons.leaky_init_state((batch, SHD_HIDDEN), dtype),
               neurons.li_init_state((batch, SHD_CLASSES), dtype))
     x = x.astype(dtype)
-    _, v = neurons.remat_chunks(layers, states, x, chunk=chunk) if chunk else layers(states, x)
+    if chunk:
+        _, v = neurons.remat_chunks(chunk_layers, (states[0].mem, states[1].mem, states[2]), x, chunk=chunk)
+    else:
+        _, v = layers(states, x)
     return v
 
 
@@ -265,6 +287,7 @@ def _shd_hand_net_class():
         unroll: int = 1
         chunk: int = 0
         scalar_beta: bool = False
+        matmul: str = "@"
 
         @nn.compact
         def __call__(self, x):
@@ -275,7 +298,7 @@ def _shd_hand_net_class():
                       for i in range(3)}
             params.update({name: self.param(name, shd_beta_init, () if self.scalar_beta else (width,))
                            for name, width in (("beta0", SHD_HIDDEN), ("beta1", SHD_HIDDEN), ("beta_out", SHD_CLASSES))})
-            return shd_hand_apply(params, x, lag=self.lag, unroll=self.unroll, chunk=self.chunk)
+            return shd_hand_apply(params, x, lag=self.lag, unroll=self.unroll, chunk=self.chunk, matmul=self.matmul)
 
     return ShdHandNet
 

@@ -118,22 +118,22 @@ def test_hand_net_train_step_is_finite(batch):
     assert optax.adam(wl.SHD_LEARNING_RATE).init(variables) is not None
 
 
-@pytest.mark.parametrize("chunk,lag", [(5, False), (4, True), (12, False)])  # 12 steps: does not divide, divides, all
-def test_chunked_hand_net_gives_the_whole_nets_values_and_gradients(batch, chunk, lag):
+@pytest.mark.parametrize("chunk,lag,matmul", [(5, False, "@"), (4, True, "merged"), (12, False, "merged")])  # 12 steps: does not divide, divides, all
+def test_chunked_hand_net_gives_the_whole_nets_values_and_gradients(batch, chunk, lag, matmul):
     with jax.enable_x64(True):
         x, y = jnp.asarray(batch[0], jnp.float64), jnp.asarray(batch[1])
         variables = _scaled(wl.shd_hand_net().init(jax.random.PRNGKey(1), x))
         variables = jax.tree.map(lambda a: a.astype(jnp.float64), variables)
 
-        def loss(v, chunk):
-            return wl.shd_loss(wl.shd_hand_net(lag=lag, chunk=chunk).apply(v, x), y)
+        def loss(v, chunk, matmul):
+            return wl.shd_loss(wl.shd_hand_net(lag=lag, chunk=chunk, matmul=matmul).apply(v, x), y)
 
-        value, grads = jax.jit(jax.value_and_grad(loss), static_argnums=1)(variables, 0)
-        value_c, grads_c = jax.jit(jax.value_and_grad(loss), static_argnums=1)(variables, chunk)
+        value, grads = jax.jit(jax.value_and_grad(loss), static_argnums=(1, 2))(variables, 0, "@")
+        value_c, grads_c = jax.jit(jax.value_and_grad(loss), static_argnums=(1, 2))(variables, chunk, matmul)
         np.testing.assert_allclose(value_c, value, rtol=1e-12)
         jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12), grads_c, grads)
         assert float(jnp.abs(grads["params"]["beta1"]).sum()) > 0
-        readout = wl.shd_hand_net(lag=lag, chunk=chunk).apply(variables, x)
+        readout = wl.shd_hand_net(lag=lag, chunk=chunk, matmul=matmul).apply(variables, x)
         np.testing.assert_allclose(readout, _numpy_net(variables, batch[0], lag)[0], rtol=1e-10, atol=1e-10)
 
 

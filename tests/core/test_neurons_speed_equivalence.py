@@ -169,3 +169,18 @@ def test_strict_equals_the_frozen_wrapper_under_vmap_and_for_its_parameter():
             alphas = jnp.array([1.0, 2.0, 4.0])
             np.testing.assert_array_equal(jax.vmap(jax.grad(lambda a: jnp.sum(new(a, u))))(alphas),
                                           jax.vmap(jax.grad(lambda a: jnp.sum(ref(a, u))))(alphas))
+
+
+@pytest.mark.parametrize("spike", sorted(_spike_fns()))
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+def test_leakys_state_is_rebuilt_exactly_from_its_membrane(spike, reset):
+    """The returned state's spike is ``spike_fn(mem, v_th)`` of its membrane, bit for bit, so a loop
+    over chunks may carry the membrane alone (the SHD bench's chunked net does) and rebuild the state."""
+    make = _spike_fns()[spike][0]
+    x_np, state_np = _inputs(2)
+    x = jnp.asarray(x_np, jnp.float32)
+    spike_fn = make(jnp.float32(2.0))
+    s_seq, state = neurons.leaky(x, decay=0.8, v_th=0.9, spike_fn=spike_fn, reset=reset,
+                                 state=neurons.LeakyState(*(jnp.asarray(a, jnp.float32) for a in state_np)))
+    np.testing.assert_array_equal(np.asarray(state.spike), np.asarray(spike_fn(state.mem, jnp.float32(0.9))))
+    np.testing.assert_array_equal(np.asarray(state.spike), np.asarray(s_seq[-1]))

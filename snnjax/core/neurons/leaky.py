@@ -103,6 +103,10 @@ def leaky(
     benchmark net about a fifth faster (``docs/performance.md``). Values and gradients equal
     :func:`leaky_step`'s scan up to the order of one addition (``(βc - r) + x`` against
     ``(βc + x) - r``), within 1e-13 in float64 (``tests/core/test_neurons_speed_equivalence.py``).
+
+    The returned state's spike is ``spike_fn(mem, v_th)`` of its membrane (the last spike, recomputed
+    from the last membrane, so its cotangent does not touch the whole output's): a loop over chunks
+    can carry the membrane alone and rebuild the state as ``LeakyState(mem, spike_fn(mem, v_th))``.
     """
     dynamics.check_sequence(x_seq)
     dynamics.check_state("leaky", state, x_seq, fields=LeakyState._fields, init="leaky_init_state", sequence=True)
@@ -128,4 +132,6 @@ def leaky(
 
     q0 = next_input_free(state.mem, state.spike)
     (_, mem), s_seq = jax.lax.scan(step, (q0, state.mem), x_seq, unroll=unroll)
-    return s_seq, LeakyState(mem, s_seq[-1].astype(state.mem.dtype))
+    # The final spike is recomputed from the final membrane (the same value as s_seq[-1]): read off
+    # s_seq, its cotangent would be added to the whole [T, ...] output cotangent in the backward pass.
+    return s_seq, LeakyState(mem, spike_fn(mem, v_th).astype(x_seq.dtype).astype(state.mem.dtype))
