@@ -392,3 +392,11 @@ def test_compile_profile_plugin_records_each_tests_compile_time(tmp_path):
     assert records["test_compiles"]["backend_compile_duration"] > 0 and records["test_compiles"]["wall"] > 0
     assert "backend_compile_duration" not in records["test_plain"]
     assert compile_profile.summarize(str(out)).startswith("2 tests: wall ")
+
+
+def test_dense_over_time_checks_both_forms_equal_and_prints_each(capsys):
+    from bench import dense_over_time
+
+    assert dense_over_time.main(["--T", "3", "--batch", "2", "--units", "4", "--steps", "1", "--repeats", "1"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r.get("mode") for r in lines[:2]] == ["3d", "merged"] and lines[2]["ratio"] == "3d / merged"

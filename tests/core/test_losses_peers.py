@@ -102,7 +102,7 @@ def test_regularisers_sum_in_the_counts_precision():
 
 
 def test_a_float64_loss_adds_the_float32_counts_regulariser_in_float64():
-    """The spiking layers sow float32 counts whatever the model's precision (tests run with strict
+    """Counts sown in float32 (a float32 or bfloat16 layer inside a float64 run; tests run with strict
     dtype promotion, where float64 + float32 is an error)."""
     loss_cfg = ml_collections.ConfigDict(dict(default_loss_config(), silence_reg=0.5))
     counts = {"a": {"count": (jnp.asarray(np.random.default_rng(6).integers(0, 4, (B, 6)), jnp.float32),)}}

@@ -51,3 +51,25 @@ def test_bfloat16_changes_smoke_accuracy_by_at_most_half_a_point(tmp_path):
     assert accuracy["float32"] > 0.9
     # in images of the 1,000 (0.962 - 0.957 is 0.0050000000000000044 in floating point: 5 images)
     assert round(abs(accuracy["bfloat16"] - accuracy["float32"]) * 1000) <= 5, accuracy
+
+
+@pytest.mark.parametrize("scan", ["layer", "step"])
+def test_spike_counts_are_sown_in_the_models_precision(scan):
+    """float64 counts in a float64 model (its regularisers compute in float64), float32 otherwise,
+    bfloat16 spikes included; both schedules of SequenceSNN sow the same counts."""
+    from snnjax.models import SequenceSNN
+
+    model = SequenceSNN(hidden=(5, 4), num_outputs=2, encoder="sequence", scan=scan,
+                        neuron=NeuronConfig(kind="lif", decay=0.5, v_th=0.3))
+    x = np.random.default_rng(3).normal(0.3, 0.5, (2, 9, 3))
+    for dtype, counts_dtype in ((jnp.float64, jnp.float64), (jnp.float32, jnp.float32)):
+        with jax.enable_x64(True):
+            xs = jnp.asarray(x, dtype)
+            variables = jax.tree.map(lambda a: a.astype(dtype), model.init(jax.random.PRNGKey(0), xs, train=False))
+            _, sown = model.apply(variables, xs, train=False, mutable=["spike_counts"])
+            counts = jax.tree.leaves(sown["spike_counts"])
+            assert counts and all(c.dtype == counts_dtype for c in counts), (scan, dtype)
+            assert float(sum(c.sum() for c in counts)) > 0
+    s = jnp.ones((3, 2, 4), jnp.bfloat16)
+    _, sown = SpikingNeuron(NeuronConfig(kind="lif", v_th=0.5)).apply({}, s, mutable=["spike_counts"])
+    assert jax.tree.leaves(sown["spike_counts"])[0].dtype == jnp.float32

@@ -33,6 +33,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from snnjax.core.precision import at_least_float32
 from snnjax.core.neurons.kind import (  # noqa: F401  (re-exported: the 0.1 names of this module)
     AUTO_UNROLL_MAX_STEPS,
     COMMON_OPTIONS,
@@ -147,11 +148,12 @@ def records(module: nn.Module, collection: str) -> bool:
 
 def sow_spikes(module: nn.Module, s_seq: Array) -> None:
     """Sows a layer's mean firing rate (``spikes/rate``) and per-neuron spike counts (``spike_counts/count``),
-    each only when that collection is recorded (:func:`records`)."""
+    each only when that collection is recorded (:func:`records`). The counts are float32, or float64
+    in a float64 model (the regularisers compute in their precision)."""
     if records(module, "spikes"):
         module.sow("spikes", "rate", jnp.mean(s_seq.astype(jnp.float32)))
     if records(module, "spike_counts"):
-        module.sow("spike_counts", "count", jnp.sum(s_seq.astype(jnp.float32), axis=0))
+        module.sow("spike_counts", "count", jnp.sum(s_seq.astype(at_least_float32(s_seq)), axis=0))
 
 
 def step_function(cfg: NeuronConfig, a: Array | None = None, params: Params | None = None):

@@ -49,6 +49,7 @@ from snnjax.nn.layers.spiking import NEURON_KINDS, NeuronConfig, SpikingNeuron, 
 from snnjax.nn.layers.synapse import SeqDense, sow_synops
 from snnjax.core.time import channels_last
 from snnjax.core.output import ModelOutput
+from snnjax.core.precision import at_least_float32
 
 Array = jax.Array
 
@@ -258,13 +259,13 @@ class SequenceSNN(nn.Module):
                     neuron_st, x_t = step(st.neuron, current + recurrent_current(st.spikes, *rec), te_w)
                     st = RecurrentState(neuron_st, x_t)
                 new.append(st)
-                counts.append(total + x_t.astype(jnp.float32))
+                counts.append(total + x_t.astype(total.dtype))
             out_t = _dense(x_t, params["readout"])
             if self.readout_decay:
                 ro, out_t = neurons.li_step(ro, out_t, decay=self.readout_decay)
             return (tuple(new), tuple(counts), ro), out_t
 
-        zero_counts = tuple(jnp.zeros((batch, w), jnp.float32) for w in self.hidden)
+        zero_counts = tuple(jnp.zeros((batch, w), at_least_float32(h)) for w in self.hidden)  # as sow_spikes
         (states, totals, readout_state), out = time_scan(
             body, (tuple(states), zero_counts, readout_state), (h, te_seq),
             unroll=self.neuron.scan_unroll(h.shape[0]), remat=self.remat)
