@@ -37,3 +37,15 @@ def close(actual, expected, rtol=1e-5, name=""):
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     scale = max(1.0, float(np.abs(expected).max()))
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=name)
+
+
+def cuda_triton_kernels(loss, x) -> int:
+    """How many Triton kernels ``jax.grad(loss)`` at ``x`` lowers to for CUDA (no GPU needed to lower);
+    skips the test where this jaxlib cannot lower for GPUs."""
+    import pytest
+
+    try:
+        text = jax.jit(jax.grad(loss)).trace(x).lower(lowering_platforms=("cuda",)).as_text()
+    except ImportError as e:  # a jaxlib built without GPU lowering support
+        pytest.skip(f"no CUDA lowering here: {e}")
+    return text.count("__gpu$xla.gpu.triton")
