@@ -228,7 +228,7 @@ def shd_hand_apply(params: dict, x, *, lag: bool = False, unroll: int = 1, chunk
 
     if matmul not in ("@", "merged"):
         raise ValueError(f"matmul must be '@' or 'merged', got {matmul!r}")
-    spike_fn = shd_spike_fn()
+    spike_fn, v_th = shd_spike_fn(), 1.0
     dtype = params["dense0"]["kernel"].dtype
     if matmul == "merged":
         product = lambda h, kernel: apply_merged(lambda flat: flat @ kernel, h)  # noqa: E731
@@ -239,7 +239,7 @@ def shd_hand_apply(params: dict, x, *, lag: bool = False, unroll: int = 1, chunk
         h, carried = xs, []
         for i in range(2):
             current = product(h, params[f"dense{i}"]["kernel"])
-            h, state = neurons.leaky(current, decay=jnp.clip(params[f"beta{i}"], 0.0, 1.0), v_th=1.0,
+            h, state = neurons.leaky(current, decay=jnp.clip(params[f"beta{i}"], 0.0, 1.0), v_th=v_th,
                                      spike_fn=spike_fn, reset="soft", state=states[i], unroll=unroll)
             if lag:
                 h = jnp.concatenate([states[i].spike[None].astype(h.dtype), h[:-1]])
@@ -250,7 +250,7 @@ def shd_hand_apply(params: dict, x, *, lag: bool = False, unroll: int = 1, chunk
         return (*carried, state), v
 
     def chunk_layers(carry, xs):  # the spiking layers' states carried as their membranes
-        states = tuple(neurons.LeakyState(mem, spike_fn(mem, 1.0).astype(mem.dtype)) for mem in carry[:2]) + carry[2:]
+        states = tuple(neurons.LeakyState(mem, spike_fn(mem, v_th).astype(mem.dtype)) for mem in carry[:2]) + carry[2:]
         states, v = layers(states, xs)
         return (states[0].mem, states[1].mem, states[2]), v
 

@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 
 GRADIENT_FLOW_PNG = "gradient_flow.png"
-GRADIENT_FLOW_JSON = "gradient_flow.json"
 NUM_EXAMPLES = 64  # test examples the gradient is averaged over
 
 
@@ -44,23 +43,38 @@ def _per_layer(model):
     return model.clone(scan="layer") if getattr(model, "scan", "layer") != "layer" else model
 
 
+def _neuron_call(context) -> tuple[str, ...] | None:
+    """The module path of an intercepted :class:`SpikingNeuron` call, or None for any other call."""
+    from snnjax.nn.layers.spiking import SpikingNeuron
+
+    if isinstance(context.module, SpikingNeuron) and context.method_name == "__call__":
+        return tuple(context.module.scope.path)
+    return None
+
+
+def _forward(net, variables: dict, x):
+    """``net``'s evaluation-mode forward pass (the encoder's key fixed)."""
+    import jax
+
+    return net.apply(variables, x, train=False, rngs={"encoder": jax.random.PRNGKey(0)})
+
+
 def spiking_layers(model, variables: dict, x) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
     """The ``(module path, input shape)`` of every :class:`SpikingNeuron` call of one forward pass, in order."""
     import flax.linen as nn
     import jax
 
-    from snnjax.nn.layers.spiking import SpikingNeuron
-
     calls = []
 
     def record(next_fun, args, kwargs, context):
-        if isinstance(context.module, SpikingNeuron) and context.method_name == "__call__":
-            calls.append((tuple(context.module.scope.path), tuple(args[0].shape)))
+        path = _neuron_call(context)
+        if path is not None:
+            calls.append((path, tuple(args[0].shape)))
         return next_fun(*args, **kwargs)
 
+    net = _per_layer(model)
     with nn.intercept_methods(record):
-        jax.eval_shape(lambda v, x: _per_layer(model).apply(v, x, train=False, rngs={"encoder": jax.random.PRNGKey(0)}),
-                       variables, x)
+        jax.eval_shape(lambda v, x: _forward(net, v, x), variables, x)
     return calls
 
 
@@ -75,7 +89,6 @@ def input_gradients(model, variables: dict, x, y, loss_cfg, layer: Sequence[str]
     import jax.numpy as jnp
 
     from snnjax.core import losses
-    from snnjax.nn.layers.spiking import SpikingNeuron
 
     x, y = jnp.asarray(x), jnp.asarray(y)
     calls = spiking_layers(model, variables, x)
@@ -89,13 +102,12 @@ def input_gradients(model, variables: dict, x, y, loss_cfg, layer: Sequence[str]
 
     def loss(delta):
         def perturb(next_fun, args, kwargs, context):
-            if (isinstance(context.module, SpikingNeuron) and context.method_name == "__call__"
-                    and tuple(context.module.scope.path) == path):
+            if _neuron_call(context) == path:
                 args = (args[0] + delta.astype(args[0].dtype),) + tuple(args[1:])
             return next_fun(*args, **kwargs)
 
         with nn.intercept_methods(perturb):
-            output = net.apply(variables, x, train=False, rngs={"encoder": jax.random.PRNGKey(0)})
+            output = _forward(net, variables, x)
         return losses.total_loss_from_config(output, y, loss_cfg)[1]["loss_global"]
 
     return path, jax.jit(jax.grad(loss))(jnp.zeros(shapes[path], jnp.float32))
@@ -146,6 +158,17 @@ def plot_gradient_flow(records: Sequence[dict[str, Any]], png: Path, labels: Seq
     return paths
 
 
+def write_figure(records: Sequence[dict[str, Any]], png: Path, labels: Sequence[str] | None = None) -> list[Path]:
+    """:func:`plot_gradient_flow` of ``records`` as ``png`` (and its SVG), with the records beside it
+    as ``png.with_suffix(".json")``; returns the three paths."""
+    from snnjax.tool.run_files import write_owned
+
+    png.parent.mkdir(parents=True, exist_ok=True)
+    data = png.with_suffix(".json")
+    write_owned(data, json.dumps(list(records)) + "\n")
+    return [*plot_gradient_flow(records, png, labels), data]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m snnjax.apps.gradient_flow", description=__doc__.splitlines()[0])
     parser.add_argument("workdirs", nargs="+", help="run directories with a checkpoint")
@@ -153,7 +176,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=int, default=NUM_EXAMPLES, help="test examples averaged over")
     args = parser.parse_args(argv)
     from snnjax.apps.plotting import require_matplotlib
-    from snnjax.tool.run_files import write_owned
 
     try:
         require_matplotlib()
@@ -161,10 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ImportError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_owned(out / GRADIENT_FLOW_JSON, json.dumps(records) + "\n")
-    for path in plot_gradient_flow(records, out / GRADIENT_FLOW_PNG):
+    for path in write_figure(records, Path(args.out) / GRADIENT_FLOW_PNG):
         print(path)
     return 0
 

@@ -305,6 +305,6 @@ def total_loss_from_config(output: ModelOutput, labels: Array, loss_cfg, spike_c
                              "pass (model.apply(..., mutable=['spike_counts']))")
         reg, reg_parts = regularisation(spike_counts, loss_cfg)
         parts.update(reg_parts)
-        total = total + reg.astype(total.dtype)  # the layers sow float32 counts, also in a float64 model
+        total = total + reg.astype(total.dtype)  # float32 counts (a float32 layer) in a float64 run
     parts["loss"] = total
     return total, parts

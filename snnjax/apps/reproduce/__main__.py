@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import datetime
 import os
 import platform
@@ -309,19 +308,14 @@ def gradient_flow_plot(name: str, rows, runs_dir: Path, out: Path) -> list[Path]
     its data as ``out/<name>.json``, drawn when every run has finished with a checkpoint under
     ``runs_dir``; otherwise the files drawn earlier (a report from checked-in artifacts) are kept."""
     from snnjax.apps import gradient_flow
-    from snnjax.tool.run_files import write_owned
 
     png = out / f"{name}.png"
-    files = [png, png.with_suffix(".svg"), png.with_suffix(".json")]
     ready = [e for e, r in rows if r.status == "finished"
              and RunDirectory(runs_dir / e.name).latest_checkpoint_step() is not None]
     if len(ready) < len(rows):
-        return [p for p in files if p.exists()]
+        return [p for p in (png, png.with_suffix(".svg"), png.with_suffix(".json")) if p.exists()]
     records = [gradient_flow.run_gradient_map(runs_dir / e.name) for e in ready]
-    out.mkdir(parents=True, exist_ok=True)
-    write_owned(files[2], json.dumps(records) + "\n")
-    gradient_flow.plot_gradient_flow(records, png, labels=[e.label for e in ready])
-    return files
+    return gradient_flow.write_figure(records, png, labels=[e.label for e in ready])
 
 
 def main(argv: list[str] | None = None) -> int:
