@@ -184,3 +184,28 @@ def test_leakys_state_is_rebuilt_exactly_from_its_membrane(spike, reset):
                                  state=neurons.LeakyState(*(jnp.asarray(a, jnp.float32) for a in state_np)))
     np.testing.assert_array_equal(np.asarray(state.spike), np.asarray(spike_fn(state.mem, jnp.float32(0.9))))
     np.testing.assert_array_equal(np.asarray(state.spike), np.asarray(s_seq[-1]))
+
+
+def test_leakys_hand_written_gradient_takes_any_spike_function_and_vmaps_over_its_parameter():
+    """The custom VJP splits the spike function into its float leaves (differentiated, traceable) and
+    the rest: a plain Python function works, and a surrogate parameter swept by ``vmap`` gets the
+    frozen scan's gradient at each value."""
+    x_np, state_np = _inputs(4)
+    with jax.enable_x64(True):
+        x = jnp.asarray(x_np)
+        w = jnp.asarray(np.random.default_rng(5).normal(size=(T, B, N)))
+        plain = lambda u, v_th=0.0: surrogate.Sigmoid(3.0)(u, v_th)  # noqa: E731 (a function, not a pytree)
+
+        def loss(run, spike_fn):
+            return lambda x: jnp.sum(run(x, decay=0.7, v_th=0.9, spike_fn=spike_fn, reset="soft", state=None,
+                                         detach_reset=False)[0] * w)
+
+        ref_run = lambda x, **kw: _ref_leaky(x, **kw)  # noqa: E731
+        _assert_same(jax.grad(loss(neurons.leaky, plain))(x), jax.grad(loss(ref_run, plain))(x))
+
+        def by_alpha(run):
+            return jax.vmap(jax.grad(lambda a: loss(run, surrogate.ATan(a))(x)))(jnp.array([1.0, 2.0, 4.0]))
+
+        new, ref = by_alpha(neurons.leaky), by_alpha(ref_run)
+        assert float(jnp.abs(ref).min()) > 0
+        _assert_same(new, ref)
