@@ -115,8 +115,8 @@ def leaky(
     :math:`\\partial s / \\partial m`), and the parameters' gradients (decay, threshold, surrogate
     parameters) summed inside the same loop. Values and gradients equal :func:`leaky_step`'s scan
     up to the order of one addition (``(βc - r) + x`` against ``(βc + x) - r``), within 1e-13 in
-    float64 (``tests/core/test_neurons_speed_equivalence.py``); against autodiff of the plain scan
-    the jaxpike SHD net trains about 8 % faster at T = 256 when chunked (``docs/performance.md``).
+    float64 (``tests/core/test_neurons_speed_equivalence.py``). It took the chunked jaxpike SHD net
+    at T = 256 from parity with jaxpike's checkpointed path to ahead of it (``docs/performance.md``).
     Reverse mode only: for ``jax.jvp`` scan :func:`leaky_step`.
 
     The returned state's spike is ``spike_fn(mem, v_th)`` of its membrane (the last spike, recomputed
