@@ -24,11 +24,10 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 
 from snnjax.core import surrogate
-from snnjax.core.neurons import dynamics
+from snnjax.core.neurons import dynamics, recursion
 
 Array = jax.Array
 
@@ -102,22 +101,13 @@ def leaky(
     :math:`q` comes from the given state's membrane and spike, so any state (also one whose spike is
     not :math:`H(m - v_\\mathrm{th})`) is honoured.
 
-    Its gradient is the adjoint of that recursion, written by hand (a ``jax.custom_vjp``) so that
-    each step of either pass is one fused loop body: the forward pass stores the membranes
-    :math:`m_t` only, the backward pass runs
-
-    .. math::  \\lambda_t = \\bar s_t\\,\\frac{\\partial s_t}{\\partial m_t}
-               + f'(m_t)\\,\\lambda_{t+1} \\; (+\\,\\bar m_{T-1} \\text{ at } t = T-1),
-               \\qquad \\lambda_T = 0,
-
-    :math:`\\lambda_t = \\partial L / \\partial m_t = \\partial L / \\partial x_t`, with each step's
-    local derivatives taken by ``jax.vjp`` of :math:`(f, s)` (the surrogate's rule for
-    :math:`\\partial s / \\partial m`), and the parameters' gradients (decay, threshold, surrogate
-    parameters) summed inside the same loop. Values and gradients equal :func:`leaky_step`'s scan
-    up to the order of one addition (``(βc - r) + x`` against ``(βc + x) - r``), within 1e-13 in
-    float64 (``tests/core/test_neurons_speed_equivalence.py``). It took the chunked jaxpike SHD net
-    at T = 256 from parity with jaxpike's checkpointed path to ahead of it (``docs/performance.md``).
-    Reverse mode only: for ``jax.jvp`` scan :func:`leaky_step`.
+    Its gradient is the adjoint of that recursion, written by hand so that each step of either pass
+    is one fused loop body (:func:`snnjax.core.neurons.recursion.scan_membranes`). Values and
+    gradients equal :func:`leaky_step`'s scan up to the order of one addition (``(βc - r) + x``
+    against ``(βc + x) - r``), within 1e-13 in float64
+    (``tests/core/test_neurons_speed_equivalence.py``). It took the chunked jaxpike SHD net at T = 256
+    from parity with jaxpike's checkpointed path to ahead of it (``docs/performance.md``). Reverse
+    mode only: for ``jax.jvp`` scan :func:`leaky_step`.
 
     The returned state's spike is ``spike_fn(mem, v_th)`` of its membrane (the last spike, recomputed
     from the last membrane): a loop over chunks can carry the membrane alone and rebuild the state as
@@ -134,9 +124,8 @@ def leaky(
     decay = jnp.asarray(decay).astype(state.mem.dtype)
     v_th = jnp.asarray(v_th).astype(state.mem.dtype)
     q0 = _next_input_free(state.mem, state.spike, decay, v_th, reset, detach_reset)
-    spike_arrays, spike_static = _split_arrays(spike_fn)
-    s_seq, mem = _leaky_scan(q0, x_seq.astype(q0.dtype), decay, v_th, spike_arrays,
-                             (spike_static, reset, detach_reset, unroll))
+    f = functools.partial(_step_outputs, reset=reset, detach=detach_reset)
+    s_seq, mem = recursion.scan_membranes(f, q0, x_seq.astype(q0.dtype), (decay, v_th, spike_fn), unroll=unroll)
     return s_seq.astype(x_seq.dtype), LeakyState(mem, spike_fn(mem, v_th).astype(x_seq.dtype).astype(state.mem.dtype))
 
 
@@ -146,78 +135,8 @@ def _next_input_free(mem: Array, spike: Array, decay: Array, v_th: Array, reset:
     return dynamics.as_dtype(decay, carried) * carried - subtracted
 
 
-def _split_arrays(tree: Any) -> tuple[list, tuple]:
-    """``tree``'s floating-point leaves (what may be traced or differentiated: a surrogate's
-    parameters), and the rest (its structure and every other leaf, e.g. a function) as a static key."""
-    leaves, treedef = jax.tree.flatten(tree)
-    mask = tuple(_is_float_leaf(leaf) for leaf in leaves)
-    arrays = [leaf for leaf, is_array in zip(leaves, mask) if is_array]
-    others = tuple(leaf for leaf, is_array in zip(leaves, mask) if not is_array)
-    return arrays, (treedef, mask, others)
-
-
-def _is_float_leaf(leaf: Any) -> bool:
-    if isinstance(leaf, float):
-        return True
-    return isinstance(leaf, (jax.Array, np.ndarray, np.generic)) and jnp.issubdtype(leaf.dtype, jnp.inexact)
-
-
-def _join_arrays(arrays: list, static: tuple) -> Any:
-    treedef, mask, others = static
-    arrays, others = iter(arrays), iter(others)
-    return jax.tree.unflatten(treedef, [next(arrays) if m else next(others) for m in mask])
-
-
-def _step_outputs(mem: Array, decay: Array, v_th: Array, spike_arrays: list, static: tuple) -> tuple[Array, Array]:
-    """One step's ``(q, s)`` from its membrane: :math:`f(m)` and :math:`s = H(m - v_\\mathrm{th})`."""
-    spike_static, reset, detach, _ = static
-    spike_fn = _join_arrays(spike_arrays, spike_static)
+def _step_outputs(mem: Array, params: tuple, *, reset: str, detach: bool) -> tuple[Array, Array]:
+    """One step's ``(q, s)`` from its membrane (:mod:`~snnjax.core.neurons.recursion`'s ``f``)."""
+    decay, v_th, spike_fn = params
     s = spike_fn(mem, v_th)
     return _next_input_free(mem, s, decay, v_th, reset, detach), s
-
-
-def _membranes(q0, x_seq, decay, v_th, spike_arrays, static, emit_spikes: bool):
-    """The forward recursion: ``(m_{T-1}, s_seq)`` or ``(m_{T-1}, m_seq)``, one fused step each."""
-    def step(carry, x_t):
-        mem = carry[0] + x_t
-        q, s = _step_outputs(mem, decay, v_th, spike_arrays, static)
-        return (q, mem), s if emit_spikes else mem
-
-    (_, mem_last), ys = jax.lax.scan(step, (q0, q0), x_seq, unroll=static[3])
-    return mem_last, ys
-
-
-@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
-def _leaky_scan(q0, x_seq, decay, v_th, spike_arrays, static):
-    """``(s_seq, m_{T-1})`` of the recursion :math:`m_t = q_{t-1} + x_t`, :math:`q_t = f(m_t)`."""
-    mem_last, s_seq = _membranes(q0, x_seq, decay, v_th, spike_arrays, static, emit_spikes=True)
-    return s_seq, mem_last
-
-
-def _leaky_scan_fwd(q0, x_seq, decay, v_th, spike_arrays, static):
-    mem_last, mem_seq = _membranes(q0, x_seq, decay, v_th, spike_arrays, static, emit_spikes=False)
-    # The spikes from the stored membranes in one pass: the loop body writes one array per step.
-    s_seq = _join_arrays(spike_arrays, static[0])(mem_seq, v_th)
-    return (s_seq, mem_last), (mem_seq, decay, v_th, spike_arrays)
-
-
-def _leaky_scan_bwd(static, residuals, cotangents):
-    mem_seq, decay, v_th, spike_arrays = residuals
-    s_bar, mem_last_bar = cotangents
-    last = mem_seq.shape[0] - 1
-
-    def step(carry, xs):
-        lam_next, params_bar = carry
-        mem, s_bar_t, t = xs
-        _, vjp = jax.vjp(lambda m, *p: _step_outputs(m, *p, static), mem, decay, v_th, spike_arrays)
-        mem_bar, *step_params_bar = vjp((lam_next, s_bar_t))
-        lam = mem_bar + jnp.where(t == last, mem_last_bar, jnp.zeros_like(mem_last_bar))
-        return (lam, jax.tree.map(jnp.add, params_bar, tuple(step_params_bar))), lam
-
-    params_bar = jax.tree.map(jnp.zeros_like, (decay, v_th, spike_arrays))
-    (lam0, params_bar), lam = jax.lax.scan(step, (jnp.zeros_like(mem_last_bar), params_bar),
-                                           (mem_seq, s_bar, jnp.arange(last + 1)), reverse=True, unroll=static[3])
-    return (lam0, lam, *params_bar)
-
-
-_leaky_scan.defvjp(_leaky_scan_fwd, _leaky_scan_bwd)
