@@ -209,3 +209,65 @@ def test_leakys_hand_written_gradient_takes_any_spike_function_and_vmaps_over_it
         new, ref = by_alpha(neurons.leaky), by_alpha(ref_run)
         assert float(jnp.abs(ref).min()) > 0
         _assert_same(new, ref)
+
+
+def _ref_lif(x_seq, *, decay, v_th, spike_fn, state, reset, detach_reset, bpta_alpha, decay_input):
+    """LIF as ``lif_step`` computed it on 2026-12-08 (commit 88a6c40), scanned over time."""
+    def step(v, x_t):
+        k = _as_dtype(decay, v)
+        x_t = x_t.astype(v.dtype)
+        h = k * v + (1 - k) * x_t if decay_input else k * v + x_t
+        s = spike_fn(h, _as_dtype(v_th, h))
+        r = jax.lax.stop_gradient(s) if detach_reset else s
+        v = h * (1 - r) if reset == "hard" else h - r * _as_dtype(v_th, h)
+        v = v + _as_dtype(bpta_alpha, v) * (s - jax.lax.stop_gradient(s))
+        return v, s.astype(x_t.dtype)
+
+    v0 = jnp.zeros(x_seq.shape[1:], x_seq.dtype) if state is None else state[0]
+    v, s_seq = jax.lax.scan(step, v0, x_seq)
+    return s_seq, (v,)
+
+
+def _lif_spike_fns():
+    return {**_spike_fns(), "bpsa": (lambda a: surrogate.BPSA(), lambda a: surrogate.BPSA())}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spike", sorted(_lif_spike_fns()))
+@pytest.mark.parametrize("reset", ["soft", "hard"])
+@pytest.mark.parametrize("per_neuron, decay_input", [(False, True), (True, False)])
+def test_lifs_hand_written_adjoint_equals_the_frozen_step_scan(spike, reset, per_neuron, decay_input):
+    """``lif`` with ``unroll < T`` (the adjoint of ``recursion.scan_membranes``) against the frozen
+    step scan, in float64: outputs and final state, and gradients to the input, the leak, the
+    threshold, the surrogate's parameter, BPTA's α and the carried membrane; with and without a
+    detached reset and BPTA; ``unroll = T`` (the step scan itself) too. Per-neuron leaks are tested
+    with ``decay_input=False``, a scalar leak with ``decay_input=True`` (the seed nets' form)."""
+    new_fn, ref_fn = _lif_spike_fns()[spike]
+    x_np, state_np = _inputs(6)
+    with jax.enable_x64(True):
+        x = jnp.asarray(x_np)
+        decay = jnp.linspace(0.3, 0.95, N) if per_neuron else jnp.float64(0.8)
+        state = (jnp.asarray(state_np[0]),)
+        w = jnp.asarray(np.random.default_rng(7).normal(size=(T, B, N)))
+        for detach in (False, True):
+            for alpha in (0.0, 0.5):
+                def loss(run, make):
+                    def f(x, decay, v_th, param, alpha, v0):
+                        s_seq, st = run(x, decay=decay, v_th=v_th, spike_fn=make(param), state=(v0,), reset=reset,
+                                        detach_reset=detach, bpta_alpha=alpha, decay_input=decay_input)
+                        return jnp.sum(s_seq * w) + jnp.sum(st[0] * w[0])
+                    return f
+
+                ref = loss(_ref_lif, ref_fn)
+                args = (x, decay, jnp.float64(0.9), jnp.float64(2.0), jnp.float64(alpha), state[0])
+                s_ref, st_ref = _ref_lif(x, decay=decay, v_th=0.9, spike_fn=ref_fn(jnp.float64(2.0)), state=state,
+                                         reset=reset, detach_reset=detach, bpta_alpha=alpha, decay_input=decay_input)
+                assert 0 < float(s_ref.mean()) < 1
+                g_ref = jax.jit(jax.grad(ref, range(6)))(*args)
+                for unroll in (1, T):
+                    run = lambda x, state, **kw: neurons.lif(x, state=neurons.LIFState(*state), unroll=unroll, **kw)  # noqa: B023,E731
+                    s_new, st_new = run(x, decay=decay, v_th=0.9, spike_fn=new_fn(jnp.float64(2.0)), state=state,
+                                        reset=reset, detach_reset=detach, bpta_alpha=alpha, decay_input=decay_input)
+                    # The same operations, but k·v + x may round once (a fused multiply-add) or twice.
+                    _assert_same((s_new, st_new.v), (s_ref, st_ref[0]))
+                    _assert_same(jax.jit(jax.grad(loss(run, new_fn), range(6)))(*args), g_ref)

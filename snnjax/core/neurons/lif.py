@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from snnjax.core import surrogate
-from snnjax.core.neurons import dynamics
+from snnjax.core.neurons import dynamics, recursion
 
 Array = jax.Array
 ArrayLike = jax.typing.ArrayLike
@@ -101,8 +101,12 @@ def lif(
     :func:`lif_step` for the arguments. ``state`` continues from a carried state (default: rest, in
     ``x_seq``'s dtype); ``unroll`` is passed to ``jax.lax.scan``.
 
-    ``impl`` chooses the implementation: ``"scan"`` (the reference, a ``jax.lax.scan`` of
-    :func:`lif_step`) or ``"pallas"`` (:func:`snnjax.kernels.lif_pallas`: one fused Pallas kernel
+    ``impl`` chooses the implementation: ``"scan"`` (the reference, :func:`lif_step` over time in a
+    ``jax.lax.scan``; unless ``unroll`` covers the whole sequence, its gradient is the adjoint
+    recursion written by hand, :func:`snnjax.core.neurons.recursion.scan_membranes`, which stores
+    one membrane per step and runs each step of either pass as one fused loop body: the same values
+    and gradients within float64 rounding,
+    ``tests/core/test_neurons_speed_equivalence.py``; reverse mode only) or ``"pallas"`` (:func:`snnjax.kernels.lif_pallas`: one fused Pallas kernel
     forward and one backward, equal to the scan within float32 rounding; Triton on GPU, Pallas
     interpret mode on CPU; membrane in float32, spike functions Sigmoid, ATan, Boxcar, Triangle and
     BPSA only; ``unroll`` is ignored).
@@ -131,18 +135,38 @@ def lif(
         return s_seq, LIFState(v)
     if state is None:
         state = lif_init_state(x_seq.shape[1:], x_seq.dtype)
-    step = functools.partial(
-        lif_step,
-        decay=decay,
-        v_th=v_th,
-        spike_fn=spike_fn,
-        reset=reset,
-        detach_reset=detach_reset,
-        bpta_alpha=bpta_alpha,
-        decay_input=decay_input,
-    )
-    state, s_seq = jax.lax.scan(step, state, x_seq, unroll=unroll)
-    return s_seq, state
+    if unroll >= x_seq.shape[0]:
+        # A fully unrolled loop is straight-line code that XLA fuses across steps: autodiff of it
+        # is already one pass, so the step is scanned (the T = 4-16 conv nets, unroll="auto").
+        step = functools.partial(lif_step, decay=decay, v_th=v_th, spike_fn=spike_fn, reset=reset,
+                                 detach_reset=detach_reset, bpta_alpha=bpta_alpha, decay_input=decay_input)
+        state, s_seq = jax.lax.scan(step, state, x_seq, unroll=unroll)
+        return s_seq, state
+    dynamics.check_float(state.v, "the membrane state")
+    # h_t = k v_{t-1} + x_t (or + (1 - k) x_t) as the recursion h_t = q_{t-1} + x'_t with q = k v:
+    # the operations of lif_step's charge in its order (k·v + x may round once, fused, or twice).
+    x = x_seq.astype(state.v.dtype)
+    if decay_input:
+        x = (1 - dynamics.as_dtype(decay, x)) * x
+    params = (decay, v_th, spike_fn, bpta_alpha)
+    f = functools.partial(_step_outputs, reset=reset, detach=detach_reset)
+    s_seq, h = recursion.scan_membranes(f, dynamics.as_dtype(decay, state.v) * state.v, x, params, unroll=unroll)
+    return s_seq.astype(x_seq.dtype), LIFState(_after_spike(h, params, reset, detach_reset)[0])
+
+
+def _after_spike(h: Array, params: tuple, reset: str, detach: bool) -> tuple[Array, Array]:
+    """``(v, s)``: the membrane after its reset (and BPTA's gradient-only term), and the spike."""
+    _, v_th, spike_fn, bpta_alpha = params
+    s = spike_fn(h, dynamics.as_dtype(v_th, h))
+    v = dynamics.reset_membrane(h, s, v_th, reset, detach)
+    return dynamics.temporal_residual(v, s, bpta_alpha), s
+
+
+def _step_outputs(h: Array, params: tuple, *, reset: str, detach: bool) -> tuple[Array, Array]:
+    """One step's ``(q, s) = (k v, s)`` from its membrane before the reset
+    (:mod:`~snnjax.core.neurons.recursion`'s ``f``)."""
+    v, s = _after_spike(h, params, reset, detach)
+    return dynamics.as_dtype(params[0], v) * v, s
 
 
 def llc_leak(a: ArrayLike, decay_input: bool = False) -> Array:
