@@ -1,5 +1,6 @@
 """The loop of a multi-step neuron whose state is one membrane, as an input-driven elementwise
-recursion with its adjoint written by hand (used by :func:`snnjax.neurons.leaky`).
+recursion with its adjoint written by hand (used by :func:`snnjax.neurons.leaky`, and by
+:func:`snnjax.neurons.lif` and the neurons built on it unless their loop is fully unrolled).
 
 Step by step,
 
@@ -7,7 +8,7 @@ Step by step,
 
 with :math:`h_t` the membrane before the reset, :math:`s_t` the spike and :math:`q_t` the part of
 the next membrane that does not depend on the next input (:math:`q_t = \\beta c_t - r_t` for
-``leaky``). :math:`f` is elementwise in :math:`h` and :math:`\\theta` holds its parameters (leak,
+``leaky``, :math:`k\\,v_t` for ``lif``, with :math:`v_t` the membrane after its reset). :math:`f` is elementwise in :math:`h` and :math:`\\theta` holds its parameters (leak,
 threshold, the spike function's own).
 
 :func:`scan_membranes` runs it over time. Its gradient is the adjoint recursion
@@ -17,8 +18,8 @@ threshold, the spike function's own).
            \\; (+\\,\\bar h_{T-1} \\text{ at } t = T-1), \\qquad \\lambda_T = 0,
 
 :math:`\\lambda_t = \\partial L / \\partial h_t = \\partial L / \\partial x_t`, each step's local
-derivatives taken by ``jax.vjp`` of :math:`f` (so a spike function's surrogate rule and a detached
-reset act as in autodiff of the step), and
+derivatives taken by ``jax.vjp`` of :math:`f` (so a spike function's surrogate rule, a detached
+reset and BPTA's gradient-only term act as in autodiff of the step), and
 :math:`\\bar\\theta = \\sum_t \\partial (q_t, s_t)/\\partial\\theta \\cdot (\\lambda_{t+1}, \\bar s_t)`
 summed inside the same loop. Written by hand (a ``jax.custom_vjp``) so that each step of either pass
 is one fused loop body: the forward pass stores the membranes :math:`h_t` only (one array written
