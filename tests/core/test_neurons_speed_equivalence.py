@@ -265,7 +265,8 @@ def test_lifs_hand_written_adjoint_equals_the_frozen_step_scan(spike, reset, per
                 assert 0 < float(s_ref.mean()) < 1
                 g_ref = jax.jit(jax.grad(ref, range(6)))(*args)
                 for unroll in (1, T):
-                    run = lambda x, state, **kw: neurons.lif(x, state=neurons.LIFState(*state), unroll=unroll, **kw)  # noqa: B023,E731
+                    def run(x, state, unroll=unroll, **kw):
+                        return neurons.lif(x, state=neurons.LIFState(*state), unroll=unroll, **kw)
                     s_new, st_new = run(x, decay=decay, v_th=0.9, spike_fn=new_fn(jnp.float64(2.0)), state=state,
                                         reset=reset, detach_reset=detach, bpta_alpha=alpha, decay_input=decay_input)
                     # The same operations, but k·v + x may round once (a fused multiply-add) or twice.

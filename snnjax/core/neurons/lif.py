@@ -105,9 +105,9 @@ def lif(
     ``jax.lax.scan``; unless ``unroll`` covers the whole sequence, its gradient is the adjoint
     recursion written by hand, :func:`snnjax.core.neurons.recursion.scan_membranes`, which stores
     one membrane per step and runs each step of either pass as one fused loop body: the same values
-    and gradients within float64 rounding,
-    ``tests/core/test_neurons_speed_equivalence.py``; reverse mode only) or ``"pallas"`` (:func:`snnjax.kernels.lif_pallas`: one fused Pallas kernel
-    forward and one backward, equal to the scan within float32 rounding; Triton on GPU, Pallas
+    and gradients within float64 rounding, ``tests/core/test_neurons_speed_equivalence.py``; reverse
+    mode only) or ``"pallas"`` (:func:`snnjax.kernels.lif_pallas`: one fused Pallas kernel forward
+    and one backward, equal to the scan within float32 rounding; Triton on GPU, Pallas
     interpret mode on CPU; membrane in float32, spike functions Sigmoid, ATan, Boxcar, Triangle and
     BPSA only; ``unroll`` is ignored).
     """

@@ -8,8 +8,9 @@ Step by step,
 
 with :math:`h_t` the membrane before the reset, :math:`s_t` the spike and :math:`q_t` the part of
 the next membrane that does not depend on the next input (:math:`q_t = \\beta c_t - r_t` for
-``leaky``, :math:`k\\,v_t` for ``lif``, with :math:`v_t` the membrane after its reset). :math:`f` is elementwise in :math:`h` and :math:`\\theta` holds its parameters (leak,
-threshold, the spike function's own).
+``leaky``, :math:`k\\,v_t` for ``lif``, with :math:`v_t` the membrane after its reset).
+:math:`f` is elementwise in :math:`h` and :math:`\\theta` holds its parameters (leak, threshold,
+the spike function's own).
 
 :func:`scan_membranes` runs it over time. Its gradient is the adjoint recursion
 
